@@ -1,0 +1,636 @@
+//! The YAML configuration: parsing with line numbers, defaults, validation, credentials.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use reqwest::Url;
+use serde::{Deserialize, Deserializer};
+
+use crate::api::{
+    ClientConfig, Credentials, DEFAULT_ENDPOINT, HttpMethod, Secret, SignatureMethod,
+};
+use crate::rollback::time::UtcOffset;
+
+/// A configuration problem, with the file and the key or line it concerns.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+/// Labels the exporter writes itself; a configured label may not take their names.
+pub const RESERVED_LABELS: &[&str] = &[
+    "job_id",
+    "task_id",
+    "instance_id",
+    "state",
+    "type",
+    "work_id",
+    "instance_name",
+    "strategy",
+    "operator",
+    "action",
+    "result",
+    "version",
+    "revision",
+    "le",
+    "quantile",
+    // Prometheus's own target labels: a clash would be renamed to exported_*.
+    "job",
+    "instance",
+];
+
+/// A duration written like `30s`, `10m`, `24h`, `1h30m` or `500ms`; never zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interval(pub Duration);
+
+impl FromStr for Interval {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a duration (write e.g. 30s, 10m, 24h, 1h30m)");
+        let mut rest = s.trim();
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        let mut total = Duration::ZERO;
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+            if digits == 0 {
+                return Err(bad());
+            }
+            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let unit = match &rest[..unit_len] {
+                "ms" => Duration::from_millis(1),
+                "s" => Duration::from_secs(1),
+                "m" => Duration::from_secs(60),
+                "h" => Duration::from_secs(3600),
+                "d" => Duration::from_secs(86_400),
+                "w" => Duration::from_secs(7 * 86_400),
+                _ => return Err(bad()),
+            };
+            rest = &rest[unit_len..];
+            let part = u32::try_from(n)
+                .ok()
+                .and_then(|n| unit.checked_mul(n))
+                .ok_or_else(bad)?;
+            total = total.checked_add(part).ok_or_else(bad)?;
+        }
+        if total.is_zero() {
+            return Err(format!("`{s}` is zero; it must be positive"));
+        }
+        Ok(Interval(total))
+    }
+}
+
+/// Extra labels from the configuration, checked as they are read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Labels(pub BTreeMap<String, String>);
+
+pub fn check_label_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`{name}` is not a valid Prometheus label name (letters, digits and _, not starting with a digit)"
+        ));
+    }
+    if name.starts_with("__") {
+        return Err(format!(
+            "`{name}`: label names starting with __ are reserved by Prometheus"
+        ));
+    }
+    if RESERVED_LABELS.contains(&name) {
+        return Err(format!(
+            "`{name}` clashes with a label the exporter or Prometheus sets itself"
+        ));
+    }
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, String>::deserialize(d)?;
+        for name in map.keys() {
+            check_label_name(name).map_err(serde::de::Error::custom)?;
+        }
+        Ok(Labels(map))
+    }
+}
+
+fn parsed<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    Option::<String>::deserialize(d)?
+        .map(|s| s.parse::<T>().map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawConfig {
+    api: RawApi,
+    credentials: RawCredentials,
+    poll: RawPoll,
+    jobs: Vec<RawJob>,
+    discovery: Option<RawDiscovery>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawApi {
+    endpoint: Option<String>,
+    region: Option<String>,
+    #[serde(deserialize_with = "parsed")]
+    signature_method: Option<SignatureMethod>,
+    method: Option<String>,
+    #[serde(deserialize_with = "parsed")]
+    timezone: Option<UtcOffset>,
+    #[serde(deserialize_with = "parsed")]
+    timeout: Option<Interval>,
+    max_requests_per_second: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawCredentials {
+    secret_id: Option<String>,
+    secret_key_file: Option<PathBuf>,
+    session_token_file: Option<PathBuf>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawPoll {
+    #[serde(deserialize_with = "parsed")]
+    interval: Option<Interval>,
+    #[serde(deserialize_with = "parsed")]
+    finished_interval: Option<Interval>,
+    concurrency: Option<usize>,
+    retries: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawJob {
+    id: u64,
+    #[serde(default)]
+    labels: Labels,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+struct RawDiscovery {
+    #[serde(deserialize_with = "parsed")]
+    interval: Option<Interval>,
+    #[serde(deserialize_with = "parsed")]
+    max_age: Option<Interval>,
+    instances: Vec<RawInstance>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstance {
+    id: String,
+    #[serde(default)]
+    labels: Labels,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct PollConfig {
+    pub interval: Duration,
+    pub finished_interval: Duration,
+    pub concurrency: usize,
+    /// Back-off retries after a retryable failure, within one poll.
+    pub retries: u32,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(30),
+            finished_interval: Duration::from_secs(600),
+            concurrency: 4,
+            retries: 2,
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct JobConfig {
+    pub id: u64,
+    pub labels: Labels,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct InstanceConfig {
+    pub id: String,
+    pub labels: Labels,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct DiscoveryConfig {
+    pub interval: Duration,
+    pub max_age: Duration,
+    pub instances: Vec<InstanceConfig>,
+}
+
+impl Default for DiscoveryConfig {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(120),
+            max_age: Duration::from_secs(86_400),
+            instances: Vec::new(),
+        }
+    }
+}
+
+/// A validated configuration, ready to run.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub client: ClientConfig,
+    pub credentials: Credentials,
+    pub poll: PollConfig,
+    pub jobs: Vec<JobConfig>,
+    pub discovery: DiscoveryConfig,
+}
+
+pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
+pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
+pub const ENV_TOKEN: &str = "TENCENTCLOUD_SESSION_TOKEN";
+
+impl Config {
+    /// Reads and validates `path`; credentials missing from the file come from `env`.
+    pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+        Self::parse(&text, path, env)
+    }
+
+    /// Validates `text` as if read from `path` (which error messages name).
+    pub fn parse(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let at = path.display();
+        let fail = |msg: String| ConfigError(format!("config file {at}: {msg}"));
+        if text.trim().is_empty() {
+            return Err(fail(
+                "the file is empty; it needs at least `jobs:` or `discovery.instances:`".into(),
+            ));
+        }
+        let raw: RawConfig = serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
+
+        let endpoint_text = raw.api.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
+        let endpoint = Url::parse(endpoint_text)
+            .map_err(|e| fail(format!("api.endpoint: `{endpoint_text}` is not a URL: {e}")))?;
+        if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host_str().is_none() {
+            return Err(fail(format!(
+                "api.endpoint: `{endpoint_text}` must be an http(s) URL with a host"
+            )));
+        }
+        let mut client = ClientConfig::new(endpoint);
+        if let Some(region) = raw.api.region {
+            if region.trim().is_empty() {
+                return Err(fail("api.region: must not be empty".into()));
+            }
+            client.region = region;
+        }
+        if let Some(m) = raw.api.signature_method {
+            client.signature_method = m;
+        }
+        client.http_method = match raw.api.method.as_deref() {
+            None | Some("GET") => HttpMethod::Get,
+            Some("POST") => HttpMethod::Post,
+            Some(other) => return Err(fail(format!("api.method: `{other}` is not GET or POST"))),
+        };
+        if let Some(tz) = raw.api.timezone {
+            client.timezone = tz;
+        }
+        if let Some(t) = raw.api.timeout {
+            client.timeout = t.0;
+        }
+        if let Some(rps) = raw.api.max_requests_per_second {
+            if !(rps.is_finite() && rps > 0.0) {
+                return Err(fail(format!(
+                    "api.max_requests_per_second: `{rps}` must be a positive number"
+                )));
+            }
+            client.max_requests_per_second = rps;
+        }
+
+        let mut poll = PollConfig::default();
+        if let Some(i) = raw.poll.interval {
+            poll.interval = i.0;
+        }
+        if let Some(i) = raw.poll.finished_interval {
+            poll.finished_interval = i.0;
+        }
+        if let Some(c) = raw.poll.concurrency {
+            if c == 0 {
+                return Err(fail("poll.concurrency: `0` must be at least 1".into()));
+            }
+            poll.concurrency = c;
+        }
+        if let Some(r) = raw.poll.retries {
+            poll.retries = r;
+        }
+
+        let mut jobs: Vec<JobConfig> = Vec::with_capacity(raw.jobs.len());
+        for (i, j) in raw.jobs.into_iter().enumerate() {
+            if jobs.iter().any(|k| k.id == j.id) {
+                return Err(fail(format!("jobs[{i}].id: job {} is listed twice", j.id)));
+            }
+            jobs.push(JobConfig {
+                id: j.id,
+                labels: j.labels,
+            });
+        }
+
+        let mut discovery = DiscoveryConfig::default();
+        if let Some(d) = raw.discovery {
+            if let Some(i) = d.interval {
+                discovery.interval = i.0;
+            }
+            if let Some(a) = d.max_age {
+                discovery.max_age = a.0;
+            }
+            for (i, inst) in d.instances.into_iter().enumerate() {
+                if inst.id.trim().is_empty() {
+                    return Err(fail(format!(
+                        "discovery.instances[{i}].id: must not be empty"
+                    )));
+                }
+                if discovery.instances.iter().any(|k| k.id == inst.id) {
+                    return Err(fail(format!(
+                        "discovery.instances[{i}].id: `{}` is listed twice",
+                        inst.id
+                    )));
+                }
+                discovery.instances.push(InstanceConfig {
+                    id: inst.id,
+                    labels: inst.labels,
+                });
+            }
+        }
+        if jobs.is_empty() && discovery.instances.is_empty() {
+            return Err(fail(
+                "nothing to watch: list job ids under `jobs:` or instances under `discovery.instances:`".into(),
+            ));
+        }
+
+        let credentials = resolve_credentials(raw.credentials, env).map_err(fail)?;
+        if client.endpoint.scheme() == "http" && !is_loopback(&client.endpoint) {
+            tracing::warn!(endpoint = %client.endpoint, "api.endpoint uses plain http: requests and answers can be read on the way");
+        }
+        Ok(Config {
+            client,
+            credentials,
+            poll,
+            jobs,
+            discovery,
+        })
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(d)) => d == "localhost",
+        None => false,
+    }
+}
+
+fn read_secret_file(key: &str, path: &Path) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("credentials.{key}: cannot read {}: {e}", path.display()))?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(format!("credentials.{key}: {} is empty", path.display()));
+    }
+    Ok(Secret::new(value))
+}
+
+fn resolve_credentials(
+    raw: RawCredentials,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Credentials, String> {
+    let non_empty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+    let secret_id = raw
+        .secret_id
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| non_empty(ENV_SECRET_ID))
+        .ok_or_else(|| format!("missing SecretId: set credentials.secret_id or the environment variable {ENV_SECRET_ID}"))?;
+    let secret_key = match &raw.secret_key_file {
+        Some(path) => read_secret_file("secret_key_file", path)?,
+        None => non_empty(ENV_SECRET_KEY).map(Secret::new).ok_or_else(|| {
+            format!("missing secret key: set credentials.secret_key_file or the environment variable {ENV_SECRET_KEY}")
+        })?,
+    };
+    let token = match &raw.session_token_file {
+        Some(path) => Some(read_secret_file("session_token_file", path)?),
+        None => non_empty(ENV_TOKEN).map(Secret::new),
+    };
+    Ok(Credentials {
+        secret_id: secret_id.trim().to_string(),
+        secret_key,
+        token,
+    })
+}
+
+impl fmt::Display for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{k}={v}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    fn creds_env(name: &str) -> Option<String> {
+        match name {
+            ENV_SECRET_ID => Some("AKIDenv".into()),
+            ENV_SECRET_KEY => Some("key-from-env".into()),
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("/etc/x/config.yml"), &creds_env).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = parse("jobs:\n  - id: 12782\n").unwrap();
+        assert_eq!(c.client.endpoint.as_str(), DEFAULT_ENDPOINT);
+        assert_eq!(c.client.region, "ap-guangzhou");
+        assert_eq!(c.client.signature_method, SignatureMethod::HmacSha1);
+        assert_eq!(c.client.timezone, UtcOffset::CST);
+        assert_eq!(c.client.timeout, Duration::from_secs(10));
+        assert_eq!(c.client.max_requests_per_second, 5.0);
+        assert_eq!(c.poll, PollConfig::default());
+        assert_eq!(
+            c.jobs,
+            vec![JobConfig {
+                id: 12782,
+                labels: Labels::default()
+            }]
+        );
+        assert_eq!(c.credentials.secret_id, "AKIDenv");
+        assert_eq!(c.credentials.secret_key.expose(), "key-from-env");
+    }
+
+    #[test]
+    fn full_example_parses() {
+        let dir = std::env::temp_dir().join(format!("cdbcfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("key");
+        std::fs::write(&key, "file-key\n").unwrap();
+        let text = format!(
+            r#"
+api:
+  endpoint: http://127.0.0.1:9999/v2/index.php
+  region: ap-shanghai
+  signature_method: HmacSHA256
+  timezone: "+09:00"
+  timeout: 3s
+  max_requests_per_second: 2.5
+credentials:
+  secret_id: AKIDfile
+  secret_key_file: {}
+poll:
+  interval: 1m30s
+  finished_interval: 1h
+  concurrency: 2
+jobs:
+  - id: 12782
+    labels: {{ team: dba }}
+discovery:
+  interval: 2m
+  max_age: 24h
+  instances:
+    - id: cdb-c1nl9rpv
+      labels: {{ team: payments }}
+    - id: cdb-3kwa9xvs
+"#,
+            key.display()
+        );
+        let c = parse(&text).unwrap();
+        assert_eq!(c.client.signature_method, SignatureMethod::HmacSha256);
+        assert_eq!(c.client.timezone.seconds(), 9 * 3600);
+        assert_eq!(c.poll.interval, Duration::from_secs(90));
+        assert_eq!(c.poll.finished_interval, Duration::from_secs(3600));
+        assert_eq!(c.credentials.secret_id, "AKIDfile");
+        assert_eq!(c.credentials.secret_key.expose(), "file-key");
+        assert_eq!(
+            c.jobs[0].labels.0.get("team").map(String::as_str),
+            Some("dba")
+        );
+        assert_eq!(c.discovery.instances.len(), 2);
+        assert_eq!(c.discovery.max_age, Duration::from_secs(86_400));
+        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    #[test]
+    fn unknown_key_names_key_and_line() {
+        let err = parse("jobs:\n  - id: 1\npoll:\n  intervall: 30s\n").unwrap_err();
+        assert!(err.contains("intervall"), "{err}");
+        assert!(err.contains("line 4"), "{err}");
+        assert!(err.contains("/etc/x/config.yml"), "{err}");
+    }
+
+    #[test]
+    fn bad_label_names_are_named() {
+        for (name, why) in [
+            ("1team", "not a valid"),
+            ("job_id", "clashes"),
+            ("__x", "reserved"),
+            ("team-a", "not a valid"),
+        ] {
+            let err =
+                parse(&format!("jobs:\n  - id: 1\n    labels: {{ {name}: x }}\n")).unwrap_err();
+            assert!(err.contains(name) && err.contains(why), "{name}: {err}");
+            assert!(err.contains("jobs[0]") && err.contains("line 2"), "{err}");
+        }
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let cases = [
+            ("poll:\n  interval: 0s\n", "`0s` is zero"),
+            ("poll:\n  interval: soon\n", "`soon` is not a duration"),
+            ("api:\n  signature_method: MD5\n", "`MD5`"),
+            ("api:\n  timezone: CST\n", "`CST`"),
+            (
+                "api:\n  max_requests_per_second: 0\n",
+                "max_requests_per_second",
+            ),
+            ("api:\n  endpoint: ftp://x/y\n", "ftp://x/y"),
+            ("poll:\n  concurrency: 0\n", "poll.concurrency"),
+            ("  - id: 2\n", "listed twice"),
+        ];
+        for (extra, expected) in cases {
+            let err = parse(&format!("jobs:\n  - id: 2\n{extra}")).unwrap_err();
+            assert!(err.contains(expected), "{extra:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn missing_secrets_are_named() {
+        let err = Config::parse("jobs:\n  - id: 1\n", Path::new("c.yml"), &no_env)
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("SecretId") && err.contains(ENV_SECRET_ID),
+            "{err}"
+        );
+        let only_id = |n: &str| (n == ENV_SECRET_ID).then(|| "AKID".to_string());
+        let err = Config::parse("jobs:\n  - id: 1\n", Path::new("c.yml"), &only_id)
+            .unwrap_err()
+            .0;
+        assert!(
+            err.contains("secret key") && err.contains(ENV_SECRET_KEY),
+            "{err}"
+        );
+        let err = parse("jobs:\n  - id: 1\ncredentials:\n  secret_key_file: /nonexistent/key\n")
+            .unwrap_err();
+        assert!(err.contains("/nonexistent/key"), "{err}");
+    }
+
+    #[test]
+    fn nothing_to_watch_is_an_error() {
+        let err = parse("api:\n  region: ap-guangzhou\n").unwrap_err();
+        assert!(err.contains("nothing to watch"), "{err}");
+        assert!(parse("").unwrap_err().contains("empty"));
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!("30s".parse(), Ok(Interval(Duration::from_secs(30))));
+        assert_eq!("1h30m".parse(), Ok(Interval(Duration::from_secs(5400))));
+        assert_eq!("250ms".parse(), Ok(Interval(Duration::from_millis(250))));
+        assert!("30".parse::<Interval>().is_err());
+        assert!("s".parse::<Interval>().is_err());
+        assert!("3x".parse::<Interval>().is_err());
+    }
+}

@@ -1,0 +1,162 @@
+//! The built-in demo: a simulated CDB v2 API on 127.0.0.1 that the exporter reaches
+//! through its production client, so that a first run shows live rollbacks.
+
+pub mod server;
+pub mod story;
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use reqwest::Url;
+
+use crate::api::{ClientConfig, Credentials, Secret};
+use crate::config::{Config, DiscoveryConfig, InstanceConfig, JobConfig, Labels, PollConfig};
+use crate::scheduler::unix_now;
+pub use server::{DEMO_SECRET_ID, DEMO_SECRET_KEY, Simulator};
+pub use story::INSTANCES;
+
+fn labels(pairs: &[(&str, &str)]) -> Labels {
+    Labels(
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    )
+}
+
+/// The exporter's configuration for the demo: the reference's job by id, and every
+/// simulated instance through discovery, polled often so that progress visibly moves.
+pub fn exporter_config(endpoint: Url) -> Config {
+    let mut client = ClientConfig::new(endpoint);
+    client.timeout = Duration::from_secs(5);
+    client.max_requests_per_second = 10.0;
+    Config {
+        client,
+        credentials: Credentials {
+            secret_id: DEMO_SECRET_ID.into(),
+            secret_key: Secret::new(DEMO_SECRET_KEY),
+            token: None,
+        },
+        poll: PollConfig {
+            interval: Duration::from_secs(2),
+            finished_interval: Duration::from_secs(30),
+            concurrency: 4,
+            retries: 2,
+        },
+        jobs: vec![JobConfig {
+            id: story::SEED_JOB_ID,
+            labels: labels(&[("team", "dba")]),
+        }],
+        discovery: DiscoveryConfig {
+            interval: Duration::from_secs(5),
+            max_age: Duration::from_secs(24 * 3600),
+            instances: INSTANCES
+                .iter()
+                .map(|i| InstanceConfig {
+                    id: i.id.into(),
+                    labels: labels(&[("service", i.name.trim_end_matches("-db"))]),
+                })
+                .collect(),
+        },
+    }
+}
+
+async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), String> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    Ok((listener, local))
+}
+
+fn endpoint(addr: SocketAddr) -> Result<Url, String> {
+    Url::parse(&format!("http://{addr}{}", server::PATH)).map_err(|e| e.to_string())
+}
+
+/// Starts the simulator in this process on a free loopback port; returns the exporter's config.
+pub async fn start() -> Result<Config, String> {
+    let (listener, addr) = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
+    let sim = Arc::new(Simulator::new(unix_now() as i64));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, server::router(sim)).await {
+            tracing::error!("demo API stopped: {e}");
+        }
+    });
+    let url = endpoint(addr)?;
+    tracing::info!(endpoint = %url, "demo mode: simulated CDB API started; no real credentials are used");
+    Ok(exporter_config(url))
+}
+
+/// Runs the simulator alone until `shutdown`.
+pub async fn serve(
+    addr: SocketAddr,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let (listener, local) = bind(addr).await?;
+    let sim = Arc::new(Simulator::new(unix_now() as i64));
+    tracing::info!(
+        endpoint = %endpoint(local)?,
+        secret_id = DEMO_SECRET_ID,
+        "simulated CDB v2 API listening (the demo SecretKey is in README.md)"
+    );
+    axum::serve(listener, server::router(sim))
+        .with_graceful_shutdown(shutdown)
+        .await
+        .map_err(|e| format!("demo API failed: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::sign::{SignatureMethod, signature, string_to_sign};
+
+    fn signed(params: &[(&str, &str)], key: &str, now: i64) -> Vec<(String, String)> {
+        let mut p: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        p.push(("Timestamp".into(), now.to_string()));
+        p.push(("Nonce".into(), "4242".into()));
+        p.push(("SecretId".into(), DEMO_SECRET_ID.into()));
+        p.push(("Region".into(), "ap-guangzhou".into()));
+        let s = signature(
+            SignatureMethod::HmacSha1,
+            key.as_bytes(),
+            &string_to_sign("GET", "127.0.0.1:1", "/v2/index.php", &p),
+        );
+        p.push(("Signature".into(), s));
+        p
+    }
+
+    #[test]
+    fn simulator_checks_signatures_and_replays() {
+        let now = 2_000_000_000;
+        let sim = Simulator::new(now);
+        let good = signed(
+            &[("Action", "GetCdbRollbackJobTask"), ("jobId", "30003")],
+            DEMO_SECRET_KEY,
+            now,
+        );
+        let answer = sim.answer("GET", "127.0.0.1:1", "/v2/index.php", &good, now);
+        assert_eq!(answer["code"], 0, "odd jobs answer with numbers: {answer}");
+        let job = crate::api::decode::job_detail(
+            answer.to_string().as_bytes(),
+            crate::rollback::time::UtcOffset::CST,
+        )
+        .unwrap();
+        assert_eq!(job.id, 30003);
+        let replay = sim.answer("GET", "127.0.0.1:1", "/v2/index.php", &good, now);
+        assert_eq!(replay["code"], 4500);
+        let bad = signed(
+            &[("Action", "GetCdbRollbackJobTask"), ("jobId", "30003")],
+            "wrong key",
+            now,
+        );
+        assert_eq!(
+            sim.answer("GET", "127.0.0.1:1", "/v2/index.php", &bad, now)["code"],
+            4100
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! Finds the rollback jobs of the configured instances, so that nobody has to know a
+//! job id in advance, and drops discovered jobs once they are finished and old.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::ApiError;
+use crate::config::{DiscoveryConfig, InstanceConfig};
+use crate::rollback::JobSummary;
+use crate::scheduler::{Scheduler, jitter, unix_now, with_backoff};
+use crate::store::{Source, Store};
+
+/// The API's largest page.
+pub const PAGE_LIMIT: u64 = 100;
+/// A bound on pages per instance and round, so a runaway `taskCount` cannot loop forever.
+const MAX_PAGES: u64 = 100;
+
+/// Every job of one instance, page by page, until `taskCount` is reached.
+pub async fn list_instance(
+    scheduler: &Scheduler,
+    instance_id: &str,
+    retries: u32,
+) -> Result<Vec<JobSummary>, ApiError> {
+    let client = scheduler.client();
+    let mut jobs = Vec::new();
+    let mut offset = 0;
+    for _ in 0..MAX_PAGES {
+        // Discovery makes one request at a time, so it can never take the whole budget.
+        let page = with_backoff(retries, Duration::from_secs(10), || async {
+            let _permit = scheduler.permits().acquire().await;
+            client
+                .get_rollback_jobs(instance_id, offset, PAGE_LIMIT)
+                .await
+        })
+        .await?;
+        let n = page.jobs.len() as u64;
+        jobs.extend(page.jobs);
+        offset += n;
+        if n == 0 || offset >= page.total {
+            return Ok(jobs);
+        }
+    }
+    tracing::warn!(
+        instance_id,
+        pages = MAX_PAGES,
+        "stopped paging: too many rollback jobs on this instance"
+    );
+    Ok(jobs)
+}
+
+/// Whether a discovered job is worth tracking: not finished, or started within `max_age`.
+fn is_current(terminal: bool, start: Option<i64>, now: f64, max_age: Duration) -> bool {
+    let oldest = now - max_age.as_secs_f64();
+    !terminal || start.is_none_or(|s| s as f64 >= oldest)
+}
+
+pub struct Discovery {
+    scheduler: Arc<Scheduler>,
+    store: Arc<Store>,
+    config: DiscoveryConfig,
+    retries: u32,
+}
+
+impl Discovery {
+    pub fn new(
+        scheduler: Arc<Scheduler>,
+        store: Arc<Store>,
+        config: DiscoveryConfig,
+        retries: u32,
+    ) -> Self {
+        for i in &config.instances {
+            store.add_discovery_source(&i.id);
+        }
+        Self {
+            scheduler,
+            store,
+            config,
+            retries,
+        }
+    }
+
+    pub async fn run(self) {
+        if self.config.instances.is_empty() {
+            return;
+        }
+        loop {
+            self.round().await;
+            tokio::time::sleep(jitter(self.config.interval, 0.1)).await;
+        }
+    }
+
+    /// One pass over every instance: track what is new, drop what is finished and old.
+    pub async fn round(&self) {
+        let mut succeeded: HashSet<&str> = HashSet::new();
+        for inst in &self.config.instances {
+            match list_instance(&self.scheduler, &inst.id, self.retries).await {
+                Ok(jobs) => {
+                    let now = unix_now();
+                    let added = self.track_current(inst, &jobs, now);
+                    tracing::debug!(
+                        instance_id = inst.id,
+                        listed = jobs.len(),
+                        added,
+                        "discovery done"
+                    );
+                    self.store.record_discovery(&inst.id, Ok(()), now);
+                    succeeded.insert(inst.id.as_str());
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        instance_id = inst.id,
+                        kind = e.kind().as_str(),
+                        api_code = e.api_code().unwrap_or(0),
+                        error = %e,
+                        "discovery failed; jobs already tracked stay tracked"
+                    );
+                    self.store
+                        .record_discovery(&inst.id, Err(e.kind()), unix_now());
+                }
+            }
+        }
+        self.drop_old(&succeeded, unix_now());
+    }
+
+    fn track_current(&self, inst: &InstanceConfig, jobs: &[JobSummary], now: f64) -> usize {
+        jobs.iter()
+            .filter(|j| {
+                is_current(
+                    j.status.state().is_terminal(),
+                    j.start,
+                    now,
+                    self.config.max_age,
+                )
+            })
+            .filter(|j| {
+                let source = Source::Discovered {
+                    instance_id: inst.id.clone(),
+                };
+                self.scheduler.track(j.id, source, inst.labels.clone())
+            })
+            .count()
+    }
+
+    /// Drops discovered jobs that are terminal and older than `max_age`, judged on their
+    /// own latest poll; only for instances whose discovery worked this round.
+    fn drop_old(&self, succeeded: &HashSet<&str>, now: f64) {
+        for e in self.store.snapshot() {
+            let Source::Discovered { instance_id } = &e.source else {
+                continue;
+            };
+            let Some(data) = &e.data else { continue };
+            if !succeeded.contains(instance_id.as_str()) {
+                continue;
+            }
+            let job = &data.job;
+            if !is_current(
+                job.status.state().is_terminal(),
+                job.start,
+                now,
+                self.config.max_age,
+            ) {
+                tracing::info!(
+                    job_id = e.id,
+                    instance_id,
+                    "dropping finished job older than max_age"
+                );
+                self.scheduler.untrack(e.id);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn current_jobs() {
+        let day = Duration::from_secs(86_400);
+        let now = 1_000_000.0;
+        assert!(
+            is_current(false, Some(0), now, day),
+            "running jobs are always current"
+        );
+        assert!(is_current(true, Some(1_000_000 - 3600), now, day));
+        assert!(!is_current(true, Some(1_000_000 - 2 * 86_400), now, day));
+        assert!(is_current(true, None, now, day));
+    }
+}

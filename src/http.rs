@@ -1,0 +1,182 @@
+//! The HTTP server: /metrics behind load shedding and a timeout, health, readiness, and
+//! a landing page listing the tracked jobs.
+
+use std::fmt::Write as _;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::error_handling::HandleErrorLayer;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use tower::ServiceBuilder;
+
+use crate::metrics::{Metrics, REVISION, VERSION};
+use crate::render::{CONTENT_TYPE, render};
+use crate::rollback::time::format_utc;
+use crate::scheduler::unix_now;
+use crate::store::{Source, Store};
+
+/// Scrapes rendered at once; more are refused with 503 rather than queued.
+const MAX_CONCURRENT_SCRAPES: usize = 4;
+const SCRAPE_TIMEOUT: Duration = Duration::from_secs(30);
+/// Rows on the landing page; the metrics carry every job.
+const MAX_ROWS: usize = 500;
+
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub metrics: Arc<Metrics>,
+    pub telemetry_path: String,
+    /// Ready once each of these has been polled once.
+    pub configured_jobs: Vec<u64>,
+}
+
+impl AppState {
+    /// Every configured job polled once and every instance discovered once, well or not.
+    pub fn is_ready(&self) -> bool {
+        self.configured_jobs
+            .iter()
+            .all(|id| self.store.get(*id).is_some_and(|e| e.health.is_some()))
+            && self
+                .store
+                .discovery_snapshot()
+                .iter()
+                .all(|d| d.success.is_some())
+    }
+}
+
+pub fn router(state: Arc<AppState>) -> Router {
+    let metrics_route = get(metrics).layer(
+        ServiceBuilder::new()
+            .layer(HandleErrorLayer::new(|err: tower::BoxError| async move {
+                let status = if err.is::<tower::timeout::error::Elapsed>() {
+                    StatusCode::GATEWAY_TIMEOUT
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                (status, format!("scrape refused: {err}\n"))
+            }))
+            .load_shed()
+            .concurrency_limit(MAX_CONCURRENT_SCRAPES)
+            .timeout(SCRAPE_TIMEOUT),
+    );
+    Router::new()
+        .route("/", get(landing))
+        .route(&state.telemetry_path, metrics_route)
+        .route("/-/healthy", get(|| async { "OK\n" }))
+        .route("/-/ready", get(ready))
+        .with_state(state)
+}
+
+async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    let entries = state.store.snapshot();
+    let discovery = state.store.discovery_snapshot();
+    let metrics = Arc::clone(&state.metrics);
+    // Rendering 10,000 jobs is CPU work: keep it off the async workers.
+    let body =
+        tokio::task::spawn_blocking(move || render(&entries, &discovery, &metrics, unix_now()))
+            .await;
+    match body {
+        Ok(body) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),
+        Err(e) => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("render failed: {e}\n"),
+        )
+            .into_response(),
+    }
+}
+
+async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
+    if state.is_ready() {
+        (StatusCode::OK, "Ready\n")
+    } else {
+        (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Not ready: the first polls are still running\n",
+        )
+    }
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
+    let entries = state.store.snapshot();
+    let path = esc(&state.telemetry_path);
+    let mut h = String::with_capacity(4096 + entries.len().min(MAX_ROWS) * 256);
+    let _ = write!(
+        h,
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>CDB rollback exporter</title>\
+         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
+         td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head><body>\
+         <h1>CDB rollback exporter</h1><p>Version {} (revision {}). \
+         <a href=\"{path}\">Metrics</a> · <a href=\"/-/healthy\">healthy</a> · <a href=\"/-/ready\">ready</a></p>\
+         <p>Values come from a background poll of the Tencent Cloud CDB API; a scrape never waits for it.</p>\
+         <h2>Tracked rollback jobs ({})</h2><table><tr><th>job</th><th>source</th><th>labels</th><th>state</th>\
+         <th>progress</th><th>last poll (UTC)</th><th>last error</th></tr>",
+        esc(VERSION),
+        esc(REVISION),
+        entries.len()
+    );
+    for e in entries.iter().take(MAX_ROWS) {
+        let source = match &e.source {
+            Source::Configured => "configured".to_string(),
+            Source::Discovered { instance_id } => format!("discovered on {instance_id}"),
+        };
+        let (state_name, progress) = match &e.data {
+            Some(d) => (
+                d.job.status.state().as_str().to_string(),
+                format!("{:.0}%", d.job.progress * 100.0),
+            ),
+            None => ("not polled yet".into(), "–".into()),
+        };
+        let (last_poll, error) = match &e.health {
+            Some(h) => (
+                format_utc(h.last_poll as i64),
+                h.last_error
+                    .as_ref()
+                    .map(|err| match err.api_code {
+                        Some(code) => format!("{} (code {code})", err.kind.as_str()),
+                        None => err.kind.as_str().to_string(),
+                    })
+                    .unwrap_or_else(|| "–".into()),
+            ),
+            None => ("–".into(), "–".into()),
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e.id,
+            esc(&source),
+            esc(&e.labels.to_string()),
+            esc(&state_name),
+            esc(&progress),
+            esc(&last_poll),
+            esc(&error)
+        );
+    }
+    h.push_str("</table>");
+    if entries.len() > MAX_ROWS {
+        let _ = write!(
+            h,
+            "<p>… and {} more; see the metrics.</p>",
+            entries.len() - MAX_ROWS
+        );
+    }
+    h.push_str("</body></html>\n");
+    Html(h)
+}

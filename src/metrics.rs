@@ -1,0 +1,101 @@
+//! The exporter's own metrics (API usage, build info, process), kept in a prometheus
+//! registry. The rollback series are not here: they are written straight from the store
+//! by [`crate::render`], so that a job or task that disappears leaves no stale series.
+
+use prometheus::{
+    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+};
+
+use crate::api::{Action, ErrorKind};
+
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+pub const REVISION: &str = env!("CDB_EXPORTER_REVISION");
+
+pub struct Metrics {
+    registry: Registry,
+    api_requests: IntCounterVec,
+    api_duration: HistogramVec,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let registry = Registry::new();
+        let api_requests = IntCounterVec::new(
+            Opts::new(
+                "cdb_rollback_api_requests_total",
+                "Requests made to the CDB API, by action and result (success or the error kind).",
+            ),
+            &["action", "result"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let api_duration = HistogramVec::new(
+            HistogramOpts::new(
+                "cdb_rollback_api_request_duration_seconds",
+                "Time taken by requests to the CDB API, by action.",
+            )
+            .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
+            &["action"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let build_info = IntGauge::with_opts(
+            Opts::new(
+                "cdb_rollback_exporter_build_info",
+                "The exporter's version and source revision; the value is always 1.",
+            )
+            .const_label("version", VERSION)
+            .const_label("revision", REVISION),
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        build_info.set(1);
+        // Series for every action and result exist from the start, so rate() works at once.
+        for action in Action::NAMES {
+            api_requests.with_label_values(&[action, "success"]);
+            for kind in ErrorKind::ALL {
+                api_requests.with_label_values(&[action, kind.as_str()]);
+            }
+            api_duration.with_label_values(&[action]);
+        }
+        let collectors: [Box<dyn prometheus::core::Collector>; 3] = [
+            Box::new(api_requests.clone()),
+            Box::new(api_duration.clone()),
+            Box::new(build_info),
+        ];
+        for c in collectors {
+            registry
+                .register(c)
+                .unwrap_or_else(|e| unreachable!("distinct metric names: {e}"));
+        }
+        #[cfg(target_os = "linux")]
+        registry
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .unwrap_or_else(|e| unreachable!("distinct metric names: {e}"));
+        Self {
+            registry,
+            api_requests,
+            api_duration,
+        }
+    }
+
+    pub fn observe_request(&self, action: &str, result: &str, seconds: f64) {
+        self.api_requests.with_label_values(&[action, result]).inc();
+        self.api_duration
+            .with_label_values(&[action])
+            .observe(seconds);
+    }
+
+    /// Appends the registry's families in the text format.
+    pub fn encode(&self, out: &mut Vec<u8>) {
+        let families = self.registry.gather();
+        if let Err(e) = TextEncoder::new().encode(&families, out) {
+            tracing::error!(error = %e, "cannot encode the exporter's own metrics");
+        }
+    }
+}
