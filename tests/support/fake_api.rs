@@ -1,0 +1,286 @@
+//! A fake CDB v2 API on 127.0.0.1. It checks every request's signature with its own code
+//! (written apart from the exporter's) and refuses a mismatch with code 4100.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use serde_json::{Value, json};
+
+use super::SECRET_KEY;
+
+#[derive(Clone, Debug)]
+pub enum Reply {
+    /// HTTP 200 with this body.
+    Json(String),
+    /// Another HTTP status with this body.
+    Http(u16, String),
+    /// No answer for this long.
+    Hang(Duration),
+}
+
+#[derive(Clone, Debug)]
+pub struct Logged {
+    pub at: Instant,
+    pub method: String,
+    pub user_agent: String,
+    pub params: BTreeMap<String, String>,
+}
+
+impl Logged {
+    pub fn action(&self) -> &str {
+        self.params.get("Action").map(String::as_str).unwrap_or("")
+    }
+}
+
+#[derive(Default)]
+pub struct FakeState {
+    pub jobs: HashMap<u64, Reply>,
+    pub lists: HashMap<String, Vec<Value>>,
+    pub list_failures: HashMap<String, Reply>,
+    /// When set, every request gets this.
+    pub all_fail: Option<Reply>,
+    /// Jobs whose next request is refused once as a replay (4500).
+    pub replay_once: HashSet<u64>,
+    pub log: Vec<Logged>,
+    pub rejected_signatures: usize,
+}
+
+pub struct FakeApi {
+    pub endpoint: String,
+    pub state: Arc<Mutex<FakeState>>,
+}
+
+impl FakeApi {
+    pub async fn start() -> FakeApi {
+        let state = Arc::new(Mutex::new(FakeState::default()));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let app = Router::new()
+            .route("/v2/index.php", any(handle))
+            .with_state(Arc::clone(&state));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        FakeApi {
+            endpoint: format!("http://{addr}/v2/index.php"),
+            state,
+        }
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&mut FakeState) -> R) -> R {
+        f(&mut self.state.lock().unwrap())
+    }
+
+    pub fn set_job(&self, id: u64, reply: Reply) {
+        self.with(|s| s.jobs.insert(id, reply));
+    }
+
+    pub fn log(&self) -> Vec<Logged> {
+        self.with(|s| s.log.clone())
+    }
+
+    pub fn requests_for_job(&self, id: u64) -> usize {
+        let id = id.to_string();
+        self.log()
+            .iter()
+            .filter(|l| l.params.get("jobId") == Some(&id))
+            .count()
+    }
+}
+
+/// Recomputes the signature from what arrived, as Tencent's documentation describes it.
+pub fn expected_signature(
+    method: &str,
+    host: &str,
+    path: &str,
+    params: &BTreeMap<String, String>,
+) -> String {
+    let query: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| k.as_str() != "Signature")
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let text = format!("{method}{host}{path}?{}", query.join("&"));
+    let b64 = base64::engine::general_purpose::STANDARD;
+    if params.get("SignatureMethod").map(String::as_str) == Some("HmacSHA256") {
+        let mut mac = Hmac::<sha2::Sha256>::new_from_slice(SECRET_KEY.as_bytes()).unwrap();
+        mac.update(text.as_bytes());
+        b64.encode(mac.finalize().into_bytes())
+    } else {
+        let mut mac = Hmac::<sha1::Sha1>::new_from_slice(SECRET_KEY.as_bytes()).unwrap();
+        mac.update(text.as_bytes());
+        b64.encode(mac.finalize().into_bytes())
+    }
+}
+
+fn json_reply(v: Value) -> Reply {
+    Reply::Json(v.to_string())
+}
+
+async fn handle(
+    State(state): State<Arc<Mutex<FakeState>>>,
+    method: Method,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let raw = if method == Method::POST {
+        body.to_vec()
+    } else {
+        uri.query().unwrap_or("").as_bytes().to_vec()
+    };
+    let params: BTreeMap<String, String> = url::form_urlencoded::parse(&raw).into_owned().collect();
+    let host = headers
+        .get("host")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let user_agent = headers
+        .get("user-agent")
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
+    let reply = {
+        let mut s = state.lock().unwrap();
+        s.log.push(Logged {
+            at: Instant::now(),
+            method: method.to_string(),
+            user_agent: user_agent.to_string(),
+            params: params.clone(),
+        });
+        let signed_ok = params.get("Signature")
+            == Some(&expected_signature(
+                method.as_str(),
+                host,
+                uri.path(),
+                &params,
+            ));
+        if !signed_ok {
+            s.rejected_signatures += 1;
+            json_reply(
+                json!({"code": 4100, "message": "signature mismatch", "codeDesc": "AuthFailure"}),
+            )
+        } else if let Some(r) = &s.all_fail {
+            r.clone()
+        } else {
+            route(&mut s, &params)
+        }
+    };
+    match reply {
+        Reply::Json(body) => (StatusCode::OK, body).into_response(),
+        Reply::Http(code, body) => (StatusCode::from_u16(code).unwrap(), body).into_response(),
+        Reply::Hang(d) => {
+            tokio::time::sleep(d).await;
+            (StatusCode::OK, "{}").into_response()
+        }
+    }
+}
+
+fn route(s: &mut FakeState, params: &BTreeMap<String, String>) -> Reply {
+    match params.get("Action").map(String::as_str) {
+        Some("GetCdbRollbackJobTask") => {
+            let id: u64 = params
+                .get("jobId")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            if s.replay_once.remove(&id) {
+                return json_reply(json!({"code": 4500, "message": "replay"}));
+            }
+            s.jobs.get(&id).cloned().unwrap_or_else(|| {
+                json_reply(json!({"code": 5000, "message": "job does not exist"}))
+            })
+        }
+        Some("GetCdbRollbackJob") => {
+            let instance = params.get("cdbInstanceId").cloned().unwrap_or_default();
+            if let Some(r) = s.list_failures.get(&instance) {
+                return r.clone();
+            }
+            let offset: usize = params
+                .get("offset")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0);
+            let limit: usize = params
+                .get("limit")
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(50);
+            assert!(limit <= 100, "limit {limit} is over the API's maximum");
+            let Some(rows) = s.lists.get(&instance) else {
+                return json_reply(json!({"code": 9003, "message": "instance does not exist"}));
+            };
+            let page: Vec<Value> = rows.iter().skip(offset).take(limit).cloned().collect();
+            json_reply(
+                json!({"code": "0", "message": "", "data": {"taskCount": rows.len().to_string(), "taskList": page}}),
+            )
+        }
+        _ => json_reply(json!({"code": 4000, "message": "unknown action"})),
+    }
+}
+
+/// One task of a job answer.
+pub struct TaskSpec<'a> {
+    pub id: &'a str,
+    pub instance: &'a str,
+    pub status: i64,
+    pub progress: i64,
+    pub code: i64,
+    pub start: &'a str,
+    pub end: &'a str,
+}
+
+/// A `GetCdbRollbackJobTask` answer in the Chinese page's spelling, numbers as strings.
+pub fn job_answer(
+    id: u64,
+    status: i64,
+    progress: i64,
+    code: i64,
+    start: &str,
+    end: &str,
+    tasks: &[TaskSpec],
+) -> Reply {
+    let task_detail: Vec<Value> = tasks
+        .iter()
+        .map(|t| {
+            json!({
+                "taskInfo": {"instanceid": t.instance, "instancename": format!("name-{}", t.instance),
+                    "strategy": "table", "rollbacktime": "2026-11-27 08:00:00", "type": "nopriv",
+                    "operator": "100001", "dbs": [{"dbname": "a", "newname": "a_bak"}, {"dbname": "b", "newname": "b_bak"}]},
+                "taskid": t.id, "workid": format!("w{}", t.id), "status": t.status.to_string(),
+                "progress": t.progress.to_string(), "code": t.code.to_string(), "message": "",
+                "starttime": t.start, "endtime": t.end,
+            })
+        })
+        .collect();
+    json_reply(json!({"code": "0", "message": "", "data": {
+        "jobInfo": {"jobId": id.to_string(), "type": "10", "status": status.to_string(),
+            "progress": progress.to_string(), "code": code.to_string(), "message": "",
+            "starttime": start, "endtime": end, "detail": []},
+        "taskDetail": task_detail}}))
+}
+
+/// One row of a `GetCdbRollbackJob` answer.
+pub fn list_row(id: u64, status: i64, start: &str, end: &str) -> Value {
+    json!({"jobId": id.to_string(), "type": "1", "status": status.to_string(), "progress": "50",
+           "startTime": start, "endTime": end, "taskStatus": status.to_string(), "taskProgress": "50",
+           "taskMessage": "", "taskContext": {"data": {"operator": "1", "uInstanceId": "u", "strategy": "db",
+           "rollbackTime": start, "dbs": [], "tables": []}}})
+}
+
+/// `unix` seconds as China Standard Time text, as the API writes times.
+pub fn cst(unix: i64) -> String {
+    cdb_rollback_exporter::rollback::time::format_local(
+        unix,
+        cdb_rollback_exporter::rollback::time::UtcOffset::CST,
+    )
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}

@@ -1,0 +1,126 @@
+//! Test fixtures: a fake CDB API on 127.0.0.1 with its own, separately written signature
+//! check, an in-process daemon, and a small parser for the text exposition.
+#![allow(dead_code)]
+
+pub mod exposition;
+pub mod fake_api;
+
+use std::path::Path;
+use std::time::Duration;
+
+use cdb_rollback_exporter::config::Config;
+use tokio::sync::oneshot;
+
+pub const SECRET_ID: &str = "AKIDtest0000000000000000000000000000";
+pub const SECRET_KEY: &str = "test-secret-key-0123456789";
+
+/// Parses a YAML config with the test credentials in the environment.
+pub fn config(yaml: &str) -> Config {
+    let env = |name: &str| match name {
+        "TENCENTCLOUD_SECRET_ID" => Some(SECRET_ID.to_string()),
+        "TENCENTCLOUD_SECRET_KEY" => Some(SECRET_KEY.to_string()),
+        _ => None,
+    };
+    match Config::parse(yaml, Path::new("test.yml"), &env) {
+        Ok(c) => c,
+        Err(e) => panic!("test config is invalid: {e}"),
+    }
+}
+
+/// The exporter running in this process on a free loopback port.
+pub struct Daemon {
+    pub base: String,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), String>>,
+    http: reqwest::Client,
+}
+
+/// A plain HTTP client for tests; reqwest needs a TLS provider even for http://.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}
+
+impl Daemon {
+    pub async fn start(config: Config) -> Daemon {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(cdb_rollback_exporter::app::run(
+            config,
+            listener,
+            "/metrics",
+            async move {
+                let _ = rx.await;
+            },
+        ));
+        Daemon {
+            base: format!("http://{addr}"),
+            stop: Some(tx),
+            task,
+            http: http_client(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn scrape(&self) -> exposition::Exposition {
+        let resp = self.get("/metrics").await;
+        assert_eq!(resp.status(), 200);
+        assert_eq!(
+            resp.headers()["content-type"],
+            "text/plain; version=0.0.4; charset=utf-8"
+        );
+        exposition::Exposition::parse(&resp.text().await.unwrap())
+    }
+
+    pub async fn wait_ready(&self, within: Duration) {
+        let deadline = tokio::time::Instant::now() + within;
+        while self.get("/-/ready").await.status() != 200 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "daemon not ready within {within:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Scrapes until `check` holds, or fails after `within`.
+    pub async fn scrape_until(
+        &self,
+        within: Duration,
+        what: &str,
+        check: impl Fn(&exposition::Exposition) -> bool,
+    ) -> exposition::Exposition {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let e = self.scrape().await;
+            if check(&e) {
+                return e;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "not seen within {within:?}: {what}\n{}",
+                e.text
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        let r = tokio::time::timeout(Duration::from_secs(5), &mut self.task).await;
+        assert!(
+            matches!(r, Ok(Ok(Ok(())))),
+            "daemon did not stop cleanly: {r:?}"
+        );
+    }
+}
