@@ -28,7 +28,8 @@ fn put(api: &FakeApi, instance: &str, id: u64, status: i64, start: i64, end: Opt
     );
     api.with(|st| {
         let rows = st.lists.entry(instance.to_string()).or_default();
-        rows.retain(|r| r["jobId"] != id.to_string());
+        let key = id.to_string();
+        rows.retain(|r| r["jobId"].as_str() != Some(key.as_str()));
         rows.push(list_row(id, status, &s, &e));
     });
 }
