@@ -59,6 +59,9 @@ pub async fn run(
         metrics,
         telemetry_path: telemetry_path.to_string(),
         configured_jobs: config.jobs.iter().map(|j| j.id).collect(),
+        scrapes: Arc::new(tokio::sync::Semaphore::new(
+            crate::http::MAX_CONCURRENT_SCRAPES,
+        )),
     });
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(

@@ -5,22 +5,26 @@ use std::fmt::Write as _;
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
 use axum::Router;
-use axum::error_handling::HandleErrorLayer;
+use axum::body::Body;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
-use tower::ServiceBuilder;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::metrics::{Metrics, REVISION, VERSION};
-use crate::render::{CONTENT_TYPE, render};
+use crate::render::{CONTENT_TYPE, render_to};
 use crate::rollback::time::format_utc;
 use crate::scheduler::unix_now;
 use crate::store::{Source, Store};
 
 /// Scrapes rendered at once; more are refused with 503 rather than queued.
-const MAX_CONCURRENT_SCRAPES: usize = 4;
+pub const MAX_CONCURRENT_SCRAPES: usize = 4;
+/// A scraper that takes no data for this long is given up on.
 const SCRAPE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Rows on the landing page; the metrics carry every job.
 const MAX_ROWS: usize = 500;
@@ -31,6 +35,8 @@ pub struct AppState {
     pub telemetry_path: String,
     /// Ready once each of these has been polled once.
     pub configured_jobs: Vec<u64>,
+    /// Permits for concurrent scrapes.
+    pub scrapes: Arc<Semaphore>,
 }
 
 impl AppState {
@@ -48,44 +54,63 @@ impl AppState {
 }
 
 pub fn router(state: Arc<AppState>) -> Router {
-    let metrics_route = get(metrics).layer(
-        ServiceBuilder::new()
-            .layer(HandleErrorLayer::new(|err: tower::BoxError| async move {
-                let status = if err.is::<tower::timeout::error::Elapsed>() {
-                    StatusCode::GATEWAY_TIMEOUT
-                } else {
-                    StatusCode::SERVICE_UNAVAILABLE
-                };
-                (status, format!("scrape refused: {err}\n"))
-            }))
-            .load_shed()
-            .concurrency_limit(MAX_CONCURRENT_SCRAPES)
-            .timeout(SCRAPE_TIMEOUT),
-    );
     Router::new()
         .route("/", get(landing))
-        .route(&state.telemetry_path, metrics_route)
+        .route(&state.telemetry_path, get(metrics))
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready))
         .with_state(state)
 }
 
+/// The body of a scrape: chunks arrive from the renderer as they are written.
+struct ChunkBody {
+    rx: mpsc::Receiver<Vec<u8>>,
+}
+
+impl http_body::Body for ChunkBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        self.rx
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(bytes::Bytes::from(c)))))
+    }
+}
+
 async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+    // Bounds the CPU and memory that concurrent scrapes can take; more are refused.
+    let Ok(permit) = Arc::clone(&state.scrapes).try_acquire_owned() else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "too many concurrent scrapes\n",
+        )
+            .into_response();
+    };
     let entries = state.store.snapshot();
     let discovery = state.store.discovery_snapshot();
     let metrics = Arc::clone(&state.metrics);
-    // Rendering 10,000 jobs is CPU work: keep it off the async workers.
-    let body =
-        tokio::task::spawn_blocking(move || render(&entries, &discovery, &metrics, unix_now()))
-            .await;
-    match body {
-        Ok(body) => ([(header::CONTENT_TYPE, CONTENT_TYPE)], body).into_response(),
-        Err(e) => (
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("render failed: {e}\n"),
-        )
-            .into_response(),
-    }
+    let (tx, rx) = mpsc::channel::<Vec<u8>>(4);
+    let runtime = tokio::runtime::Handle::current();
+    // Rendering 10,000 jobs is CPU work: keep it off the async workers, and stream it out
+    // in chunks so memory stays flat. A scraper that stops reading ends the render.
+    tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        let now = unix_now();
+        render_to(&entries, &discovery, &metrics, now, &mut |chunk| {
+            runtime
+                .block_on(tokio::time::timeout(SCRAPE_TIMEOUT, tx.send(chunk)))
+                .is_ok_and(|sent| sent.is_ok())
+        });
+    });
+    (
+        [(header::CONTENT_TYPE, CONTENT_TYPE)],
+        Body::new(ChunkBody { rx }),
+    )
+        .into_response()
 }
 
 async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
