@@ -1,0 +1,63 @@
+//! The command line as a user meets it: no configuration, check-config.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cdb-rollback-exporter");
+
+fn write(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("cdb-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn without_config_it_says_how_to_start() {
+    let out = Command::new(BIN)
+        .env_remove("CDB_ROLLBACK_EXPORTER_CONFIG_FILE")
+        .env_remove("CDB_ROLLBACK_EXPORTER_DEMO")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--demo") && err.contains("--config.file") && err.contains("TENCENTCLOUD_SECRET_ID"), "{err}");
+}
+
+#[test]
+fn check_config_accepts_a_good_file_and_names_the_problem_in_a_bad_one() {
+    let good = write("good.yml", "jobs:\n  - id: 12782\n    labels: { team: dba }\n");
+    let out = Command::new(BIN)
+        .args(["check-config", "--config.file"])
+        .arg(&good)
+        .env("TENCENTCLOUD_SECRET_ID", "AKIDx")
+        .env("TENCENTCLOUD_SECRET_KEY", "k")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 job(s)"));
+
+    let bad = write("bad.yml", "jobs:\n  - id: 12782\npoll:\n  interval: 30s\n  concurency: 4\n");
+    let out = Command::new(BIN)
+        .args(["check-config", "--config.file"])
+        .arg(&bad)
+        .env("TENCENTCLOUD_SECRET_ID", "AKIDx")
+        .env("TENCENTCLOUD_SECRET_KEY", "k")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("concurency") && err.contains("line 5") && err.contains("bad.yml"), "{err}");
+
+    // A missing secret is named, and the key's value never printed.
+    let out = Command::new(BIN)
+        .args(["check-config", "--config.file"])
+        .arg(&good)
+        .env_remove("TENCENTCLOUD_SECRET_ID")
+        .env("TENCENTCLOUD_SECRET_KEY", "super-secret-value")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("missing SecretId") && !err.contains("super-secret-value"), "{err}");
+}

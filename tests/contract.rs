@@ -1,0 +1,99 @@
+//! Every metric name the shipped alert rules and dashboard use is one the exporter really
+//! writes, so that a rename cannot silently break an alert.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use cdb_rollback_exporter::api::decode::job_detail;
+use cdb_rollback_exporter::config::Labels;
+use cdb_rollback_exporter::metrics::Metrics;
+use cdb_rollback_exporter::render::render;
+use cdb_rollback_exporter::rollback::time::UtcOffset;
+use cdb_rollback_exporter::store::{Source, Store};
+
+const SEED: &str = include_str!("../test-data/seed-answer.json");
+
+/// Every family the exporter writes, with the histogram's series suffixes.
+fn exposed() -> BTreeSet<String> {
+    let store = Store::new();
+    store.track(12782, Source::Discovered { instance_id: "cdb-1".into() }, Labels::default());
+    store.record_success(12782, job_detail(SEED.as_bytes(), UtcOffset::CST).unwrap(), 1.0);
+    store.record_discovery("cdb-1", Ok(()), 1.0);
+    let text = String::from_utf8(render(&store.snapshot(), &store.discovery_snapshot(), &Metrics::new(), 2.0)).unwrap();
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let (name, kind) = (parts.next().unwrap(), parts.next().unwrap());
+            names.insert(name.to_string());
+            if kind == "histogram" || kind == "summary" {
+                for suffix in ["_bucket", "_sum", "_count"] {
+                    names.insert(format!("{name}{suffix}"));
+                }
+            }
+        }
+    }
+    names
+}
+
+/// `cdb_rollback_*` metric names in a file; recording rules (`cdb_rollback:…`) are not metrics.
+fn used_in(path: &Path) -> BTreeSet<String> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let bytes = text.as_bytes();
+    let mut found = BTreeSet::new();
+    let mut i = 0;
+    while let Some(pos) = text[i..].find("cdb_rollback_") {
+        let start = i + pos;
+        let boundary = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let end = start + text[start..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len() - start);
+        if boundary && bytes.get(end) != Some(&b':') {
+            found.insert(text[start..end].to_string());
+        }
+        i = end;
+    }
+    found
+}
+
+fn files(dir: &str, ext: &str) -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(dir);
+    let mut out: Vec<_> = std::fs::read_dir(&root)
+        .unwrap_or_else(|e| panic!("{}: {e}", root.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == ext))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn rules_and_dashboards_use_only_exposed_metrics() {
+    let exposed = exposed();
+    assert!(exposed.contains("cdb_rollback_job_state") && exposed.contains("cdb_rollback_api_request_duration_seconds_bucket"));
+    let mut checked = Vec::new();
+    let mut sources = files("deploy/prometheus/rules", "yml");
+    sources.extend(files("deploy/grafana/dashboards", "json"));
+    sources.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/prometheusrule.yaml"));
+    for path in &sources {
+        let used = used_in(path);
+        assert!(!used.is_empty(), "{} uses no exporter metric", path.display());
+        let unknown: Vec<_> = used.difference(&exposed).collect();
+        assert!(unknown.is_empty(), "{} uses metrics the exporter does not expose: {unknown:?}", path.display());
+        checked.extend(used);
+    }
+    // The alerts stand on these; losing one from the files is a change worth noticing too.
+    for name in ["cdb_rollback_job_state", "cdb_rollback_task_state", "cdb_rollback_job_progress_ratio", "cdb_rollback_job_poll_success"] {
+        assert!(checked.iter().any(|n| n == name), "{name} is no longer used by the rules or dashboard");
+    }
+}
+
+#[test]
+fn the_scanner_catches_a_renamed_metric() {
+    let dir = std::env::temp_dir().join(format!("cdb-contract-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("rules.yml");
+    std::fs::write(&path, "expr: cdb_rollback_job_stat == 1 and cdb_rollback:recorded > 0 # cdb_rollback_job_state\n").unwrap();
+    let used = used_in(&path);
+    assert_eq!(used, ["cdb_rollback_job_stat", "cdb_rollback_job_state"].map(String::from).into());
+    assert!(!exposed().contains("cdb_rollback_job_stat"));
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -1,0 +1,138 @@
+//! The binary in demo mode, end to end, and the simulator on its own.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use cdb_rollback_exporter::api::{Client, ClientConfig, Credentials, ErrorKind, Secret};
+use cdb_rollback_exporter::demo::{DEMO_SECRET_ID, DEMO_SECRET_KEY};
+use cdb_rollback_exporter::metrics::Metrics;
+use support::exposition::Exposition;
+use support::http_client;
+
+const BIN: &str = env!("CARGO_BIN_EXE_cdb-rollback-exporter");
+
+/// Kills the child when the test ends, whatever happens.
+struct Running(Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+async fn scrape(base: &str) -> Option<Exposition> {
+    let resp = http_client().get(format!("{base}/metrics")).send().await.ok()?;
+    Some(Exposition::parse(&resp.text().await.ok()?))
+}
+
+fn states(m: &Exposition) -> Vec<String> {
+    let mut s: Vec<String> = m
+        .find("cdb_rollback_job_state", &[])
+        .iter()
+        .filter(|s| s.value == 1.0)
+        .map(|s| s.labels["state"].clone())
+        .collect();
+    s.sort();
+    s.dedup();
+    s
+}
+
+#[tokio::test]
+async fn demo_shows_live_rollbacks() {
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let started = Instant::now();
+    let _demo = Running(
+        Command::new(BIN)
+            .args(["--demo", &format!("--web.listen-address=127.0.0.1:{port}"), "--log.level=warn"])
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Running, success and failed all show, and a running job's progress moves.
+    let mut first: Option<Exposition> = None;
+    let mut progress_moved = false;
+    loop {
+        assert!(started.elapsed() < Duration::from_secs(30), "demo did not show running, success and failed jobs with moving progress");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let Some(m) = scrape(&base).await else { continue };
+        let running = [("job_id", "30003")];
+        if let (Some(f), Some(now)) = (&first, m.value("cdb_rollback_job_progress_ratio", &running)) {
+            let before = f.value("cdb_rollback_job_progress_ratio", &running).unwrap_or(now);
+            progress_moved |= now > before;
+        } else if m.value("cdb_rollback_job_progress_ratio", &running).is_some() {
+            first = Some(m);
+            continue;
+        }
+        let s = states(&m);
+        let all = ["failed", "running", "success"].iter().all(|w| s.iter().any(|x| x == w));
+        if all && progress_moved {
+            // The failure is on one instance of job 30004, named by its task.
+            assert_eq!(m.states("cdb_rollback_job_state", &[("job_id", "30004")]), ["failed"]);
+            let failed_task = m.find("cdb_rollback_task_state", &[("job_id", "30004"), ("state", "failed")]);
+            assert!(failed_task.iter().any(|t| t.value == 1.0 && t.labels["instance_id"] == "cdb-demo0003"));
+            assert_eq!(m.states("cdb_rollback_job_state", &[("job_id", "12782")]), ["success"], "the reference's job");
+            assert!(m.find("cdb_rollback_job_poll_success", &[]).iter().all(|s| s.value == 1.0));
+            assert_eq!(m.value("cdb_rollback_discovery_success", &[("instance_id", "cdb-demo0001")]), Some(1.0));
+            assert_eq!(m.value("cdb_rollback_api_requests_total", &[("action", "GetCdbRollbackJobTask"), ("result", "auth")]), Some(0.0));
+            break;
+        }
+    }
+}
+
+#[tokio::test]
+async fn simulator_refuses_a_wrongly_signed_request() {
+    let port = free_port();
+    let _api = Running(
+        Command::new(BIN)
+            .args(["demo-api", "--listen", &format!("127.0.0.1:{port}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let endpoint = format!("http://127.0.0.1:{port}/v2/index.php");
+    let client = |key: &str| {
+        let mut cfg = ClientConfig::new(endpoint.parse().unwrap());
+        cfg.max_requests_per_second = 50.0;
+        let creds = Credentials {
+            secret_id: DEMO_SECRET_ID.into(),
+            secret_key: Secret::new(key),
+            token: None,
+        };
+        Client::new(cfg, creds, Arc::new(Metrics::new())).unwrap()
+    };
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let good = client(DEMO_SECRET_KEY);
+    let job = loop {
+        match good.get_rollback_job_task(30003).await {
+            Ok(job) => break job,
+            Err(e) if e.kind() == ErrorKind::Transport && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => panic!("correctly signed request failed: {e}"),
+        }
+    };
+    assert_eq!(job.status.state().as_str(), "running");
+    let err = client("a-wrong-secret-key").get_rollback_job_task(30003).await.unwrap_err();
+    assert_eq!(err.api_code(), Some(4100), "{err}");
+    assert_eq!(err.kind(), ErrorKind::Auth);
+    // A raw request with a made-up signature is refused the same way.
+    let body = http_client()
+        .get(format!("{endpoint}?Action=GetCdbRollbackJobTask&jobId=30003&Region=gz&Timestamp=1&Nonce=1&SecretId={DEMO_SECRET_ID}&Signature=bm90LWEtc2lnbmF0dXJl"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains("4100"), "{body}");
+}
