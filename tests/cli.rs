@@ -21,12 +21,20 @@ fn without_config_it_says_how_to_start() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("--demo") && err.contains("--config.file") && err.contains("TENCENTCLOUD_SECRET_ID"), "{err}");
+    assert!(
+        err.contains("--demo")
+            && err.contains("--config.file")
+            && err.contains("TENCENTCLOUD_SECRET_ID"),
+        "{err}"
+    );
 }
 
 #[test]
 fn check_config_accepts_a_good_file_and_names_the_problem_in_a_bad_one() {
-    let good = write("good.yml", "jobs:\n  - id: 12782\n    labels: { team: dba }\n");
+    let good = write(
+        "good.yml",
+        "jobs:\n  - id: 12782\n    labels: { team: dba }\n",
+    );
     let out = Command::new(BIN)
         .args(["check-config", "--config.file"])
         .arg(&good)
@@ -34,10 +42,17 @@ fn check_config_accepts_a_good_file_and_names_the_problem_in_a_bad_one() {
         .env("TENCENTCLOUD_SECRET_KEY", "k")
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("1 job(s)"));
 
-    let bad = write("bad.yml", "jobs:\n  - id: 12782\npoll:\n  interval: 30s\n  concurency: 4\n");
+    let bad = write(
+        "bad.yml",
+        "jobs:\n  - id: 12782\npoll:\n  interval: 30s\n  concurency: 4\n",
+    );
     let out = Command::new(BIN)
         .args(["check-config", "--config.file"])
         .arg(&bad)
@@ -47,7 +62,10 @@ fn check_config_accepts_a_good_file_and_names_the_problem_in_a_bad_one() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("concurency") && err.contains("line 5") && err.contains("bad.yml"), "{err}");
+    assert!(
+        err.contains("concurency") && err.contains("line 5") && err.contains("bad.yml"),
+        "{err}"
+    );
 
     // A missing secret is named, and the key's value never printed.
     let out = Command::new(BIN)
@@ -59,5 +77,8 @@ fn check_config_accepts_a_good_file_and_names_the_problem_in_a_bad_one() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("missing SecretId") && !err.contains("super-secret-value"), "{err}");
+    assert!(
+        err.contains("missing SecretId") && !err.contains("super-secret-value"),
+        "{err}"
+    );
 }

@@ -16,10 +16,26 @@ const SEED: &str = include_str!("../test-data/seed-answer.json");
 /// Every family the exporter writes, with the histogram's series suffixes.
 fn exposed() -> BTreeSet<String> {
     let store = Store::new();
-    store.track(12782, Source::Discovered { instance_id: "cdb-1".into() }, Labels::default());
-    store.record_success(12782, job_detail(SEED.as_bytes(), UtcOffset::CST).unwrap(), 1.0);
+    store.track(
+        12782,
+        Source::Discovered {
+            instance_id: "cdb-1".into(),
+        },
+        Labels::default(),
+    );
+    store.record_success(
+        12782,
+        job_detail(SEED.as_bytes(), UtcOffset::CST).unwrap(),
+        1.0,
+    );
     store.record_discovery("cdb-1", Ok(()), 1.0);
-    let text = String::from_utf8(render(&store.snapshot(), &store.discovery_snapshot(), &Metrics::new(), 2.0)).unwrap();
+    let text = String::from_utf8(render(
+        &store.snapshot(),
+        &store.discovery_snapshot(),
+        &Metrics::new(),
+        2.0,
+    ))
+    .unwrap();
     let mut names = BTreeSet::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {
@@ -44,8 +60,12 @@ fn used_in(path: &Path) -> BTreeSet<String> {
     let mut i = 0;
     while let Some(pos) = text[i..].find("cdb_rollback_") {
         let start = i + pos;
-        let boundary = start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
-        let end = start + text[start..].find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(text.len() - start);
+        let boundary =
+            start == 0 || !(bytes[start - 1].is_ascii_alphanumeric() || bytes[start - 1] == b'_');
+        let end = start
+            + text[start..]
+                .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .unwrap_or(text.len() - start);
         if boundary && bytes.get(end) != Some(&b':') {
             found.insert(text[start..end].to_string());
         }
@@ -68,21 +88,41 @@ fn files(dir: &str, ext: &str) -> Vec<std::path::PathBuf> {
 #[test]
 fn rules_and_dashboards_use_only_exposed_metrics() {
     let exposed = exposed();
-    assert!(exposed.contains("cdb_rollback_job_state") && exposed.contains("cdb_rollback_api_request_duration_seconds_bucket"));
+    assert!(
+        exposed.contains("cdb_rollback_job_state")
+            && exposed.contains("cdb_rollback_api_request_duration_seconds_bucket")
+    );
     let mut checked = Vec::new();
     let mut sources = files("deploy/prometheus/rules", "yml");
     sources.extend(files("deploy/grafana/dashboards", "json"));
-    sources.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/prometheusrule.yaml"));
+    sources
+        .push(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/prometheusrule.yaml"));
     for path in &sources {
         let used = used_in(path);
-        assert!(!used.is_empty(), "{} uses no exporter metric", path.display());
+        assert!(
+            !used.is_empty(),
+            "{} uses no exporter metric",
+            path.display()
+        );
         let unknown: Vec<_> = used.difference(&exposed).collect();
-        assert!(unknown.is_empty(), "{} uses metrics the exporter does not expose: {unknown:?}", path.display());
+        assert!(
+            unknown.is_empty(),
+            "{} uses metrics the exporter does not expose: {unknown:?}",
+            path.display()
+        );
         checked.extend(used);
     }
     // The alerts stand on these; losing one from the files is a change worth noticing too.
-    for name in ["cdb_rollback_job_state", "cdb_rollback_task_state", "cdb_rollback_job_progress_ratio", "cdb_rollback_job_poll_success"] {
-        assert!(checked.iter().any(|n| n == name), "{name} is no longer used by the rules or dashboard");
+    for name in [
+        "cdb_rollback_job_state",
+        "cdb_rollback_task_state",
+        "cdb_rollback_job_progress_ratio",
+        "cdb_rollback_job_poll_success",
+    ] {
+        assert!(
+            checked.iter().any(|n| n == name),
+            "{name} is no longer used by the rules or dashboard"
+        );
     }
 }
 
@@ -91,9 +131,18 @@ fn the_scanner_catches_a_renamed_metric() {
     let dir = std::env::temp_dir().join(format!("cdb-contract-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("rules.yml");
-    std::fs::write(&path, "expr: cdb_rollback_job_stat == 1 and cdb_rollback:recorded > 0 # cdb_rollback_job_state\n").unwrap();
+    std::fs::write(
+        &path,
+        "expr: cdb_rollback_job_stat == 1 and cdb_rollback:recorded > 0 # cdb_rollback_job_state\n",
+    )
+    .unwrap();
     let used = used_in(&path);
-    assert_eq!(used, ["cdb_rollback_job_stat", "cdb_rollback_job_state"].map(String::from).into());
+    assert_eq!(
+        used,
+        ["cdb_rollback_job_stat", "cdb_rollback_job_state"]
+            .map(String::from)
+            .into()
+    );
     assert!(!exposed().contains("cdb_rollback_job_stat"));
     let _ = std::fs::remove_dir_all(dir);
 }

@@ -25,11 +25,19 @@ impl Drop for Running {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn scrape(base: &str) -> Option<Exposition> {
-    let resp = http_client().get(format!("{base}/metrics")).send().await.ok()?;
+    let resp = http_client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?;
     Some(Exposition::parse(&resp.text().await.ok()?))
 }
 
@@ -52,7 +60,11 @@ async fn demo_shows_live_rollbacks() {
     let started = Instant::now();
     let _demo = Running(
         Command::new(BIN)
-            .args(["--demo", &format!("--web.listen-address=127.0.0.1:{port}"), "--log.level=warn"])
+            .args([
+                "--demo",
+                &format!("--web.listen-address=127.0.0.1:{port}"),
+                "--log.level=warn",
+            ])
             .stdout(Stdio::null())
             .spawn()
             .unwrap(),
@@ -61,28 +73,71 @@ async fn demo_shows_live_rollbacks() {
     let mut first: Option<Exposition> = None;
     let mut progress_moved = false;
     loop {
-        assert!(started.elapsed() < Duration::from_secs(30), "demo did not show running, success and failed jobs with moving progress");
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "demo did not show running, success and failed jobs with moving progress"
+        );
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let Some(m) = scrape(&base).await else { continue };
+        let Some(m) = scrape(&base).await else {
+            continue;
+        };
         let running = [("job_id", "30003")];
-        if let (Some(f), Some(now)) = (&first, m.value("cdb_rollback_job_progress_ratio", &running)) {
-            let before = f.value("cdb_rollback_job_progress_ratio", &running).unwrap_or(now);
+        if let (Some(f), Some(now)) = (&first, m.value("cdb_rollback_job_progress_ratio", &running))
+        {
+            let before = f
+                .value("cdb_rollback_job_progress_ratio", &running)
+                .unwrap_or(now);
             progress_moved |= now > before;
-        } else if m.value("cdb_rollback_job_progress_ratio", &running).is_some() {
+        } else if m
+            .value("cdb_rollback_job_progress_ratio", &running)
+            .is_some()
+        {
             first = Some(m);
             continue;
         }
         let s = states(&m);
-        let all = ["failed", "running", "success"].iter().all(|w| s.iter().any(|x| x == w));
+        let all = ["failed", "running", "success"]
+            .iter()
+            .all(|w| s.iter().any(|x| x == w));
         if all && progress_moved {
             // The failure is on one instance of job 30004, named by its task.
-            assert_eq!(m.states("cdb_rollback_job_state", &[("job_id", "30004")]), ["failed"]);
-            let failed_task = m.find("cdb_rollback_task_state", &[("job_id", "30004"), ("state", "failed")]);
-            assert!(failed_task.iter().any(|t| t.value == 1.0 && t.labels["instance_id"] == "cdb-demo0003"));
-            assert_eq!(m.states("cdb_rollback_job_state", &[("job_id", "12782")]), ["success"], "the reference's job");
-            assert!(m.find("cdb_rollback_job_poll_success", &[]).iter().all(|s| s.value == 1.0));
-            assert_eq!(m.value("cdb_rollback_discovery_success", &[("instance_id", "cdb-demo0001")]), Some(1.0));
-            assert_eq!(m.value("cdb_rollback_api_requests_total", &[("action", "GetCdbRollbackJobTask"), ("result", "auth")]), Some(0.0));
+            assert_eq!(
+                m.states("cdb_rollback_job_state", &[("job_id", "30004")]),
+                ["failed"]
+            );
+            let failed_task = m.find(
+                "cdb_rollback_task_state",
+                &[("job_id", "30004"), ("state", "failed")],
+            );
+            assert!(
+                failed_task
+                    .iter()
+                    .any(|t| t.value == 1.0 && t.labels["instance_id"] == "cdb-demo0003")
+            );
+            assert_eq!(
+                m.states("cdb_rollback_job_state", &[("job_id", "12782")]),
+                ["success"],
+                "the reference's job"
+            );
+            assert!(
+                m.find("cdb_rollback_job_poll_success", &[])
+                    .iter()
+                    .all(|s| s.value == 1.0)
+            );
+            assert_eq!(
+                m.value(
+                    "cdb_rollback_discovery_success",
+                    &[("instance_id", "cdb-demo0001")]
+                ),
+                Some(1.0)
+            );
+            assert_eq!(
+                m.value(
+                    "cdb_rollback_api_requests_total",
+                    &[("action", "GetCdbRollbackJobTask"), ("result", "auth")]
+                ),
+                Some(0.0)
+            );
             break;
         }
     }
@@ -122,7 +177,10 @@ async fn simulator_refuses_a_wrongly_signed_request() {
         }
     };
     assert_eq!(job.status.state().as_str(), "running");
-    let err = client("a-wrong-secret-key").get_rollback_job_task(30003).await.unwrap_err();
+    let err = client("a-wrong-secret-key")
+        .get_rollback_job_task(30003)
+        .await
+        .unwrap_err();
     assert_eq!(err.api_code(), Some(4100), "{err}");
     assert_eq!(err.kind(), ErrorKind::Auth);
     // A raw request with a made-up signature is refused the same way.
