@@ -91,6 +91,17 @@ impl FromStr for Interval {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Labels(pub BTreeMap<String, String>);
 
+impl Labels {
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Labels {
+        Labels(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+}
+
 pub fn check_label_name(name: &str) -> Result<(), String> {
     let mut chars = name.chars();
     let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')

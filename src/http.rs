@@ -167,6 +167,7 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
                 d.job.status.state().as_str().to_string(),
                 format!("{:.0}%", d.job.progress * 100.0),
             ),
+            None if e.health.is_some() => ("no data (poll failing)".into(), "–".into()),
             None => ("not polled yet".into(), "–".into()),
         };
         let (last_poll, error) = match &e.health {

@@ -282,15 +282,6 @@ mod tests {
         }
     }
 
-    fn labels(pairs: &[(&str, &str)]) -> Labels {
-        Labels(
-            pairs
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-        )
-    }
-
     #[test]
     fn labels_are_rendered_and_escaped() {
         let s = Store::new();
@@ -299,7 +290,7 @@ mod tests {
             Source::Discovered {
                 instance_id: "cdb-1".into(),
             },
-            labels(&[("team", "a\"b\\c\nd")]),
+            Labels::from_pairs(&[("team", "a\"b\\c\nd")]),
         );
         let e = s.get(7).unwrap();
         assert_eq!(

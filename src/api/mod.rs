@@ -132,13 +132,15 @@ impl Action {
     }
 }
 
-/// Nonces come from a counter started at a random point: never the same twice in a process.
+/// Nonces come from a counter started at a random point: a positive integer that does not
+/// repeat within a process until 2^31 - 2 requests have been made.
 fn next_nonce() -> u32 {
+    const SPAN: u32 = i32::MAX as u32 - 1;
     static NEXT: AtomicU32 = AtomicU32::new(0);
     static START: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    let start = *START.get_or_init(|| fastrand::u32(1..1 << 30));
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    (start.wrapping_add(n) % (i32::MAX as u32)).max(1)
+    let start = *START.get_or_init(|| fastrand::u32(0..SPAN));
+    let n = NEXT.fetch_add(1, Ordering::Relaxed) % SPAN;
+    1 + (start + n) % SPAN
 }
 
 /// The signed, rate-limited client. Cheap to share behind an `Arc`.

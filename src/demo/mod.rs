@@ -17,15 +17,6 @@ use crate::scheduler::unix_now;
 pub use server::{DEMO_SECRET_ID, DEMO_SECRET_KEY, Simulator};
 pub use story::INSTANCES;
 
-fn labels(pairs: &[(&str, &str)]) -> Labels {
-    Labels(
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-    )
-}
-
 /// The exporter's configuration for the demo: the reference's job by id, and every
 /// simulated instance through discovery, polled often so that progress visibly moves.
 pub fn exporter_config(endpoint: Url) -> Config {
@@ -47,7 +38,7 @@ pub fn exporter_config(endpoint: Url) -> Config {
         },
         jobs: vec![JobConfig {
             id: story::SEED_JOB_ID,
-            labels: labels(&[("team", "dba")]),
+            labels: Labels::from_pairs(&[("team", "dba")]),
         }],
         discovery: DiscoveryConfig {
             interval: Duration::from_secs(5),
@@ -56,7 +47,7 @@ pub fn exporter_config(endpoint: Url) -> Config {
                 .iter()
                 .map(|i| InstanceConfig {
                     id: i.id.into(),
-                    labels: labels(&[("service", i.name.trim_end_matches("-db"))]),
+                    labels: Labels::from_pairs(&[("service", i.name.trim_end_matches("-db"))]),
                 })
                 .collect(),
         },

@@ -55,6 +55,13 @@ impl Simulator {
         }
     }
 
+    fn param<'p>(params: &'p [(String, String)], name: &str) -> Option<&'p str> {
+        params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     fn verify(
         &self,
         method: &str,
@@ -63,12 +70,7 @@ impl Simulator {
         params: &[(String, String)],
         now: i64,
     ) -> Result<(), (i64, String)> {
-        let get = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |name: &str| Self::param(params, name);
         for required in [
             "Action",
             "Region",
@@ -119,12 +121,7 @@ impl Simulator {
     }
 
     fn dispatch(&self, params: &[(String, String)], now: i64) -> Value {
-        let get = |name: &str| {
-            params
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.as_str())
-        };
+        let get = |name: &str| Self::param(params, name);
         match get("Action") {
             Some("GetCdbRollbackJobTask") => {
                 let Some(id) = get("jobId").and_then(|v| v.parse::<u64>().ok()) else {
