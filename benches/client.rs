@@ -33,7 +33,7 @@ fn sign_and_decode_seed(bencher: Bencher, method: SignatureMethod) {
     let action = Action::GetCdbRollbackJobTask { job_id: 12782 };
     bencher.bench_local(|| {
         let params = c.signed_params(black_box(&action), 1_465_185_768, 11886);
-        let job = job_detail(black_box(SEED.as_bytes()), UtcOffset::CST).unwrap();
+        let job = job_detail(black_box(SEED.as_bytes()), UtcOffset::CST, 12782).unwrap();
         (params, job)
     });
 }
@@ -47,5 +47,5 @@ fn sign_only(bencher: Bencher) {
 
 #[divan::bench]
 fn decode_only(bencher: Bencher) {
-    bencher.bench_local(|| job_detail(black_box(SEED.as_bytes()), UtcOffset::CST).unwrap());
+    bencher.bench_local(|| job_detail(black_box(SEED.as_bytes()), UtcOffset::CST, 12782).unwrap());
 }

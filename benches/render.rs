@@ -32,7 +32,7 @@ fn job(id: u64, seed: &Job) -> Job {
 }
 
 fn store() -> (Arc<Store>, Job) {
-    let seed = job_detail(SEED.as_bytes(), UtcOffset::CST).unwrap();
+    let seed = job_detail(SEED.as_bytes(), UtcOffset::CST, 12782).unwrap();
     let store = Arc::new(Store::new());
     for id in 1..=JOBS {
         let source = if id % 2 == 0 {

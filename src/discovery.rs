@@ -37,7 +37,12 @@ pub async fn list_instance(
         let n = page.jobs.len() as u64;
         jobs.extend(page.jobs);
         offset += n;
-        if n == 0 || offset >= page.total {
+        // Without a taskCount, a short page is the last one.
+        let done = match page.total {
+            Some(total) => offset >= total,
+            None => n < PAGE_LIMIT,
+        };
+        if n == 0 || done {
             return Ok(jobs);
         }
     }

@@ -165,7 +165,9 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
         let (state_name, progress) = match &e.data {
             Some(d) => (
                 d.job.status.state().as_str().to_string(),
-                format!("{:.0}%", d.job.progress * 100.0),
+                d.job
+                    .progress
+                    .map_or_else(|| "–".to_string(), |p| format!("{:.0}%", p * 100.0)),
             ),
             None if e.health.is_some() => ("no data (poll failing)".into(), "–".into()),
             None => ("not polled yet".into(), "–".into()),

@@ -193,7 +193,9 @@ pub fn render_to(
         &format!("Progress of the rollback job, 0 to 1 {POLLED}."),
     );
     for (l, d) in jobs.clone() {
-        o.float("cdb_rollback_job_progress_ratio", l, "", d.job.progress);
+        if let Some(p) = d.job.progress {
+            o.float("cdb_rollback_job_progress_ratio", l, "", p);
+        }
     }
     o.family(
         "cdb_rollback_job_start_time_seconds",
@@ -231,7 +233,9 @@ pub fn render_to(
         &format!("The rollback job's own error code, 0 when fine {POLLED}."),
     );
     for (l, d) in jobs.clone() {
-        o.int("cdb_rollback_job_error_code", l, "", d.job.code);
+        if let Some(c) = d.job.code {
+            o.int("cdb_rollback_job_error_code", l, "", c);
+        }
     }
     o.family(
         "cdb_rollback_job_info",
@@ -268,7 +272,9 @@ pub fn render_to(
         &format!("Progress of the rollback task, 0 to 1 {POLLED}."),
     );
     for (l, _, t) in ts.clone() {
-        o.float("cdb_rollback_task_progress_ratio", l, "", t.progress);
+        if let Some(p) = t.progress {
+            o.float("cdb_rollback_task_progress_ratio", l, "", p);
+        }
     }
     o.family(
         "cdb_rollback_task_start_time_seconds",
@@ -306,7 +312,9 @@ pub fn render_to(
         &format!("The rollback task's own error code, 0 when fine {POLLED}."),
     );
     for (l, _, t) in ts.clone() {
-        o.int("cdb_rollback_task_error_code", l, "", t.code);
+        if let Some(c) = t.code {
+            o.int("cdb_rollback_task_error_code", l, "", c);
+        }
     }
     o.family(
         "cdb_rollback_task_info",

@@ -272,8 +272,8 @@ mod tests {
             id,
             job_type: 10,
             status: Status(1),
-            progress: 0.5,
-            code: 0,
+            progress: Some(0.5),
+            code: Some(0),
             message: String::new(),
             start: Some(100),
             end: None,
@@ -322,7 +322,7 @@ mod tests {
         );
         let e = s.get(1).unwrap();
         assert_eq!(e.source, Source::Configured);
-        assert_eq!(e.data.as_ref().unwrap().job.progress, 0.5);
+        assert_eq!(e.data.as_ref().unwrap().job.progress, Some(0.5));
         let h = e.health.as_ref().unwrap();
         assert_eq!((h.last_poll, h.last_success), (20.0, Some(10.0)));
         assert_eq!(h.last_error.as_ref().unwrap().kind, ErrorKind::Timeout);

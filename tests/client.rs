@@ -151,7 +151,7 @@ async fn job_list_pages_decode() {
     api.with(|s| s.lists.insert("cdb-x".into(), rows));
     let c = client(&api, SECRET_KEY, |_| {});
     let page = c.get_rollback_jobs("cdb-x", 100, 100).await.unwrap();
-    assert_eq!(page.total, 130);
+    assert_eq!(page.total, Some(130));
     assert_eq!(page.jobs.len(), 30);
     assert_eq!(page.jobs[0].id, 101);
     let l = &api.log()[0];

@@ -25,7 +25,7 @@ fn exposed() -> BTreeSet<String> {
     );
     store.record_success(
         12782,
-        job_detail(SEED.as_bytes(), UtcOffset::CST).unwrap(),
+        job_detail(SEED.as_bytes(), UtcOffset::CST, 12782).unwrap(),
         1.0,
     );
     store.record_discovery("cdb-1", Ok(()), 1.0);

@@ -201,7 +201,7 @@ impl Client {
     pub async fn get_rollback_job_task(&self, job_id: u64) -> Result<Job, ApiError> {
         let tz = self.cfg.timezone;
         self.call(&Action::GetCdbRollbackJobTask { job_id }, |b| {
-            decode::job_detail(b, tz)
+            decode::job_detail(b, tz, job_id)
         })
         .await
     }

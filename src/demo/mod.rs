@@ -135,6 +135,7 @@ mod tests {
         let job = crate::api::decode::job_detail(
             answer.to_string().as_bytes(),
             crate::rollback::time::UtcOffset::CST,
+            30003,
         )
         .unwrap();
         assert_eq!(job.id, 30003);

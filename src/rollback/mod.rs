@@ -79,10 +79,10 @@ pub struct Job {
     pub id: u64,
     pub job_type: i64,
     pub status: Status,
-    /// 0–1, clamped.
-    pub progress: f64,
+    /// 0–1, clamped; absent when the answer did not say.
+    pub progress: Option<f64>,
     /// The job's own error code; 0 is fine.
-    pub code: i64,
+    pub code: Option<i64>,
     pub message: String,
     pub start: Option<i64>,
     pub end: Option<i64>,
@@ -114,8 +114,8 @@ pub struct Task {
     pub id: String,
     pub work_id: String,
     pub status: Status,
-    pub progress: f64,
-    pub code: i64,
+    pub progress: Option<f64>,
+    pub code: Option<i64>,
     pub message: String,
     pub start: Option<i64>,
     pub end: Option<i64>,
@@ -128,7 +128,7 @@ pub struct JobSummary {
     pub id: u64,
     pub job_type: i64,
     pub status: Status,
-    pub progress: f64,
+    pub progress: Option<f64>,
     pub start: Option<i64>,
     pub end: Option<i64>,
 }
@@ -136,8 +136,8 @@ pub struct JobSummary {
 /// One page of `GetCdbRollbackJob`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobPage {
-    /// The instance's total number of jobs, across all pages.
-    pub total: u64,
+    /// The instance's total number of jobs, across all pages, when the answer says.
+    pub total: Option<u64>,
     pub jobs: Vec<JobSummary>,
 }
 

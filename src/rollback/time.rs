@@ -60,7 +60,8 @@ impl fmt::Display for UtcOffset {
     }
 }
 
-/// Reads `YYYY-MM-DD HH:MM:SS` written at `offset`.
+/// Reads `YYYY-MM-DD HH:MM:SS` written at `offset`. Fractional seconds are ignored, and
+/// an explicit zone after the time (`Z`, `+08:00`) wins over `offset`.
 ///
 /// `Ok(None)` for an unset time: empty, or MySQL's zero date `0000-00-00 00:00:00`.
 pub fn parse_local(text: &str, offset: UtcOffset) -> Result<Option<i64>, String> {
@@ -69,8 +70,19 @@ pub fn parse_local(text: &str, offset: UtcOffset) -> Result<Option<i64>, String>
         return Ok(None);
     }
     let bad = || format!("`{t}` is not a time of the form YYYY-MM-DD HH:MM:SS");
+    if t.len() < 19 || !t.is_char_boundary(19) {
+        return Err(bad());
+    }
+    let (t, rest) = t.split_at(19);
+    let rest = rest
+        .strip_prefix('.')
+        .map_or(rest, |r| r.trim_start_matches(|c: char| c.is_ascii_digit()));
+    let offset = match rest.trim() {
+        "" => offset,
+        zone => zone.parse::<UtcOffset>().map_err(|_| bad())?,
+    };
     let b = t.as_bytes();
-    if b.len() != 19 || b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') {
+    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b' ' | b'T') {
         return Err(bad());
     }
     if b[13] != b':' || b[16] != b':' {
@@ -162,6 +174,21 @@ mod tests {
             parse_local("2016-05-11 17:58:29", UtcOffset::UTC),
             Ok(Some(1_462_960_709 + 8 * 3600))
         );
+    }
+
+    #[test]
+    fn fractions_and_explicit_zones() {
+        let cst = Some(1_462_960_709);
+        assert_eq!(
+            parse_local("2016-05-11 17:58:29.250", UtcOffset::CST),
+            Ok(cst)
+        );
+        assert_eq!(
+            parse_local("2016-05-11T17:58:29+08:00", UtcOffset::UTC),
+            Ok(cst)
+        );
+        assert_eq!(parse_local("2016-05-11T09:58:29Z", UtcOffset::CST), Ok(cst));
+        assert!(parse_local("2016-05-11 17:58:29 tomorrow", UtcOffset::CST).is_err());
     }
 
     #[test]
