@@ -16,15 +16,44 @@ use crate::store::{Source, Store};
 
 /// How long in-flight scrapes may take to finish once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
+/// How often the request demand is compared with the budget.
+const DEMAND_CHECK: Duration = Duration::from_secs(15);
 
 /// Checks a telemetry path before the router is built with it.
 pub fn check_telemetry_path(path: &str) -> Result<(), String> {
-    if !path.starts_with('/') || path == "/" || path.starts_with("/-/") {
+    let plain = path
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
+    if !path.starts_with('/') || path == "/" || path.starts_with("/-/") || !plain {
         return Err(format!(
-            "--web.telemetry-path: `{path}` must start with / and be neither / nor under /-/"
+            "--web.telemetry-path: `{path}` must start with /, use only letters, digits and / _ - ., \
+             and be neither / nor under /-/"
         ));
     }
     Ok(())
+}
+
+/// Keeps `cdb_rollback_poll_demand_requests_per_second` current, and says once in the
+/// log when the configured intervals ask for more requests than the budget allows.
+async fn watch_demand(scheduler: Arc<Scheduler>, metrics: Arc<Metrics>, config: Config) {
+    let budget = config.client.max_requests_per_second;
+    let discovery = config.discovery.instances.len() as f64
+        / config.discovery.interval.as_secs_f64().max(0.001);
+    let mut over = false;
+    loop {
+        let demand = scheduler.demand() + discovery;
+        metrics.demand.set(demand);
+        if demand > budget && !over {
+            tracing::warn!(
+                demand = format!("{demand:.2}"),
+                budget,
+                "the poll intervals ask for more requests than api.max_requests_per_second allows: \
+                 polls will run late, finished jobs first; raise the budget or the intervals"
+            );
+        }
+        over = demand > budget;
+        tokio::time::sleep(DEMAND_CHECK).await;
+    }
 }
 
 /// Runs the exporter on `listener` until `shutdown` completes.
@@ -35,7 +64,9 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
     check_telemetry_path(telemetry_path)?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
+    metrics.budget.set(config.client.max_requests_per_second);
     let store = Arc::new(Store::new());
     let client = Arc::new(Client::new(
         config.client.clone(),
@@ -52,7 +83,14 @@ pub async fn run(
         config.discovery.clone(),
         config.poll.retries,
     );
-    let discovery_task = tokio::spawn(discovery.run());
+    let background = [
+        tokio::spawn(discovery.run()),
+        tokio::spawn(watch_demand(
+            Arc::clone(&scheduler),
+            Arc::clone(&metrics),
+            config.clone(),
+        )),
+    ];
 
     let state = Arc::new(AppState {
         store,
@@ -63,7 +101,6 @@ pub async fn run(
             crate::http::MAX_CONCURRENT_SCRAPES,
         )),
     });
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
     tracing::info!(
         %addr,
         telemetry_path,
@@ -86,8 +123,29 @@ pub async fn run(
             Ok(())
         }
     };
-    discovery_task.abort();
+    // Discovery first, and wait for it: a round in progress could otherwise track new jobs
+    // after the poll loops have been stopped.
+    for task in background {
+        task.abort();
+        let _ = task.await;
+    }
     scheduler.stop();
     tracing::info!("exporter stopped");
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_telemetry_path;
+
+    #[test]
+    fn telemetry_paths() {
+        for ok in ["/metrics", "/cdb/metrics", "/m-1.txt"] {
+            assert!(check_telemetry_path(ok).is_ok(), "{ok}");
+        }
+        for bad in ["metrics", "/", "/-/healthy", "/:x", "/*x", "/{x}", "/a b"] {
+            let err = check_telemetry_path(bad).unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
+    }
 }

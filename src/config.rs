@@ -330,9 +330,9 @@ impl Config {
             client.timeout = t.0;
         }
         if let Some(rps) = raw.api.max_requests_per_second {
-            if !(rps.is_finite() && rps > 0.0) {
+            if !(0.01..=1000.0).contains(&rps) {
                 return Err(fail(format!(
-                    "api.max_requests_per_second: `{rps}` must be a positive number"
+                    "api.max_requests_per_second: `{rps}` must be from 0.01 to 1000"
                 )));
             }
             client.max_requests_per_second = rps;
@@ -346,11 +346,14 @@ impl Config {
             poll.finished_interval = i.0;
         }
         if let Some(c) = raw.poll.concurrency {
-            if c == 0 {
-                return Err(fail("poll.concurrency: `0` must be at least 1".into()));
+            if !(1..=256).contains(&c) {
+                return Err(fail(format!(
+                    "poll.concurrency: `{c}` must be from 1 to 256"
+                )));
             }
             poll.concurrency = c;
         }
+        client.concurrency = poll.concurrency;
         if let Some(r) = raw.poll.retries {
             poll.retries = r;
         }
@@ -422,8 +425,14 @@ fn is_loopback(url: &Url) -> bool {
 }
 
 fn read_secret_file(key: &str, path: &Path) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("credentials.{key}: cannot read {}: {e}", path.display()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        // Without a slash the "path" may be the secret itself, pasted in by mistake.
+        if path.to_string_lossy().contains('/') {
+            format!("credentials.{key}: cannot read {}: {e}", path.display())
+        } else {
+            format!("credentials.{key}: cannot read the file named there ({e}); give the path of a file holding the secret")
+        }
+    })?;
     let value = text.trim();
     if value.is_empty() {
         return Err(format!("credentials.{key}: {} is empty", path.display()));

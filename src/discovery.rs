@@ -1,7 +1,7 @@
 //! Finds the rollback jobs of the configured instances, so that nobody has to know a
 //! job id in advance, and drops discovered jobs once they are finished and old.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -27,11 +27,8 @@ pub async fn list_instance(
     let mut offset = 0;
     for _ in 0..MAX_PAGES {
         // Discovery makes one request at a time, so it can never take the whole budget.
-        let page = with_backoff(retries, Duration::from_secs(10), || async {
-            let _permit = scheduler.permits().acquire().await;
-            client
-                .get_rollback_jobs(instance_id, offset, PAGE_LIMIT)
-                .await
+        let page = with_backoff(retries, Duration::from_secs(10), || {
+            client.get_rollback_jobs(instance_id, offset, PAGE_LIMIT)
         })
         .await?;
         let n = page.jobs.len() as u64;
@@ -98,6 +95,7 @@ impl Discovery {
     /// One pass over every instance: track what is new, drop what is finished and old.
     pub async fn round(&self) {
         let mut succeeded: HashSet<&str> = HashSet::new();
+        let mut listed: HashMap<u64, JobSummary> = HashMap::new();
         for inst in &self.config.instances {
             match list_instance(&self.scheduler, &inst.id, self.retries).await {
                 Ok(jobs) => {
@@ -111,6 +109,7 @@ impl Discovery {
                     );
                     self.store.record_discovery(&inst.id, Ok(()), now);
                     succeeded.insert(inst.id.as_str());
+                    listed.extend(jobs.into_iter().map(|j| (j.id, j)));
                 }
                 Err(e) => {
                     tracing::warn!(
@@ -125,7 +124,7 @@ impl Discovery {
                 }
             }
         }
-        self.drop_old(&succeeded, unix_now());
+        self.drop_old(&succeeded, &listed, unix_now());
     }
 
     fn track_current(&self, inst: &InstanceConfig, jobs: &[JobSummary], now: f64) -> usize {
@@ -147,24 +146,25 @@ impl Discovery {
             .count()
     }
 
-    /// Drops discovered jobs that are terminal and older than `max_age`, judged on their
-    /// own latest poll; only for instances whose discovery worked this round.
-    fn drop_old(&self, succeeded: &HashSet<&str>, now: f64) {
+    /// Drops discovered jobs that are terminal and older than `max_age`, only for instances
+    /// whose discovery worked this round. A job is judged on its own latest poll, else on
+    /// this round's listing; one that has neither (never polled well, no longer listed)
+    /// counts as ended, and as started when it was first tracked.
+    fn drop_old(&self, succeeded: &HashSet<&str>, listed: &HashMap<u64, JobSummary>, now: f64) {
         for e in self.store.snapshot() {
             let Source::Discovered { instance_id } = &e.source else {
                 continue;
             };
-            let Some(data) = &e.data else { continue };
             if !succeeded.contains(instance_id.as_str()) {
                 continue;
             }
-            let job = &data.job;
-            if !is_current(
-                job.status.state().is_terminal(),
-                job.start,
-                now,
-                self.config.max_age,
-            ) {
+            let (terminal, start) = match (&e.data, listed.get(&e.id)) {
+                (Some(d), _) => (d.job.status.state().is_terminal(), d.job.start),
+                (None, Some(s)) => (s.status.state().is_terminal(), s.start),
+                (None, None) => (true, None),
+            };
+            let start = start.or(Some(e.tracked_at as i64));
+            if !is_current(terminal, start, now, self.config.max_age) {
                 tracing::info!(
                     job_id = e.id,
                     instance_id,

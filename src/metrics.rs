@@ -3,7 +3,8 @@
 //! by [`crate::render`], so that a job or task that disappears leaves no stale series.
 
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry, TextEncoder,
+    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
 };
 
 use crate::api::{Action, ErrorKind};
@@ -15,6 +16,10 @@ pub struct Metrics {
     registry: Registry,
     api_requests: IntCounterVec,
     api_duration: HistogramVec,
+    /// What the tracked jobs' poll intervals and discovery ask for, in requests per second.
+    pub demand: Gauge,
+    /// The configured `api.max_requests_per_second`.
+    pub budget: Gauge,
 }
 
 impl Default for Metrics {
@@ -61,10 +66,22 @@ impl Metrics {
             }
             api_duration.with_label_values(&[action]);
         }
-        let collectors: [Box<dyn prometheus::core::Collector>; 3] = [
+        let demand = Gauge::new(
+            "cdb_rollback_poll_demand_requests_per_second",
+            "Requests per second the tracked jobs' poll intervals and discovery ask for; above the budget, polls run late (finished jobs first).",
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let budget = Gauge::new(
+            "cdb_rollback_api_budget_requests_per_second",
+            "The configured budget of API requests per second (api.max_requests_per_second).",
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let collectors: [Box<dyn prometheus::core::Collector>; 5] = [
             Box::new(api_requests.clone()),
             Box::new(api_duration.clone()),
             Box::new(build_info),
+            Box::new(demand.clone()),
+            Box::new(budget.clone()),
         ];
         for c in collectors {
             registry
@@ -81,6 +98,8 @@ impl Metrics {
             registry,
             api_requests,
             api_duration,
+            demand,
+            budget,
         }
     }
 

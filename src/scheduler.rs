@@ -4,21 +4,15 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
-use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
-use crate::api::{ApiError, Client, Retry};
+use crate::api::{ApiError, Client, Priority, Retry};
 use crate::config::{Labels, PollConfig};
 use crate::store::{PollError, Source, Store};
 
-pub fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
+pub use crate::rollback::time::unix_now;
 
 /// `base` ± `spread` (a fraction), so that loops started together drift apart.
 pub fn jitter(base: Duration, spread: f64) -> Duration {
@@ -54,14 +48,12 @@ pub struct Scheduler {
     client: Arc<Client>,
     store: Arc<Store>,
     poll: PollConfig,
-    permits: Arc<Semaphore>,
     loops: Mutex<HashMap<u64, JoinHandle<()>>>,
 }
 
 impl Scheduler {
     pub fn new(client: Arc<Client>, store: Arc<Store>, poll: PollConfig) -> Arc<Self> {
         Arc::new(Self {
-            permits: Arc::new(Semaphore::new(poll.concurrency)),
             client,
             store,
             poll,
@@ -71,10 +63,6 @@ impl Scheduler {
 
     pub fn client(&self) -> &Arc<Client> {
         &self.client
-    }
-
-    pub fn permits(&self) -> &Arc<Semaphore> {
-        &self.permits
     }
 
     /// Tracks a job and starts polling it; a job tracked already keeps its source.
@@ -116,12 +104,7 @@ impl Scheduler {
         tokio::time::sleep(first.mul_f64(fastrand::f64())).await;
         loop {
             self.poll_once(id).await;
-            let terminal = self
-                .store
-                .get(id)
-                .and_then(|e| e.state())
-                .is_some_and(|s| s.is_terminal());
-            let base = if terminal {
+            let base = if self.is_terminal(id) {
                 self.poll.finished_interval
             } else {
                 self.poll.interval
@@ -130,12 +113,41 @@ impl Scheduler {
         }
     }
 
+    fn is_terminal(&self, id: u64) -> bool {
+        self.store
+            .get(id)
+            .and_then(|e| e.state())
+            .is_some_and(|s| s.is_terminal())
+    }
+
+    /// The requests per second the tracked jobs' intervals ask for.
+    pub fn demand(&self) -> f64 {
+        self.store
+            .snapshot()
+            .iter()
+            .map(|e| {
+                let terminal = e.state().is_some_and(|s| s.is_terminal());
+                let every = if terminal {
+                    self.poll.finished_interval
+                } else {
+                    self.poll.interval
+                };
+                1.0 / every.as_secs_f64().max(0.001)
+            })
+            .sum()
+    }
+
     /// Polls one job now and records the outcome.
     pub async fn poll_once(&self, id: u64) {
         let cap = (self.poll.interval / 2).max(Duration::from_secs(1));
-        let result = with_backoff(self.poll.retries, cap, || async {
-            let _permit = self.permits.acquire().await;
-            self.client.get_rollback_job_task(id).await
+        // Finished jobs yield the budget to running ones when it is short.
+        let priority = if self.is_terminal(id) {
+            Priority::Background
+        } else {
+            Priority::Normal
+        };
+        let result = with_backoff(self.poll.retries, cap, || {
+            self.client.get_rollback_job_task_with(id, priority)
         })
         .await;
         let now = unix_now();

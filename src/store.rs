@@ -52,6 +52,8 @@ pub struct Entry {
     pub labels: Arc<Labels>,
     /// `job_id="…"` (plus `instance_id` of the discovery source) and the configured labels.
     pub job_labels: Arc<str>,
+    /// Unix time the job started being tracked.
+    pub tracked_at: f64,
     pub data: Option<Arc<JobData>>,
     pub health: Option<PollHealth>,
 }
@@ -163,6 +165,7 @@ impl Store {
             job_labels: job_labels(id, &source, &labels).into(),
             source,
             labels: Arc::new(labels),
+            tracked_at: crate::rollback::time::unix_now(),
             data: None,
             health: None,
         };

@@ -265,6 +265,17 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
             >= 4.0
     );
     assert_eq!(m.find("cdb_rollback_exporter_build_info", &[]).len(), 1);
+    assert_eq!(
+        m.value("cdb_rollback_api_budget_requests_per_second", &[]),
+        Some(50.0)
+    );
+    let demand = m
+        .value("cdb_rollback_poll_demand_requests_per_second", &[])
+        .unwrap();
+    assert!(
+        demand > 0.0 && demand <= 4.0 / 0.3 + 0.01,
+        "4 jobs every 300 ms: {demand}"
+    );
     assert!(!m.find("process_resident_memory_bytes", &[]).is_empty());
     assert!(m.text.contains("# HELP cdb_rollback_job_state State of the rollback job (from the exporter's background poll"));
     assert!(!m.text.contains(support::SECRET_KEY));

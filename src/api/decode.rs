@@ -206,7 +206,7 @@ impl Reader<'_> {
             Some(0) => Ok(top.clone()),
             Some(code) => Err(ApiError::Api {
                 code,
-                message: self.text(top, &["message", "codeDesc", "Message"]),
+                message: super::error::scrub(&self.text(top, &["message", "codeDesc", "Message"])),
             }),
             None => Err(self.fail("the answer has no `code`".into())),
         }

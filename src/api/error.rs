@@ -114,15 +114,33 @@ impl ApiError {
     }
 }
 
-/// The first 120 characters of a body, for error messages.
+/// The first 120 characters of a body, for error messages, with secrets scrubbed.
 pub(crate) fn excerpt(body: &[u8]) -> String {
     const MAX: usize = 120;
-    let text = String::from_utf8_lossy(body);
+    let text = scrub(&String::from_utf8_lossy(body));
     let text = text.trim();
     match text.char_indices().nth(MAX) {
         Some((i, _)) => format!("{}…", &text[..i]),
         None => text.to_string(),
     }
+}
+
+/// Blanks the values of `Signature=` and `Token=`, in case a proxy's error page or an
+/// API message echoes the request back.
+pub(crate) fn scrub(text: &str) -> String {
+    let mut out = text.to_string();
+    for key in ["Signature=", "Token="] {
+        let mut from = 0;
+        while let Some(pos) = out[from..].find(key) {
+            let start = from + pos + key.len();
+            let len = out[start..]
+                .find(|c: char| c.is_whitespace() || matches!(c, '&' | '"' | '\'' | '<' | '>'))
+                .unwrap_or(out.len() - start);
+            out.replace_range(start..start + len, "<redacted>");
+            from = start + "<redacted>".len();
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -158,6 +176,17 @@ mod tests {
         assert_eq!(
             ApiError::Timeout(Duration::from_secs(1)).retry(),
             Retry::Backoff
+        );
+    }
+
+    #[test]
+    fn signatures_and_tokens_are_scrubbed() {
+        let page = b"<p>GET /v2/index.php?Action=X&Signature=abc%2Fdef&Token=tok123 failed</p>";
+        let e = excerpt(page);
+        assert!(!e.contains("abc") && !e.contains("tok123"), "{e}");
+        assert!(
+            e.contains("Signature=<redacted>&Token=<redacted> failed"),
+            "{e}"
         );
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use reqwest::Url;
 
-pub use self::budget::RequestBudget;
+pub use self::budget::{Priority, RequestBudget};
 pub use self::error::{ApiError, ErrorKind, Retry};
 pub use self::sign::SignatureMethod;
 use crate::metrics::Metrics;
@@ -77,6 +77,8 @@ pub struct ClientConfig {
     pub timezone: UtcOffset,
     pub timeout: Duration,
     pub max_requests_per_second: f64,
+    /// Requests in flight at once, for the whole process.
+    pub concurrency: usize,
 }
 
 impl ClientConfig {
@@ -89,6 +91,7 @@ impl ClientConfig {
             timezone: UtcOffset::CST,
             timeout: Duration::from_secs(10),
             max_requests_per_second: 5.0,
+            concurrency: 4,
         }
     }
 }
@@ -151,6 +154,7 @@ pub struct Client {
     /// The host exactly as sent in the Host header, for the string to sign.
     host: String,
     budget: RequestBudget,
+    in_flight: tokio::sync::Semaphore,
     metrics: Arc<Metrics>,
 }
 
@@ -181,12 +185,15 @@ impl Client {
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(5)))
             .pool_idle_timeout(Duration::from_secs(60))
+            // A redirect would carry the signed form (Token, Signature) to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
         Ok(Self {
             http,
             host,
             budget: RequestBudget::per_second(cfg.max_requests_per_second),
+            in_flight: tokio::sync::Semaphore::new(cfg.concurrency.clamp(1, 1024)),
             cfg,
             creds,
             metrics,
@@ -199,8 +206,18 @@ impl Client {
 
     /// The detail of one rollback job.
     pub async fn get_rollback_job_task(&self, job_id: u64) -> Result<Job, ApiError> {
+        self.get_rollback_job_task_with(job_id, Priority::Normal)
+            .await
+    }
+
+    /// The detail of one rollback job, at the given priority for the request budget.
+    pub async fn get_rollback_job_task_with(
+        &self,
+        job_id: u64,
+        priority: Priority,
+    ) -> Result<Job, ApiError> {
         let tz = self.cfg.timezone;
-        self.call(&Action::GetCdbRollbackJobTask { job_id }, |b| {
+        self.call(&Action::GetCdbRollbackJobTask { job_id }, priority, |b| {
             decode::job_detail(b, tz, job_id)
         })
         .await
@@ -219,7 +236,8 @@ impl Client {
             offset,
             limit,
         };
-        self.call(&action, |b| decode::job_page(b, tz)).await
+        self.call(&action, Priority::Normal, |b| decode::job_page(b, tz))
+            .await
     }
 
     /// One call, with the single immediate retry a replay rejection (4500) allows.
@@ -227,11 +245,14 @@ impl Client {
     pub async fn call<T>(
         &self,
         action: &Action,
+        priority: Priority,
         decode: impl Fn(&[u8]) -> Result<T, ApiError>,
     ) -> Result<T, ApiError> {
         let mut fresh_nonce_left = true;
         loop {
-            self.budget.acquire().await;
+            // The slot first: a request waiting for a quiet budget holds no connection.
+            self.budget.acquire(priority).await;
+            let _in_flight = self.in_flight.acquire().await;
             let started = Instant::now();
             let result = match self.send(action).await {
                 Ok(body) => decode(&body),

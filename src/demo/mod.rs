@@ -32,7 +32,7 @@ pub fn exporter_config(endpoint: Url) -> Config {
         },
         poll: PollConfig {
             interval: Duration::from_secs(2),
-            finished_interval: Duration::from_secs(30),
+            finished_interval: Duration::from_secs(60),
             concurrency: 4,
             retries: 2,
         },
@@ -42,7 +42,9 @@ pub fn exporter_config(endpoint: Url) -> Config {
         }],
         discovery: DiscoveryConfig {
             interval: Duration::from_secs(5),
-            max_age: Duration::from_secs(24 * 3600),
+            // A new rollback every minute: three hours keep the tracked set (and the
+            // request demand, about 4/s) bounded however long the demo runs.
+            max_age: Duration::from_secs(3 * 3600),
             instances: INSTANCES
                 .iter()
                 .map(|i| InstanceConfig {

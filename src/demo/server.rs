@@ -100,7 +100,7 @@ impl Simulator {
         }
         let ts = get("Timestamp").unwrap_or_default();
         match ts.parse::<i64>() {
-            Ok(t) if (now - t).abs() <= MAX_SKEW => {}
+            Ok(t) if now.abs_diff(t) <= MAX_SKEW as u64 => {}
             _ => {
                 return Err((
                     4500,

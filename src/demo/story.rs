@@ -2,7 +2,7 @@
 //!
 //! Relative to the moment the simulator starts (t0): one rollback is running and will
 //! succeed, one fails on one of its two instances a few seconds in, one stalls at 42 %,
-//! older ones have succeeded, and a new rollback starts every 40 seconds.
+//! older ones have succeeded, and a new rollback starts every minute.
 
 pub struct DemoInstance {
     pub id: &'static str,
@@ -27,7 +27,7 @@ pub const INSTANCES: [DemoInstance; 3] = [
 /// The job of the API reference's example, served verbatim.
 pub const SEED_JOB_ID: u64 = 12782;
 /// A new rollback starts this often, with ids from `NEW_JOB_BASE + 1`.
-const NEW_JOB_EVERY: i64 = 40;
+pub const NEW_JOB_EVERY: i64 = 60;
 const NEW_JOB_BASE: u64 = 30100;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -220,7 +220,7 @@ mod tests {
         assert_eq!((failed.status, failed.code), (3, 9006));
         assert_eq!(at(t0 + 3600, 30005).unwrap().progress, 42);
         assert_eq!(at(t0, 30001).unwrap().status, 2);
-        assert!(at(t0 + 39, 30101).is_none());
-        assert_eq!(at(t0 + 41, 30101).unwrap().status, 1);
+        assert!(at(t0 + NEW_JOB_EVERY - 1, 30101).is_none());
+        assert_eq!(at(t0 + NEW_JOB_EVERY + 1, 30101).unwrap().status, 1);
     }
 }

@@ -60,6 +60,14 @@ impl fmt::Display for UtcOffset {
     }
 }
 
+/// The current Unix time in seconds.
+pub fn unix_now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
 /// Reads `YYYY-MM-DD HH:MM:SS` written at `offset`. Fractional seconds are ignored, and
 /// an explicit zone after the time (`Z`, `+08:00`) wins over `offset`.
 ///
