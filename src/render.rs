@@ -36,7 +36,7 @@ struct Out<'s> {
 
 /// The exposition is handed out in chunks of about this size, so that memory stays flat
 /// and the first bytes leave before the last line is written.
-pub const CHUNK: usize = 256 * 1024;
+pub const CHUNK: usize = 64 * 1024;
 
 impl Out<'_> {
     fn flush(&mut self) {
