@@ -9,8 +9,6 @@ use crate::store::{DiscoveryStatus, Entry, JobData};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
-const POLLED: &str = "(from the exporter's background poll of GetCdbRollbackJobTask)";
-
 /// `,state="…"} ` for each state, in [`State::ALL`] order.
 const STATE_SUFFIX: [&str; 8] = [
     ",state=\"initial\"} ",
@@ -105,6 +103,36 @@ impl Out<'_> {
         self.buf.push(b'\n');
     }
 
+    /// One gauge family of integers; rows without a value write no series.
+    fn ints<'a>(
+        &mut self,
+        name: &str,
+        help: &str,
+        rows: impl Iterator<Item = (&'a str, Option<i64>)>,
+    ) {
+        self.family(name, "gauge", help);
+        for (labels, value) in rows {
+            if let Some(v) = value {
+                self.int(name, labels, "", v);
+            }
+        }
+    }
+
+    /// One gauge family of floats; rows without a value write no series.
+    fn floats<'a>(
+        &mut self,
+        name: &str,
+        help: &str,
+        rows: impl Iterator<Item = (&'a str, Option<f64>)>,
+    ) {
+        self.family(name, "gauge", help);
+        for (labels, value) in rows {
+            if let Some(v) = value {
+                self.float(name, labels, "", v);
+            }
+        }
+    }
+
     /// One state-set family: a series per state, 1 for the current one.
     fn states<'a>(&mut self, name: &str, help: &str, rows: impl Iterator<Item = (&'a str, State)>) {
         self.family(name, "gauge", help);
@@ -175,72 +203,56 @@ pub fn render_to(
         open: true,
     };
     let now_s = now.floor() as i64;
+    let polled = |what: &str| {
+        format!("{what} (from the exporter's background poll of GetCdbRollbackJobTask).")
+    };
 
-    // Jobs.
+    // Jobs: one series each, labelled with the job's pre-rendered label set.
     let jobs = with_data(entries);
-    o.family("cdb_rollback_job_status", "gauge", &format!("Raw status code of the rollback job {POLLED}: 0 initial, 1 running, 2 success, 3 failed, 4 killed, 5 removed, 6 terminating."));
-    for (l, d) in jobs.clone() {
-        o.int("cdb_rollback_job_status", l, "", d.job.status.0);
-    }
+    o.ints(
+        "cdb_rollback_job_status",
+        &polled("Raw status code of the rollback job: 0 initial, 1 running, 2 success, 3 failed, 4 killed, 5 removed, 6 terminating"),
+        jobs.clone().map(|(l, d)| (l, Some(d.job.status.0))),
+    );
     o.states(
         "cdb_rollback_job_state",
-        &format!("State of the rollback job {POLLED}; exactly one state is 1."),
+        &polled("State of the rollback job; exactly one state is 1"),
         jobs.clone().map(|(l, d)| (l, d.job.status.state())),
     );
-    o.family(
+    o.floats(
         "cdb_rollback_job_progress_ratio",
-        "gauge",
-        &format!("Progress of the rollback job, 0 to 1 {POLLED}."),
+        &polled("Progress of the rollback job, 0 to 1"),
+        jobs.clone().map(|(l, d)| (l, d.job.progress)),
     );
-    for (l, d) in jobs.clone() {
-        if let Some(p) = d.job.progress {
-            o.float("cdb_rollback_job_progress_ratio", l, "", p);
-        }
-    }
-    o.family(
+    o.ints(
         "cdb_rollback_job_start_time_seconds",
-        "gauge",
-        &format!("Unix time the rollback job started {POLLED}."),
+        &polled("Unix time the rollback job started"),
+        jobs.clone().map(|(l, d)| (l, d.job.start)),
     );
-    for (l, d) in jobs.clone() {
-        if let Some(t) = d.job.start {
-            o.int("cdb_rollback_job_start_time_seconds", l, "", t);
-        }
-    }
-    o.family(
+    o.ints(
         "cdb_rollback_job_end_time_seconds",
-        "gauge",
-        &format!("Unix time the rollback job ended; absent until it has {POLLED}."),
+        &polled("Unix time the rollback job ended; absent until it has"),
+        jobs.clone().map(|(l, d)| (l, d.job.end)),
     );
-    for (l, d) in jobs.clone() {
-        if let Some(t) = d.job.end {
-            o.int("cdb_rollback_job_end_time_seconds", l, "", t);
-        }
-    }
-    o.family(
+    o.ints(
         "cdb_rollback_job_duration_seconds",
-        "gauge",
-        &format!("Seconds the rollback job took, or has been running so far {POLLED}."),
+        &polled("Seconds the rollback job took, or has been running so far"),
+        jobs.clone().map(|(l, d)| {
+            (
+                l,
+                duration(d.job.start, d.job.end, d.job.status.state(), now_s),
+            )
+        }),
     );
-    for (l, d) in jobs.clone() {
-        if let Some(s) = duration(d.job.start, d.job.end, d.job.status.state(), now_s) {
-            o.int("cdb_rollback_job_duration_seconds", l, "", s);
-        }
-    }
-    o.family(
+    o.ints(
         "cdb_rollback_job_error_code",
-        "gauge",
-        &format!("The rollback job's own error code, 0 when fine {POLLED}."),
+        &polled("The rollback job's own error code, 0 when fine"),
+        jobs.clone().map(|(l, d)| (l, d.job.code)),
     );
-    for (l, d) in jobs.clone() {
-        if let Some(c) = d.job.code {
-            o.int("cdb_rollback_job_error_code", l, "", c);
-        }
-    }
     o.family(
         "cdb_rollback_job_info",
         "gauge",
-        &format!("Rollback job metadata; the value is always 1 {POLLED}."),
+        &polled("Rollback job metadata; the value is always 1"),
     );
     let mut type_label = String::new();
     for (l, d) in jobs.clone() {
@@ -251,145 +263,87 @@ pub fn render_to(
         o.int("cdb_rollback_job_info", l, &type_label, 1);
     }
 
-    // Tasks.
+    // Tasks: one series per task, labelled with job_id, task_id and instance_id.
     let ts = tasks(entries);
-    o.family(
+    o.ints(
         "cdb_rollback_task_status",
-        "gauge",
-        &format!("Raw status code of the rollback task on one instance {POLLED}."),
+        &polled("Raw status code of the rollback task on one instance"),
+        ts.clone().map(|(l, _, t)| (l, Some(t.status.0))),
     );
-    for (l, _, t) in ts.clone() {
-        o.int("cdb_rollback_task_status", l, "", t.status.0);
-    }
     o.states(
         "cdb_rollback_task_state",
-        &format!("State of the rollback task on one instance {POLLED}; exactly one state is 1."),
+        &polled("State of the rollback task on one instance; exactly one state is 1"),
         ts.clone().map(|(l, _, t)| (l, t.status.state())),
     );
-    o.family(
+    o.floats(
         "cdb_rollback_task_progress_ratio",
-        "gauge",
-        &format!("Progress of the rollback task, 0 to 1 {POLLED}."),
+        &polled("Progress of the rollback task, 0 to 1"),
+        ts.clone().map(|(l, _, t)| (l, t.progress)),
     );
-    for (l, _, t) in ts.clone() {
-        if let Some(p) = t.progress {
-            o.float("cdb_rollback_task_progress_ratio", l, "", p);
-        }
-    }
-    o.family(
+    o.ints(
         "cdb_rollback_task_start_time_seconds",
-        "gauge",
-        &format!("Unix time the rollback task started {POLLED}."),
+        &polled("Unix time the rollback task started"),
+        ts.clone().map(|(l, _, t)| (l, t.start)),
     );
-    for (l, _, t) in ts.clone() {
-        if let Some(v) = t.start {
-            o.int("cdb_rollback_task_start_time_seconds", l, "", v);
-        }
-    }
-    o.family(
+    o.ints(
         "cdb_rollback_task_end_time_seconds",
-        "gauge",
-        &format!("Unix time the rollback task ended; absent until it has {POLLED}."),
+        &polled("Unix time the rollback task ended; absent until it has"),
+        ts.clone().map(|(l, _, t)| (l, t.end)),
     );
-    for (l, _, t) in ts.clone() {
-        if let Some(v) = t.end {
-            o.int("cdb_rollback_task_end_time_seconds", l, "", v);
-        }
-    }
-    o.family(
+    o.ints(
         "cdb_rollback_task_duration_seconds",
-        "gauge",
-        &format!("Seconds the rollback task took, or has been running so far {POLLED}."),
+        &polled("Seconds the rollback task took, or has been running so far"),
+        ts.clone()
+            .map(|(l, _, t)| (l, duration(t.start, t.end, t.status.state(), now_s))),
     );
-    for (l, _, t) in ts.clone() {
-        if let Some(v) = duration(t.start, t.end, t.status.state(), now_s) {
-            o.int("cdb_rollback_task_duration_seconds", l, "", v);
-        }
-    }
-    o.family(
+    o.ints(
         "cdb_rollback_task_error_code",
-        "gauge",
-        &format!("The rollback task's own error code, 0 when fine {POLLED}."),
+        &polled("The rollback task's own error code, 0 when fine"),
+        ts.clone().map(|(l, _, t)| (l, t.code)),
     );
-    for (l, _, t) in ts.clone() {
-        if let Some(c) = t.code {
-            o.int("cdb_rollback_task_error_code", l, "", c);
-        }
-    }
     o.family(
         "cdb_rollback_task_info",
         "gauge",
-        &format!("Rollback task metadata; the value is always 1 {POLLED}."),
+        &polled("Rollback task metadata; the value is always 1"),
     );
     for (l, info, _) in ts.clone() {
         o.int("cdb_rollback_task_info", l, info, 1);
     }
-    o.family(
+    o.ints(
         "cdb_rollback_task_target_time_seconds",
-        "gauge",
-        &format!("Unix time of the point the task rolls the data back to {POLLED}."),
+        &polled("Unix time of the point the task rolls the data back to"),
+        ts.clone().map(|(l, _, t)| (l, t.instance.rollback_time)),
     );
-    for (l, _, t) in ts.clone() {
-        if let Some(v) = t.instance.rollback_time {
-            o.int("cdb_rollback_task_target_time_seconds", l, "", v);
-        }
-    }
-    o.family(
+    o.ints(
         "cdb_rollback_task_databases",
-        "gauge",
-        &format!("Number of databases the rollback task rolls back {POLLED}."),
+        &polled("Number of databases the rollback task rolls back"),
+        ts.map(|(l, _, t)| (l, Some(t.instance.databases.len() as i64))),
     );
-    for (l, _, t) in ts {
-        o.int(
-            "cdb_rollback_task_databases",
-            l,
-            "",
-            t.instance.databases.len() as i64,
-        );
-    }
 
-    // Poll health, for every tracked job that has been polled.
-    let polled = entries
+    // Poll health, for every tracked job that has been polled, with or without data.
+    let health = entries
         .iter()
         .filter_map(|e| e.health.as_ref().map(|h| (&*e.job_labels, h)));
-    o.family("cdb_rollback_job_poll_success", "gauge", "1 if the latest background poll of the job succeeded, else 0 (its values are then the last good ones).");
-    for (l, h) in polled.clone() {
-        o.int(
-            "cdb_rollback_job_poll_success",
-            l,
-            "",
-            i64::from(h.last_error.is_none()),
-        );
-    }
-    o.family(
+    o.ints(
+        "cdb_rollback_job_poll_success",
+        "1 if the latest background poll of the job succeeded, else 0 (its values are then the last good ones).",
+        health.clone().map(|(l, h)| (l, Some(i64::from(h.last_error.is_none())))),
+    );
+    o.floats(
         "cdb_rollback_job_last_poll_time_seconds",
-        "gauge",
         "Unix time of the latest background poll of the job, successful or not.",
+        health.clone().map(|(l, h)| (l, Some(h.last_poll))),
     );
-    for (l, h) in polled.clone() {
-        o.float(
-            "cdb_rollback_job_last_poll_time_seconds",
-            l,
-            "",
-            h.last_poll,
-        );
-    }
-    o.family(
+    o.floats(
         "cdb_rollback_job_last_success_time_seconds",
-        "gauge",
         "Unix time of the latest successful background poll of the job.",
+        health.map(|(l, h)| (l, h.last_success)),
     );
-    for (l, h) in polled {
-        if let Some(t) = h.last_success {
-            o.float("cdb_rollback_job_last_success_time_seconds", l, "", t);
-        }
-    }
-    o.family(
+    o.ints(
         "cdb_rollback_tracked_jobs",
-        "gauge",
         "Rollback jobs the exporter tracks, configured and discovered.",
+        std::iter::once(("", Some(entries.len() as i64))),
     );
-    o.int("cdb_rollback_tracked_jobs", "", "", entries.len() as i64);
 
     render_discovery(&mut o, entries, discovery);
     metrics.encode(&mut o.buf);
@@ -415,37 +369,25 @@ fn render_discovery(o: &mut Out<'_>, entries: &[Arc<Entry>], discovery: &[Discov
             l
         })
         .collect();
-    o.family(
+    let rows = || discovery.iter().zip(labels.iter().map(String::as_str));
+    o.ints(
         "cdb_rollback_discovery_jobs",
-        "gauge",
         "Rollback jobs tracked through discovery on this instance (GetCdbRollbackJob).",
+        rows().map(|(d, l)| {
+            (
+                l,
+                Some(counts.get(d.instance_id.as_str()).copied().unwrap_or(0)),
+            )
+        }),
     );
-    for (d, l) in discovery.iter().zip(&labels) {
-        o.int(
-            "cdb_rollback_discovery_jobs",
-            l,
-            "",
-            counts.get(d.instance_id.as_str()).copied().unwrap_or(0),
-        );
-    }
-    o.family(
+    o.ints(
         "cdb_rollback_discovery_success",
-        "gauge",
         "1 if the latest discovery of this instance's rollback jobs succeeded, else 0.",
+        rows().map(|(d, l)| (l, d.success.map(i64::from))),
     );
-    for (d, l) in discovery.iter().zip(&labels) {
-        if let Some(ok) = d.success {
-            o.int("cdb_rollback_discovery_success", l, "", i64::from(ok));
-        }
-    }
-    o.family(
+    o.floats(
         "cdb_rollback_discovery_last_success_time_seconds",
-        "gauge",
         "Unix time of the latest successful discovery on this instance.",
+        rows().map(|(d, l)| (l, d.last_success)),
     );
-    for (d, l) in discovery.iter().zip(&labels) {
-        if let Some(t) = d.last_success {
-            o.float("cdb_rollback_discovery_last_success_time_seconds", l, "", t);
-        }
-    }
 }

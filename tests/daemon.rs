@@ -277,7 +277,13 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
         "4 jobs every 300 ms: {demand}"
     );
     assert!(!m.find("process_resident_memory_bytes", &[]).is_empty());
-    assert!(m.text.contains("# HELP cdb_rollback_job_state State of the rollback job (from the exporter's background poll"));
+    assert!(
+        m.text
+            .lines()
+            .any(|l| l.starts_with("# HELP cdb_rollback_job_state ")
+                && l.contains("background poll")),
+        "HELP says the values come from a background poll"
+    );
     assert!(!m.text.contains(support::SECRET_KEY));
 
     // Landing page and health.
