@@ -104,32 +104,38 @@ fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(e) = tokio::signal::ctrl_c().await {
-            tracing::error!(error = %e, "cannot listen for SIGINT");
-            std::future::pending::<()>().await;
-        }
-    };
+/// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not
+/// when the future is first polled, so a signal sent during start-up is not lost.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    let signals = {
+        use tokio::signal::unix::{SignalKind, signal};
+        (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        )
+    };
+    async move {
+        #[cfg(unix)]
+        match signals {
+            (Ok(mut term), Ok(mut int)) => {
+                tokio::select! {
+                    _ = term.recv() => {},
+                    _ = int.recv() => {},
+                }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "cannot listen for SIGTERM");
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM/SIGINT; stop the process with SIGKILL");
                 std::future::pending::<()>().await;
             }
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
+        #[cfg(not(unix))]
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+        tracing::info!("shutdown signal received");
     }
-    tracing::info!("shutdown signal received");
 }
 
 pub fn main() -> ExitCode {
@@ -145,11 +151,14 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match &cli.command {
+    let code = match &cli.command {
         Some(Command::CheckConfig) => check_config(&cli),
         Some(Command::DemoApi { listen }) => runtime.block_on(demo_api(*listen)),
         None => runtime.block_on(daemon(&cli)),
-    }
+    };
+    // Do not wait on tasks still parked in the runtime (connection pools, idle threads).
+    runtime.shutdown_timeout(std::time::Duration::from_millis(200));
+    code
 }
 
 fn check_config(cli: &Cli) -> ExitCode {
@@ -176,7 +185,8 @@ fn check_config(cli: &Cli) -> ExitCode {
 }
 
 async fn demo_api(listen: SocketAddr) -> ExitCode {
-    match crate::demo::serve(listen, shutdown_signal()).await {
+    let shutdown = shutdown_signal();
+    match crate::demo::serve(listen, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
@@ -186,6 +196,7 @@ async fn demo_api(listen: SocketAddr) -> ExitCode {
 }
 
 async fn daemon(cli: &Cli) -> ExitCode {
+    let shutdown = shutdown_signal();
     if let Err(e) = crate::app::check_telemetry_path(&cli.telemetry_path) {
         eprintln!("{e}");
         return ExitCode::from(2);
@@ -218,7 +229,7 @@ async fn daemon(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match crate::app::run(config, listener, &cli.telemetry_path, shutdown_signal()).await {
+    match crate::app::run(config, listener, &cli.telemetry_path, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");
