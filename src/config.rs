@@ -524,50 +524,92 @@ mod tests {
     fn full_example_parses() {
         let dir = std::env::temp_dir().join(format!("cdbcfg-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
-        let key = dir.join("key");
+        let (key, token) = (dir.join("key"), dir.join("token"));
         std::fs::write(&key, "file-key\n").unwrap();
+        std::fs::write(&token, "file-token\n").unwrap();
+        // Every value differs from its default, so a key that were ignored would show.
         let text = format!(
             r#"
 api:
   endpoint: http://127.0.0.1:9999/v2/index.php
   region: ap-shanghai
   signature_method: HmacSHA256
+  method: POST
   timezone: "+09:00"
   timeout: 3s
   max_requests_per_second: 2.5
 credentials:
   secret_id: AKIDfile
   secret_key_file: {}
+  session_token_file: {}
 poll:
   interval: 1m30s
   finished_interval: 1h
   concurrency: 2
+  retries: 5
 jobs:
   - id: 12782
     labels: {{ team: dba }}
 discovery:
-  interval: 2m
-  max_age: 24h
+  interval: 90s
+  max_age: 12h
   instances:
     - id: cdb-c1nl9rpv
       labels: {{ team: payments }}
     - id: cdb-3kwa9xvs
 "#,
-            key.display()
+            key.display(),
+            token.display()
         );
         let c = parse(&text).unwrap();
+        assert_eq!(
+            c.client.endpoint.as_str(),
+            "http://127.0.0.1:9999/v2/index.php"
+        );
+        assert_eq!(c.client.region, "ap-shanghai");
         assert_eq!(c.client.signature_method, SignatureMethod::HmacSha256);
+        assert_eq!(c.client.http_method, HttpMethod::Post);
         assert_eq!(c.client.timezone.seconds(), 9 * 3600);
-        assert_eq!(c.poll.interval, Duration::from_secs(90));
-        assert_eq!(c.poll.finished_interval, Duration::from_secs(3600));
+        assert_eq!(c.client.timeout, Duration::from_secs(3));
+        assert_eq!(c.client.max_requests_per_second, 2.5);
+        assert_eq!(c.client.concurrency, 2);
+        assert_eq!(
+            c.poll,
+            PollConfig {
+                interval: Duration::from_secs(90),
+                finished_interval: Duration::from_secs(3600),
+                concurrency: 2,
+                retries: 5,
+            }
+        );
         assert_eq!(c.credentials.secret_id, "AKIDfile");
         assert_eq!(c.credentials.secret_key.expose(), "file-key");
         assert_eq!(
-            c.jobs[0].labels.0.get("team").map(String::as_str),
-            Some("dba")
+            c.credentials.token.as_ref().map(Secret::expose),
+            Some("file-token")
         );
-        assert_eq!(c.discovery.instances.len(), 2);
-        assert_eq!(c.discovery.max_age, Duration::from_secs(86_400));
+        assert_eq!(
+            c.jobs,
+            vec![JobConfig {
+                id: 12782,
+                labels: Labels::from_pairs(&[("team", "dba")])
+            }]
+        );
+        assert_eq!(c.discovery.interval, Duration::from_secs(90));
+        assert_eq!(c.discovery.max_age, Duration::from_secs(12 * 3600));
+        assert_eq!(
+            c.discovery.instances,
+            vec![
+                InstanceConfig {
+                    id: "cdb-c1nl9rpv".into(),
+                    labels: Labels::from_pairs(&[("team", "payments")])
+                },
+                InstanceConfig {
+                    id: "cdb-3kwa9xvs".into(),
+                    labels: Labels::default()
+                },
+            ]
+        );
         let _ = std::fs::remove_dir_all(dir);
     }
 

@@ -51,10 +51,17 @@ pub async fn list_instance(
     Ok(jobs)
 }
 
-/// Whether a discovered job is worth tracking: not finished, or started within `max_age`.
-fn is_current(terminal: bool, start: Option<i64>, now: f64, max_age: Duration) -> bool {
+/// Whether a discovered job is worth tracking: not finished, or started (else ended)
+/// within `max_age`. A finished job with neither time is not.
+fn is_current(
+    terminal: bool,
+    start: Option<i64>,
+    end: Option<i64>,
+    now: f64,
+    max_age: Duration,
+) -> bool {
     let oldest = now - max_age.as_secs_f64();
-    !terminal || start.is_none_or(|s| s as f64 >= oldest)
+    !terminal || start.or(end).is_some_and(|t| t as f64 >= oldest)
 }
 
 pub struct Discovery {
@@ -133,6 +140,7 @@ impl Discovery {
                 is_current(
                     j.status.state().is_terminal(),
                     j.start,
+                    j.end,
                     now,
                     self.config.max_age,
                 )
@@ -158,13 +166,12 @@ impl Discovery {
             if !succeeded.contains(instance_id.as_str()) {
                 continue;
             }
-            let (terminal, start) = match (&e.data, listed.get(&e.id)) {
-                (Some(d), _) => (d.job.status.state().is_terminal(), d.job.start),
-                (None, Some(s)) => (s.status.state().is_terminal(), s.start),
-                (None, None) => (true, None),
+            let (terminal, start, end) = match (&e.data, listed.get(&e.id)) {
+                (Some(d), _) => (d.job.status.state().is_terminal(), d.job.start, d.job.end),
+                (None, Some(s)) => (s.status.state().is_terminal(), s.start, s.end),
+                (None, None) => (true, Some(e.tracked_at as i64), None),
             };
-            let start = start.or(Some(e.tracked_at as i64));
-            if !is_current(terminal, start, now, self.config.max_age) {
+            if !is_current(terminal, start, end, now, self.config.max_age) {
                 tracing::info!(
                     job_id = e.id,
                     instance_id,
@@ -184,12 +191,22 @@ mod tests {
     fn current_jobs() {
         let day = Duration::from_secs(86_400);
         let now = 1_000_000.0;
+        let recent = Some(1_000_000 - 3600);
+        let old = Some(1_000_000 - 2 * 86_400);
         assert!(
-            is_current(false, Some(0), now, day),
+            is_current(false, old, None, now, day),
             "running jobs are always current"
         );
-        assert!(is_current(true, Some(1_000_000 - 3600), now, day));
-        assert!(!is_current(true, Some(1_000_000 - 2 * 86_400), now, day));
-        assert!(is_current(true, None, now, day));
+        assert!(is_current(false, None, None, now, day));
+        assert!(is_current(true, recent, None, now, day));
+        assert!(
+            !is_current(true, old, recent, now, day),
+            "judged on the start first"
+        );
+        assert!(is_current(true, None, recent, now, day), "else on the end");
+        assert!(
+            !is_current(true, None, None, now, day),
+            "a finished job with no times is not tracked"
+        );
     }
 }

@@ -97,6 +97,8 @@ fn rules_and_dashboards_use_only_exposed_metrics() {
     sources.extend(files("deploy/grafana/dashboards", "json"));
     sources
         .push(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/prometheusrule.yaml"));
+    // The README's metric tables and PromQL examples are part of the contract too.
+    sources.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
     for path in &sources {
         let used = used_in(path);
         assert!(

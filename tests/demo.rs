@@ -58,6 +58,11 @@ async fn demo_shows_live_rollbacks() {
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
+    let started_unix = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    let mut first_data: Option<Duration> = None;
     let _demo = Running(
         Command::new(BIN)
             .args([
@@ -81,6 +86,9 @@ async fn demo_shows_live_rollbacks() {
         let Some(m) = scrape(&base).await else {
             continue;
         };
+        if first_data.is_none() && !m.find("cdb_rollback_job_state", &[]).is_empty() {
+            first_data = Some(started.elapsed());
+        }
         let running = [("job_id", "30003")];
         if let (Some(f), Some(now)) = (&first, m.value("cdb_rollback_job_progress_ratio", &running))
         {
@@ -104,6 +112,16 @@ async fn demo_shows_live_rollbacks() {
             assert_eq!(
                 m.states("cdb_rollback_job_state", &[("job_id", "30004")]),
                 ["failed"]
+            );
+            // The failure happened while the demo ran, not before it started.
+            let failed_at = m
+                .value("cdb_rollback_job_end_time_seconds", &[("job_id", "30004")])
+                .unwrap();
+            assert!(failed_at > started_unix, "{failed_at} <= {started_unix}");
+            let first = first_data.unwrap();
+            assert!(
+                first < Duration::from_secs(10),
+                "first rollback series after {first:?}"
             );
             let failed_task = m.find(
                 "cdb_rollback_task_state",

@@ -80,7 +80,7 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
     );
 
     let cfg = format!(
-        "api:\n  endpoint: {}\n  max_requests_per_second: 400\npoll:\n  interval: 300ms\n  finished_interval: 300ms\n  concurrency: 8\n  retries: 0\n\
+        "api:\n  endpoint: {}\n  max_requests_per_second: 400\npoll:\n  interval: 300ms\n  finished_interval: 2s\n  concurrency: 8\n  retries: 0\n\
          jobs:\n  - id: 30001\n    labels: {{ team: dba }}\n\
          discovery:\n  interval: 400ms\n  max_age: 24h\n  instances:\n    - id: cdb-big\n      labels: {{ team: payments }}\n    - id: cdb-small\n",
         api.endpoint
@@ -161,8 +161,13 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
         ]
         .into()
     );
+    let polled: std::collections::HashSet<String> = api
+        .log()
+        .iter()
+        .filter_map(|l| l.params.get("jobId").cloned())
+        .collect();
     for id in &expected {
-        assert!(api.requests_for_job(*id) >= 1, "job {id} polled");
+        assert!(polled.contains(&id.to_string()), "job {id} polled");
     }
 
     // 20003 finishes; it started 25 h ago, so it is dropped and its series vanish.
@@ -219,7 +224,27 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
             &[],
         ),
     );
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    daemon
+        .scrape_until(Duration::from_secs(10), "20001 polled as finished", |m| {
+            m.states("cdb_rollback_job_state", &[("job_id", "20001")]) == ["success"]
+        })
+        .await;
+    // Two more failing discovery rounds of cdb-small pass without a drop.
+    let rounds = || {
+        api.log()
+            .iter()
+            .filter(|l| l.params.get("cdbInstanceId").map(String::as_str) == Some("cdb-small"))
+            .count()
+    };
+    let before = rounds();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while rounds() < before + 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "discovery stopped running"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let m = daemon.scrape().await;
     assert_eq!(
         m.states("cdb_rollback_job_state", &[("job_id", "20001")]),

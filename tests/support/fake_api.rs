@@ -85,14 +85,6 @@ impl FakeApi {
     pub fn log(&self) -> Vec<Logged> {
         self.with(|s| s.log.clone())
     }
-
-    pub fn requests_for_job(&self, id: u64) -> usize {
-        let id = id.to_string();
-        self.log()
-            .iter()
-            .filter(|l| l.params.get("jobId") == Some(&id))
-            .count()
-    }
 }
 
 /// Recomputes the signature from what arrived, as Tencent's documentation describes it.
