@@ -5,10 +5,11 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::ApiError;
+use crate::api::{ApiError, Client};
 use crate::config::{DiscoveryConfig, InstanceConfig};
 use crate::rollback::JobSummary;
-use crate::scheduler::{Scheduler, jitter, unix_now, with_backoff};
+use crate::rollback::time::unix_now;
+use crate::scheduler::{Scheduler, jitter, with_backoff};
 use crate::store::{Source, Store};
 
 /// The API's largest page.
@@ -18,11 +19,10 @@ const MAX_PAGES: u64 = 100;
 
 /// Every job of one instance, page by page, until `taskCount` is reached.
 pub async fn list_instance(
-    scheduler: &Scheduler,
+    client: &Client,
     instance_id: &str,
     retries: u32,
 ) -> Result<Vec<JobSummary>, ApiError> {
-    let client = scheduler.client();
     let mut jobs = Vec::new();
     let mut offset = 0;
     for _ in 0..MAX_PAGES {
@@ -104,7 +104,7 @@ impl Discovery {
         let mut succeeded: HashSet<&str> = HashSet::new();
         let mut listed: HashMap<u64, JobSummary> = HashMap::new();
         for inst in &self.config.instances {
-            match list_instance(&self.scheduler, &inst.id, self.retries).await {
+            match list_instance(self.scheduler.client(), &inst.id, self.retries).await {
                 Ok(jobs) => {
                     let now = unix_now();
                     let added = self.track_current(inst, &jobs, now);
@@ -114,7 +114,7 @@ impl Discovery {
                         added,
                         "discovery done"
                     );
-                    self.store.record_discovery(&inst.id, Ok(()), now);
+                    self.store.record_discovery(&inst.id, true, now);
                     succeeded.insert(inst.id.as_str());
                     listed.extend(jobs.into_iter().map(|j| (j.id, j)));
                 }
@@ -126,8 +126,7 @@ impl Discovery {
                         error = %e,
                         "discovery failed; jobs already tracked stay tracked"
                     );
-                    self.store
-                        .record_discovery(&inst.id, Err(e.kind()), unix_now());
+                    self.store.record_discovery(&inst.id, false, unix_now());
                 }
             }
         }

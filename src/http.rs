@@ -19,7 +19,7 @@ use tokio::sync::{Semaphore, mpsc};
 use crate::metrics::{Metrics, REVISION, VERSION};
 use crate::render::{CONTENT_TYPE, render_to};
 use crate::rollback::time::format_utc;
-use crate::scheduler::unix_now;
+use crate::rollback::time::unix_now;
 use crate::store::{Source, Store};
 
 /// Scrapes rendered at once; more are refused with 503 rather than queued.

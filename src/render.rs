@@ -363,9 +363,8 @@ fn render_discovery(o: &mut Out<'_>, entries: &[Arc<Entry>], discovery: &[Discov
     let labels: Vec<String> = discovery
         .iter()
         .map(|d| {
-            let mut l = String::from("instance_id=\"");
-            crate::store::escape_into(&mut l, &d.instance_id);
-            l.push('"');
+            let mut l = String::new();
+            crate::store::push_label(&mut l, "instance_id", &d.instance_id);
             l
         })
         .collect();

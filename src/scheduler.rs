@@ -12,7 +12,7 @@ use crate::api::{ApiError, Client, Priority, Retry};
 use crate::config::{Labels, PollConfig};
 use crate::store::{PollError, Source, Store};
 
-pub use crate::rollback::time::unix_now;
+use crate::rollback::time::unix_now;
 
 /// `base` ± `spread` (a fraction), so that loops started together drift apart.
 pub fn jitter(base: Duration, spread: f64) -> Duration {
@@ -163,22 +163,9 @@ impl Scheduler {
                     error = %e,
                     "poll failed; keeping the last good values"
                 );
-                self.store.record_failure(
-                    id,
-                    PollError {
-                        kind,
-                        api_code,
-                        message: e.to_string(),
-                    },
-                    now,
-                );
+                self.store
+                    .record_failure(id, PollError { kind, api_code }, now);
             }
         }
-    }
-}
-
-impl Drop for Scheduler {
-    fn drop(&mut self) {
-        self.stop();
     }
 }

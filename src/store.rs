@@ -32,7 +32,6 @@ pub struct PollHealth {
 pub struct PollError {
     pub kind: ErrorKind,
     pub api_code: Option<i64>,
-    pub message: String,
 }
 
 /// A job's last good answer, with each task's label set already rendered.
@@ -70,7 +69,6 @@ pub struct DiscoveryStatus {
     pub instance_id: String,
     pub success: Option<bool>,
     pub last_success: Option<f64>,
-    pub last_error: Option<ErrorKind>,
 }
 
 #[derive(Default)]
@@ -91,7 +89,7 @@ pub fn escape_into(out: &mut String, value: &str) {
     }
 }
 
-fn push_label(out: &mut String, name: &str, value: &str) {
+pub(crate) fn push_label(out: &mut String, name: &str, value: &str) {
     if !out.is_empty() {
         out.push(',');
     }
@@ -181,14 +179,6 @@ impl Store {
         self.read().get(&id).cloned()
     }
 
-    pub fn len(&self) -> usize {
-        self.read().len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
     /// Every tracked job, by id.
     pub fn snapshot(&self) -> Vec<Arc<Entry>> {
         self.read().values().cloned().collect()
@@ -226,7 +216,11 @@ impl Store {
         }
     }
 
-    pub fn record_discovery(&self, instance_id: &str, result: Result<(), ErrorKind>, now: f64) {
+    fn discovery_entry<R>(
+        &self,
+        instance_id: &str,
+        f: impl FnOnce(&mut DiscoveryStatus) -> R,
+    ) -> R {
         let mut d = self.discovery.write().unwrap_or_else(|p| p.into_inner());
         let s = d
             .entry(instance_id.to_string())
@@ -234,25 +228,23 @@ impl Store {
                 instance_id: instance_id.to_string(),
                 success: None,
                 last_success: None,
-                last_error: None,
             });
-        s.success = Some(result.is_ok());
-        s.last_error = result.err();
-        if s.success == Some(true) {
-            s.last_success = Some(now);
-        }
+        f(s)
+    }
+
+    /// The outcome of one listing of an instance.
+    pub fn record_discovery(&self, instance_id: &str, ok: bool, now: f64) {
+        self.discovery_entry(instance_id, |s| {
+            s.success = Some(ok);
+            if ok {
+                s.last_success = Some(now);
+            }
+        });
     }
 
     /// Makes an instance known before its first discovery, so it shows up at once.
     pub fn add_discovery_source(&self, instance_id: &str) {
-        let mut d = self.discovery.write().unwrap_or_else(|p| p.into_inner());
-        d.entry(instance_id.to_string())
-            .or_insert_with(|| DiscoveryStatus {
-                instance_id: instance_id.to_string(),
-                success: None,
-                last_success: None,
-                last_error: None,
-            });
+        self.discovery_entry(instance_id, |_| ());
     }
 
     pub fn discovery_snapshot(&self) -> Vec<DiscoveryStatus> {
@@ -319,7 +311,6 @@ mod tests {
             PollError {
                 kind: ErrorKind::Timeout,
                 api_code: None,
-                message: "t".into(),
             },
             20.0,
         );

@@ -28,7 +28,7 @@ fn exposed() -> BTreeSet<String> {
         job_detail(SEED.as_bytes(), UtcOffset::CST, 12782).unwrap(),
         1.0,
     );
-    store.record_discovery("cdb-1", Ok(()), 1.0);
+    store.record_discovery("cdb-1", true, 1.0);
     let text = String::from_utf8(render(
         &store.snapshot(),
         &store.discovery_snapshot(),

@@ -8,7 +8,7 @@ pub mod sign;
 use std::fmt;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use reqwest::Url;
 
@@ -200,10 +200,6 @@ impl Client {
         })
     }
 
-    pub fn config(&self) -> &ClientConfig {
-        &self.cfg
-    }
-
     /// The detail of one rollback job.
     pub async fn get_rollback_job_task(&self, job_id: u64) -> Result<Job, ApiError> {
         self.get_rollback_job_task_with(job_id, Priority::Normal)
@@ -320,10 +316,7 @@ impl Client {
     }
 
     async fn send(&self, action: &Action) -> Result<Vec<u8>, ApiError> {
-        let timestamp = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs())
-            .unwrap_or(0);
+        let timestamp = crate::rollback::time::unix_now() as u64;
         let params = self.signed_params(action, timestamp, next_nonce());
         let request = match self.cfg.http_method {
             HttpMethod::Get => {

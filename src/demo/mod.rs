@@ -13,7 +13,7 @@ use reqwest::Url;
 
 use crate::api::{ClientConfig, Credentials, Secret};
 use crate::config::{Config, DiscoveryConfig, InstanceConfig, JobConfig, Labels, PollConfig};
-use crate::scheduler::unix_now;
+use crate::rollback::time::unix_now;
 pub use server::{DEMO_SECRET_ID, DEMO_SECRET_KEY, Simulator};
 pub use story::INSTANCES;
 
