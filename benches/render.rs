@@ -3,13 +3,13 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use cdb_rollback_exporter::api::decode::job_detail;
+use cdb_rollback_exporter::api::v2::decode::job_detail;
 use cdb_rollback_exporter::config::Labels;
 use cdb_rollback_exporter::metrics::Metrics;
 use cdb_rollback_exporter::render::{render, render_to};
 use cdb_rollback_exporter::rollback::time::UtcOffset;
 use cdb_rollback_exporter::rollback::{Job, Status};
-use cdb_rollback_exporter::store::{Source, Store};
+use cdb_rollback_exporter::store::{JobKey, Source, Store};
 use divan::Bencher;
 
 const SEED: &str = include_str!("../test-data/seed-answer.json");
@@ -31,6 +31,10 @@ fn job(id: u64, seed: &Job) -> Job {
     j
 }
 
+fn key(id: u64) -> JobKey {
+    JobKey::new("ap-guangzhou", id)
+}
+
 fn store() -> (Arc<Store>, Job) {
     let seed = job_detail(SEED.as_bytes(), UtcOffset::CST, 12782).unwrap();
     let store = Arc::new(Store::new());
@@ -43,8 +47,8 @@ fn store() -> (Arc<Store>, Job) {
             }
         };
         let labels = Labels([("team".to_string(), format!("team-{}", id % 7))].into());
-        store.track(id, source, labels);
-        store.record_success(id, job(id, &seed), 1.8e9);
+        store.track(key(id), source, labels);
+        store.record_success(&key(id), job(id, &seed), 1.8e9);
     }
     (store, seed)
 }
@@ -60,7 +64,7 @@ fn scrape_10k_jobs_while_polling(bencher: Bencher) {
             let mut id = 1;
             // Far faster than any request budget lets the real scheduler go.
             while !stop.load(Ordering::Relaxed) {
-                store.record_success(id, job(id, &seed), 1.8e9);
+                store.record_success(&key(id), job(id, &seed), 1.8e9);
                 id = id % JOBS + 1;
                 std::thread::sleep(std::time::Duration::from_micros(500));
             }

@@ -1,4 +1,4 @@
-//! Wires the rooms together: config → client → scheduler/discovery → store → HTTP.
+//! Wires the rooms together: config → client → poller → store → HTTP.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -6,13 +6,12 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::api::Client;
+use crate::api::{ApiVersion, CredentialsHandle};
 use crate::config::Config;
-use crate::discovery::Discovery;
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
-use crate::scheduler::Scheduler;
-use crate::store::{Source, Store};
+use crate::scheduler::{self, Poller};
+use crate::store::{JobKey, Store};
 
 /// How long in-flight scrapes may take to finish once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -35,20 +34,17 @@ pub fn check_telemetry_path(path: &str) -> Result<(), String> {
 
 /// Keeps `cdb_rollback_poll_demand_requests_per_second` current, and says once in the
 /// log when the configured intervals ask for more requests than the budget allows.
-async fn watch_demand(scheduler: Arc<Scheduler>, metrics: Arc<Metrics>, config: Config) {
-    let budget = config.client.max_requests_per_second;
-    let discovery = config.discovery.instances.len() as f64
-        / config.discovery.interval.as_secs_f64().max(0.001);
+async fn watch_demand(poller: Arc<dyn Poller>, metrics: Arc<Metrics>, budget: f64) {
     let mut over = false;
     loop {
-        let demand = scheduler.demand() + discovery;
+        let demand = poller.demand();
         metrics.demand.set(demand);
         if demand > budget && !over {
             tracing::warn!(
                 demand = format!("{demand:.2}"),
                 budget,
                 "the poll intervals ask for more requests than api.max_requests_per_second allows: \
-                 polls will run late, finished jobs first; raise the budget or the intervals"
+                 polls will run late, finished jobs and task details first; raise the budget or the intervals"
             );
         }
         over = demand > budget;
@@ -66,37 +62,41 @@ pub async fn run(
     check_telemetry_path(telemetry_path)?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
-    metrics.budget.set(config.client.max_requests_per_second);
+    metrics.prepare(config.client.version.actions(), &config.client.regions);
     let store = Arc::new(Store::new());
-    let client = Arc::new(Client::new(
-        config.client.clone(),
-        config.credentials.clone(),
+    let creds = CredentialsHandle::new(config.credentials.clone());
+    let poller = scheduler::start(&config, Arc::clone(&store), creds, metrics.clone())?;
+    let demand = tokio::spawn(watch_demand(
+        Arc::clone(&poller),
         Arc::clone(&metrics),
-    )?);
-    let scheduler = Scheduler::new(client, Arc::clone(&store), config.poll.clone());
-    for job in &config.jobs {
-        scheduler.track(job.id, Source::Configured, job.labels.clone());
-    }
-    let discovery = Discovery::new(
-        Arc::clone(&scheduler),
-        Arc::clone(&store),
-        config.discovery.clone(),
-        config.poll.retries,
-    );
-    let background = [
-        tokio::spawn(discovery.run()),
-        tokio::spawn(watch_demand(
-            Arc::clone(&scheduler),
-            Arc::clone(&metrics),
-            config.clone(),
-        )),
-    ];
+        config.client.max_requests_per_second,
+    ));
+    // v3 finds `jobs:` in the listings; v2 polls each, and is ready once each answered.
+    let configured_jobs = match config.client.version {
+        ApiVersion::V2 => config
+            .jobs
+            .iter()
+            .map(|j| {
+                JobKey::new(
+                    config.client.regions.first().cloned().unwrap_or_default(),
+                    j.id,
+                )
+            })
+            .collect(),
+        ApiVersion::V3 => Vec::new(),
+    };
 
     let state = Arc::new(AppState {
         store,
         metrics,
         telemetry_path: telemetry_path.to_string(),
-        configured_jobs: config.jobs.iter().map(|j| j.id).collect(),
+        api: format!(
+            "API {}.0 at {}, region {}",
+            config.client.version.number(),
+            config.client.endpoint,
+            config.client.regions.join(", ")
+        ),
+        configured_jobs,
         scrapes: Arc::new(tokio::sync::Semaphore::new(
             crate::http::MAX_CONCURRENT_SCRAPES,
         )),
@@ -104,6 +104,8 @@ pub async fn run(
     tracing::info!(
         %addr,
         telemetry_path,
+        api_version = config.client.version.number(),
+        regions = config.client.regions.join(","),
         jobs = config.jobs.len(),
         instances = config.discovery.instances.len(),
         endpoint = %config.client.endpoint,
@@ -123,13 +125,8 @@ pub async fn run(
             Ok(())
         }
     };
-    // Discovery first, and wait for it: a round in progress could otherwise track new jobs
-    // after the poll loops have been stopped.
-    for task in background {
-        task.abort();
-        let _ = task.await;
-    }
-    scheduler.stop();
+    demand.abort();
+    poller.stop();
     tracing::info!("exporter stopped");
     result
 }

@@ -6,25 +6,28 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::Config;
+use crate::config::{Config, ENV_SECRET_ID, Overrides};
 
 const NO_CONFIG: &str = "\
-cdb-rollback-exporter needs to know what to watch.
+cdb-rollback-exporter needs credentials or a config file.
 
   Try it now, with a built-in simulated CDB API and no credentials:
       cdb-rollback-exporter --demo
   then open http://127.0.0.1:9867/
 
-  Or point it at Tencent Cloud with a config file:
+  Or watch every rollback job of a region of Tencent Cloud (API 3.0), no file needed:
+      TENCENTCLOUD_SECRET_ID=AKID... TENCENTCLOUD_SECRET_KEY=... \\
+          cdb-rollback-exporter --api.region=ap-guangzhou
+
+  Or write a config file (more regions, instances, labels, intervals):
       cdb-rollback-exporter --config.file=config.yml
-  where config.yml lists job ids and/or instances to discover, e.g.
-      jobs:
-        - id: 12782
+  e.g.
+      api:
+        regions: [ap-guangzhou, ap-shanghai]
       discovery:
         instances:
           - id: cdb-c1nl9rpv
-  and the credentials come from TENCENTCLOUD_SECRET_ID and TENCENTCLOUD_SECRET_KEY
-  (or credentials.secret_id / credentials.secret_key_file in the file).
+            labels: { team: payments }
   See README.md for every key.";
 
 #[derive(Parser, Debug)]
@@ -64,6 +67,24 @@ pub struct Cli {
     #[arg(long = "log.format", env = "CDB_ROLLBACK_EXPORTER_LOG_FORMAT", default_value = "text",
           value_parser = ["text", "logfmt", "json"], global = true)]
     pub log_format: String,
+    /// The region to watch (API 3.0: one region; use api.regions in the file for more).
+    /// Wins over the file and over TENCENTCLOUD_REGION.
+    #[arg(
+        long = "api.region",
+        env = "CDB_ROLLBACK_EXPORTER_API_REGION",
+        value_name = "REGION",
+        global = true
+    )]
+    pub api_region: Option<String>,
+    /// The API endpoint, e.g. https://cdb.internal.tencentcloudapi.com/ from inside a VPC.
+    /// Wins over the file.
+    #[arg(
+        long = "api.endpoint",
+        env = "CDB_ROLLBACK_EXPORTER_API_ENDPOINT",
+        value_name = "URL",
+        global = true
+    )]
+    pub api_endpoint: Option<String>,
     /// Run against a built-in simulated CDB API on 127.0.0.1 (no credentials needed).
     #[arg(
         long,
@@ -79,7 +100,8 @@ pub struct Cli {
 pub enum Command {
     /// Validate the configuration file and exit 0 (valid) or 1 (with the reason).
     CheckConfig,
-    /// Run only the simulated CDB v2 API, for docker-compose or for testing against it.
+    /// Run only the simulated CDB API (v3 at /, v2 at /v2/index.php), for docker-compose
+    /// or for testing against it.
     DemoApi {
         /// Address for the simulated API.
         #[arg(long, default_value = "127.0.0.1:9868")]
@@ -102,6 +124,27 @@ fn init_logging(cli: &Cli) {
 
 fn env_var(name: &str) -> Option<String> {
     std::env::var(name).ok()
+}
+
+impl Cli {
+    fn overrides(&self) -> Overrides {
+        Overrides {
+            region: self.api_region.clone(),
+            endpoint: self.api_endpoint.clone(),
+        }
+    }
+
+    /// The configuration: the file when given, else the environment's credentials alone.
+    /// `Ok(None)` when there is neither.
+    fn load(&self) -> Result<Option<Config>, crate::config::ConfigError> {
+        match &self.config_file {
+            Some(path) => Config::load_with(path, &env_var, &self.overrides()).map(Some),
+            None if env_var(ENV_SECRET_ID).is_some_and(|v| !v.trim().is_empty()) => {
+                Config::without_file(&env_var, &self.overrides()).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT. The handlers are installed when this is called, not
@@ -166,11 +209,13 @@ fn check_config(cli: &Cli) -> ExitCode {
         eprintln!("check-config needs --config.file=PATH");
         return ExitCode::FAILURE;
     };
-    match Config::load(path, &env_var) {
+    match Config::load_with(path, &env_var, &cli.overrides()) {
         Ok(c) => {
             println!(
-                "config file {} is valid: {} job(s), {} discovery instance(s), endpoint {}",
+                "config file {} is valid: API {}, region(s) {}, {} job(s), {} discovery instance(s), endpoint {}",
                 path.display(),
+                c.client.version,
+                c.client.regions.join(","),
                 c.jobs.len(),
                 c.discovery.instances.len(),
                 c.client.endpoint
@@ -210,12 +255,12 @@ async fn daemon(cli: &Cli) -> ExitCode {
             }
         }
     } else {
-        let Some(path) = &cli.config_file else {
-            eprintln!("{NO_CONFIG}");
-            return ExitCode::from(2);
-        };
-        match Config::load(path, &env_var) {
-            Ok(c) => c,
+        match cli.load() {
+            Ok(Some(c)) => c,
+            Ok(None) => {
+                eprintln!("{NO_CONFIG}");
+                return ExitCode::from(2);
+            }
             Err(e) => {
                 tracing::error!("{e}");
                 return ExitCode::FAILURE;

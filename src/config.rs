@@ -9,9 +9,7 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::{Deserialize, Deserializer};
 
-use crate::api::{
-    ClientConfig, Credentials, DEFAULT_ENDPOINT, HttpMethod, Secret, SignatureMethod,
-};
+use crate::api::{ApiVersion, ClientConfig, Credentials, HttpMethod, Secret, SignatureMethod};
 use crate::rollback::time::UtcOffset;
 
 /// A configuration problem, with the file and the key or line it concerns.
@@ -22,7 +20,9 @@ pub struct ConfigError(pub String);
 /// Labels the exporter writes itself; a configured label may not take their names.
 pub const RESERVED_LABELS: &[&str] = &[
     "job_id",
+    "region",
     "task_id",
+    "async_request_id",
     "instance_id",
     "state",
     "type",
@@ -144,6 +144,24 @@ where
         .transpose()
 }
 
+/// Like [`parsed`], for a value YAML may write as a number (`version: 3`).
+fn parsed_any<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    let v = Option::<serde_yaml_ng::Value>::deserialize(d)?;
+    let text = match v {
+        None | Some(serde_yaml_ng::Value::Null) => return Ok(None),
+        Some(serde_yaml_ng::Value::Number(n)) => n.to_string(),
+        Some(serde_yaml_ng::Value::String(s)) => s,
+        Some(other) => format!("{other:?}"),
+    };
+    text.parse::<T>()
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct RawConfig {
@@ -157,8 +175,11 @@ struct RawConfig {
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 struct RawApi {
+    #[serde(deserialize_with = "parsed_any")]
+    version: Option<ApiVersion>,
     endpoint: Option<String>,
     region: Option<String>,
+    regions: Option<Vec<String>>,
     #[serde(deserialize_with = "parsed")]
     signature_method: Option<SignatureMethod>,
     method: Option<String>,
@@ -273,6 +294,14 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
 }
 
+/// Values given on the command line, which win over the file.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+pub const ENV_REGION: &str = "TENCENTCLOUD_REGION";
 pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
 pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
 pub const ENV_TOKEN: &str = "TENCENTCLOUD_SESSION_TOKEN";
@@ -280,9 +309,17 @@ pub const ENV_TOKEN: &str = "TENCENTCLOUD_SESSION_TOKEN";
 impl Config {
     /// Reads and validates `path`; credentials missing from the file come from `env`.
     pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        Self::load_with(path, env, &Overrides::default())
+    }
+
+    pub fn load_with(
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
-        Self::parse(&text, path, env)
+        Self::parse_with(&text, path, env, flags)
     }
 
     /// Validates `text` as if read from `path` (which error messages name).
@@ -291,128 +328,219 @@ impl Config {
         path: &Path,
         env: &dyn Fn(&str) -> Option<String>,
     ) -> Result<Config, ConfigError> {
+        Self::parse_with(text, path, env, &Overrides::default())
+    }
+
+    pub fn parse_with(
+        text: &str,
+        path: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
         let at = path.display();
         let fail = |msg: String| ConfigError(format!("config file {at}: {msg}"));
         if text.trim().is_empty() {
             return Err(fail(
-                "the file is empty; it needs at least `jobs:` or `discovery.instances:`".into(),
+                "the file is empty; leave out --config.file to watch every rollback of the region, \
+                 or write at least `api:`, `jobs:` or `discovery:`"
+                    .into(),
             ));
         }
         let raw: RawConfig = serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
+        build(raw, env, flags).map_err(fail)
+    }
 
-        let endpoint_text = raw.api.endpoint.as_deref().unwrap_or(DEFAULT_ENDPOINT);
-        let endpoint = Url::parse(endpoint_text)
-            .map_err(|e| fail(format!("api.endpoint: `{endpoint_text}` is not a URL: {e}")))?;
-        if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host_str().is_none() {
-            return Err(fail(format!(
-                "api.endpoint: `{endpoint_text}` must be an http(s) URL with a host"
-            )));
-        }
-        let mut client = ClientConfig::new(endpoint);
-        if let Some(region) = raw.api.region {
-            if region.trim().is_empty() {
-                return Err(fail("api.region: must not be empty".into()));
-            }
-            client.region = region;
-        }
-        if let Some(m) = raw.api.signature_method {
-            client.signature_method = m;
-        }
-        client.http_method = match raw.api.method.as_deref() {
-            None | Some("GET") => HttpMethod::Get,
-            Some("POST") => HttpMethod::Post,
-            Some(other) => return Err(fail(format!("api.method: `{other}` is not GET or POST"))),
-        };
-        if let Some(tz) = raw.api.timezone {
-            client.timezone = tz;
-        }
-        if let Some(t) = raw.api.timeout {
-            client.timeout = t.0;
-        }
-        if let Some(rps) = raw.api.max_requests_per_second {
-            if !(0.01..=1000.0).contains(&rps) {
-                return Err(fail(format!(
-                    "api.max_requests_per_second: `{rps}` must be from 0.01 to 1000"
-                )));
-            }
-            client.max_requests_per_second = rps;
-        }
+    /// The configuration of a start without a file: API 3.0, every rollback job of the
+    /// region, credentials and region from the environment and the flags.
+    pub fn without_file(
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> Result<Config, ConfigError> {
+        build(RawConfig::default(), env, flags)
+            .map_err(|e| ConfigError(format!("without a config file: {e}")))
+    }
+}
 
-        let mut poll = PollConfig::default();
-        if let Some(i) = raw.poll.interval {
-            poll.interval = i.0;
-        }
-        if let Some(i) = raw.poll.finished_interval {
-            poll.finished_interval = i.0;
-        }
-        if let Some(c) = raw.poll.concurrency {
-            if !(1..=256).contains(&c) {
-                return Err(fail(format!(
-                    "poll.concurrency: `{c}` must be from 1 to 256"
-                )));
-            }
-            poll.concurrency = c;
-        }
-        client.concurrency = poll.concurrency;
-        if let Some(r) = raw.poll.retries {
-            poll.retries = r;
-        }
+/// The endpoint: the flag, else the file, else the version's default.
+fn endpoint(version: ApiVersion, raw: Option<&str>, flags: &Overrides) -> Result<Url, String> {
+    let (key, text) = match (flags.endpoint.as_deref(), raw) {
+        (Some(f), _) => ("--api.endpoint", f),
+        (None, Some(r)) => ("api.endpoint", r),
+        (None, None) => ("api.endpoint", version.default_endpoint()),
+    };
+    let url = Url::parse(text).map_err(|e| format!("{key}: `{text}` is not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(format!(
+            "{key}: `{text}` must be an http(s) URL with a host"
+        ));
+    }
+    Ok(url)
+}
 
-        let mut jobs: Vec<JobConfig> = Vec::with_capacity(raw.jobs.len());
-        for (i, j) in raw.jobs.into_iter().enumerate() {
-            if jobs.iter().any(|k| k.id == j.id) {
-                return Err(fail(format!("jobs[{i}].id: job {} is listed twice", j.id)));
-            }
-            jobs.push(JobConfig {
-                id: j.id,
-                labels: j.labels,
-            });
-        }
-
-        let mut discovery = DiscoveryConfig::default();
-        if let Some(d) = raw.discovery {
-            if let Some(i) = d.interval {
-                discovery.interval = i.0;
-            }
-            if let Some(a) = d.max_age {
-                discovery.max_age = a.0;
-            }
-            for (i, inst) in d.instances.into_iter().enumerate() {
-                if inst.id.trim().is_empty() {
-                    return Err(fail(format!(
-                        "discovery.instances[{i}].id: must not be empty"
-                    )));
-                }
-                if discovery.instances.iter().any(|k| k.id == inst.id) {
-                    return Err(fail(format!(
-                        "discovery.instances[{i}].id: `{}` is listed twice",
-                        inst.id
-                    )));
-                }
-                discovery.instances.push(InstanceConfig {
-                    id: inst.id,
-                    labels: inst.labels,
-                });
-            }
-        }
-        if jobs.is_empty() && discovery.instances.is_empty() {
-            return Err(fail(
-                "nothing to watch: list job ids under `jobs:` or instances under `discovery.instances:`".into(),
+/// The regions: the flag, else `api.region` or `api.regions`, else TENCENTCLOUD_REGION,
+/// else ap-guangzhou.
+fn regions(
+    raw: &RawApi,
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &Overrides,
+) -> Result<Vec<String>, String> {
+    if raw.region.is_some() && raw.regions.is_some() {
+        return Err("api.region and api.regions are both set; keep one".into());
+    }
+    let (key, list) = if let Some(r) = &flags.region {
+        ("--api.region", vec![r.clone()])
+    } else if let Some(r) = &raw.region {
+        ("api.region", vec![r.clone()])
+    } else if let Some(list) = &raw.regions {
+        ("api.regions", list.clone())
+    } else if let Some(r) = env(ENV_REGION).filter(|r| !r.trim().is_empty()) {
+        (ENV_REGION, vec![r])
+    } else {
+        ("api.region", vec!["ap-guangzhou".to_string()])
+    };
+    if list.is_empty() {
+        return Err(format!("{key}: name at least one region"));
+    }
+    let mut out: Vec<String> = Vec::with_capacity(list.len());
+    for (i, r) in list.iter().enumerate() {
+        let r = r.trim();
+        let plain = r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if r.is_empty() || !plain {
+            return Err(format!(
+                "{key}[{i}]: `{r}` is not a region (e.g. ap-guangzhou)"
             ));
         }
-
-        let credentials = resolve_credentials(raw.credentials, env).map_err(fail)?;
-        if client.endpoint.scheme() == "http" && !is_loopback(&client.endpoint) {
-            tracing::warn!(endpoint = %client.endpoint, "api.endpoint uses plain http: requests and answers can be read on the way");
+        if out.iter().any(|o| o == r) {
+            return Err(format!("{key}[{i}]: `{r}` is listed twice"));
         }
-        Ok(Config {
-            client,
-            credentials,
-            poll,
-            jobs,
-            discovery,
-        })
+        out.push(r.to_string());
     }
+    Ok(out)
+}
+
+fn client_config(
+    raw: RawApi,
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &Overrides,
+) -> Result<ClientConfig, String> {
+    let version = raw.version.unwrap_or_default();
+    let mut client = ClientConfig::new(version, endpoint(version, raw.endpoint.as_deref(), flags)?);
+    client.regions = regions(&raw, env, flags)?;
+    if version == ApiVersion::V2 && client.regions.len() > 1 {
+        return Err(
+            "api.regions: the v2 API takes one region; use api.version: 3 for several".into(),
+        );
+    }
+    if let Some(m) = raw.signature_method {
+        client.signature_method = m;
+    }
+    client.http_method = match raw.method.as_deref() {
+        None | Some("GET") => HttpMethod::Get,
+        Some("POST") => HttpMethod::Post,
+        Some(other) => return Err(format!("api.method: `{other}` is not GET or POST")),
+    };
+    if let Some(tz) = raw.timezone {
+        client.timezone = tz;
+    }
+    if let Some(t) = raw.timeout {
+        client.timeout = t.0;
+    }
+    if let Some(rps) = raw.max_requests_per_second {
+        if !(0.01..=1000.0).contains(&rps) {
+            return Err(format!(
+                "api.max_requests_per_second: `{rps}` must be from 0.01 to 1000"
+            ));
+        }
+        client.max_requests_per_second = rps;
+    }
+    Ok(client)
+}
+
+fn poll_config(raw: RawPoll) -> Result<PollConfig, String> {
+    let mut poll = PollConfig::default();
+    if let Some(i) = raw.interval {
+        poll.interval = i.0;
+    }
+    if let Some(i) = raw.finished_interval {
+        poll.finished_interval = i.0;
+    }
+    if let Some(c) = raw.concurrency {
+        if !(1..=256).contains(&c) {
+            return Err(format!("poll.concurrency: `{c}` must be from 1 to 256"));
+        }
+        poll.concurrency = c;
+    }
+    if let Some(r) = raw.retries {
+        poll.retries = r;
+    }
+    Ok(poll)
+}
+
+fn discovery_config(raw: Option<RawDiscovery>) -> Result<DiscoveryConfig, String> {
+    let mut discovery = DiscoveryConfig::default();
+    let Some(d) = raw else {
+        return Ok(discovery);
+    };
+    if let Some(i) = d.interval {
+        discovery.interval = i.0;
+    }
+    if let Some(a) = d.max_age {
+        discovery.max_age = a.0;
+    }
+    for (i, inst) in d.instances.into_iter().enumerate() {
+        if inst.id.trim().is_empty() {
+            return Err(format!("discovery.instances[{i}].id: must not be empty"));
+        }
+        if discovery.instances.iter().any(|k| k.id == inst.id) {
+            return Err(format!(
+                "discovery.instances[{i}].id: `{}` is listed twice",
+                inst.id
+            ));
+        }
+        discovery.instances.push(InstanceConfig {
+            id: inst.id,
+            labels: inst.labels,
+        });
+    }
+    Ok(discovery)
+}
+
+fn build(
+    raw: RawConfig,
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &Overrides,
+) -> Result<Config, String> {
+    let mut client = client_config(raw.api, env, flags)?;
+    let poll = poll_config(raw.poll)?;
+    client.concurrency = poll.concurrency;
+    let mut jobs: Vec<JobConfig> = Vec::with_capacity(raw.jobs.len());
+    for (i, j) in raw.jobs.into_iter().enumerate() {
+        if jobs.iter().any(|k| k.id == j.id) {
+            return Err(format!("jobs[{i}].id: job {} is listed twice", j.id));
+        }
+        jobs.push(JobConfig {
+            id: j.id,
+            labels: j.labels,
+        });
+    }
+    let discovery = discovery_config(raw.discovery)?;
+    // v3 lists whole regions; v2 can only poll what it is told about.
+    if client.version == ApiVersion::V2 && jobs.is_empty() && discovery.instances.is_empty() {
+        return Err(
+            "nothing to watch: the v2 API needs job ids under `jobs:` or instances under `discovery.instances:`".into(),
+        );
+    }
+    let credentials = resolve_credentials(raw.credentials, env)?;
+    if client.endpoint.scheme() == "http" && !is_loopback(&client.endpoint) {
+        tracing::warn!(endpoint = %client.endpoint, "api.endpoint uses plain http: requests and answers can be read on the way");
+    }
+    Ok(Config {
+        client,
+        credentials,
+        poll,
+        jobs,
+        discovery,
+    })
 }
 
 fn is_loopback(url: &Url) -> bool {
@@ -502,8 +630,12 @@ mod tests {
     #[test]
     fn minimal_config_gets_defaults() {
         let c = parse("jobs:\n  - id: 12782\n").unwrap();
-        assert_eq!(c.client.endpoint.as_str(), DEFAULT_ENDPOINT);
-        assert_eq!(c.client.region, "ap-guangzhou");
+        assert_eq!(c.client.version, ApiVersion::V3);
+        assert_eq!(
+            c.client.endpoint.as_str(),
+            "https://cdb.tencentcloudapi.com/"
+        );
+        assert_eq!(c.client.regions, ["ap-guangzhou"]);
         assert_eq!(c.client.signature_method, SignatureMethod::HmacSha1);
         assert_eq!(c.client.timezone, UtcOffset::CST);
         assert_eq!(c.client.timeout, Duration::from_secs(10));
@@ -531,6 +663,7 @@ mod tests {
         let text = format!(
             r#"
 api:
+  version: 2
   endpoint: http://127.0.0.1:9999/v2/index.php
   region: ap-shanghai
   signature_method: HmacSHA256
@@ -566,7 +699,8 @@ discovery:
             c.client.endpoint.as_str(),
             "http://127.0.0.1:9999/v2/index.php"
         );
-        assert_eq!(c.client.region, "ap-shanghai");
+        assert_eq!(c.client.version, ApiVersion::V2);
+        assert_eq!(c.client.regions, ["ap-shanghai"]);
         assert_eq!(c.client.signature_method, SignatureMethod::HmacSha256);
         assert_eq!(c.client.http_method, HttpMethod::Post);
         assert_eq!(c.client.timezone.seconds(), 9 * 3600);
@@ -680,10 +814,103 @@ discovery:
     }
 
     #[test]
-    fn nothing_to_watch_is_an_error() {
-        let err = parse("api:\n  region: ap-guangzhou\n").unwrap_err();
+    fn nothing_to_watch_is_an_error_on_v2_only() {
+        let err = parse("api:\n  version: 2\n  region: ap-guangzhou\n").unwrap_err();
         assert!(err.contains("nothing to watch"), "{err}");
         assert!(parse("").unwrap_err().contains("empty"));
+        let c = parse("api:\n  region: ap-guangzhou\n").unwrap();
+        assert!(c.jobs.is_empty() && c.discovery.instances.is_empty());
+    }
+
+    #[test]
+    fn versions_and_default_endpoints() {
+        let v2 = parse("api:\n  version: 2\njobs:\n  - id: 1\n").unwrap();
+        assert_eq!(
+            v2.client.endpoint.as_str(),
+            "https://cdb.api.qcloud.com/v2/index.php"
+        );
+        let v3 = parse("api:\n  version: \"3\"\n").unwrap();
+        assert_eq!(
+            v3.client.endpoint.as_str(),
+            "https://cdb.tencentcloudapi.com/"
+        );
+        let err = parse("api:\n  version: 4\n").unwrap_err();
+        assert!(
+            err.contains("`4` is not an API version") && err.contains("line 2"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn regions() {
+        let c = parse("api:\n  regions: [ap-guangzhou, ap-shanghai]\n").unwrap();
+        assert_eq!(c.client.regions, ["ap-guangzhou", "ap-shanghai"]);
+        for (text, expected) in [
+            ("api:\n  region: a\n  regions: [b]\n", "both set"),
+            ("api:\n  regions: []\n", "at least one region"),
+            (
+                "api:\n  regions: [ap-x, ap-x]\n",
+                "api.regions[1]: `ap-x` is listed twice",
+            ),
+            (
+                "api:\n  region: \"ap guangzhou\"\n",
+                "`ap guangzhou` is not a region",
+            ),
+            (
+                "api:\n  version: 2\n  regions: [a, b]\njobs:\n  - id: 1\n",
+                "the v2 API takes one region",
+            ),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn zero_configuration_start_and_flags() {
+        let env = |name: &str| match name {
+            ENV_REGION => Some("ap-beijing".to_string()),
+            other => creds_env(other),
+        };
+        let c = Config::without_file(&env, &Overrides::default()).unwrap();
+        assert_eq!(c.client.version, ApiVersion::V3);
+        assert_eq!(c.client.regions, ["ap-beijing"], "TENCENTCLOUD_REGION");
+        assert_eq!(c.credentials.secret_id, "AKIDenv");
+        let flags = Overrides {
+            region: Some("ap-chengdu".into()),
+            endpoint: Some("https://cdb.internal.tencentcloudapi.com/".into()),
+        };
+        let c = Config::without_file(&env, &flags).unwrap();
+        assert_eq!(c.client.regions, ["ap-chengdu"], "the flag wins");
+        assert_eq!(
+            c.client.endpoint.host_str(),
+            Some("cdb.internal.tencentcloudapi.com")
+        );
+        let c = Config::parse_with(
+            "api:\n  regions: [a, b]\n",
+            Path::new("c.yml"),
+            &env,
+            &flags,
+        )
+        .unwrap();
+        assert_eq!(
+            c.client.regions,
+            ["ap-chengdu"],
+            "the flag wins over the file"
+        );
+        let bad = Overrides {
+            endpoint: Some("nope".into()),
+            ..Overrides::default()
+        };
+        let err = Config::without_file(&env, &bad).unwrap_err().0;
+        assert!(
+            err.contains("--api.endpoint") && err.contains("nope"),
+            "{err}"
+        );
+        let err = Config::without_file(&no_env, &Overrides::default())
+            .unwrap_err()
+            .0;
+        assert!(err.contains(ENV_SECRET_ID), "{err}");
     }
 
     #[test]

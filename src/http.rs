@@ -20,7 +20,7 @@ use crate::metrics::{Metrics, REVISION, VERSION};
 use crate::render::{CONTENT_TYPE, render_to};
 use crate::rollback::time::format_utc;
 use crate::rollback::time::unix_now;
-use crate::store::{Source, Store};
+use crate::store::{JobKey, Source, Store};
 
 /// Scrapes rendered at once; more are refused with 503 rather than queued.
 pub const MAX_CONCURRENT_SCRAPES: usize = 4;
@@ -33,8 +33,10 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub metrics: Arc<Metrics>,
     pub telemetry_path: String,
+    /// What the landing page says of the API: version, endpoint, regions.
+    pub api: String,
     /// Ready once each of these has been polled once.
-    pub configured_jobs: Vec<u64>,
+    pub configured_jobs: Vec<JobKey>,
     /// Permits for concurrent scrapes.
     pub scrapes: Arc<Semaphore>,
 }
@@ -44,7 +46,7 @@ impl AppState {
     pub fn is_ready(&self) -> bool {
         self.configured_jobs
             .iter()
-            .all(|id| self.store.get(*id).is_some_and(|e| e.health.is_some()))
+            .all(|key| self.store.get(key).is_some_and(|e| e.health.is_some()))
             && self
                 .store
                 .discovery_snapshot()
@@ -150,17 +152,22 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
          td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head><body>\
          <h1>CDB rollback exporter</h1><p>Version {} (revision {}). \
          <a href=\"{path}\">Metrics</a> · <a href=\"/-/healthy\">healthy</a> · <a href=\"/-/ready\">ready</a></p>\
-         <p>Values come from a background poll of the Tencent Cloud CDB API; a scrape never waits for it.</p>\
-         <h2>Tracked rollback jobs ({})</h2><table><tr><th>job</th><th>source</th><th>labels</th><th>state</th>\
-         <th>progress</th><th>last poll (UTC)</th><th>last error</th></tr>",
+         <p>Values come from a background poll of the Tencent Cloud CDB API ({}); a scrape never waits for it.</p>\
+         <h2>Tracked rollback jobs ({})</h2><table><tr><th>job</th><th>region</th><th>source</th><th>labels</th><th>state</th>\
+         <th>progress</th><th>last poll (UTC)</th><th>last error</th><th>message</th></tr>",
         esc(VERSION),
         esc(REVISION),
+        esc(&state.api),
         entries.len()
     );
     for e in entries.iter().take(MAX_ROWS) {
         let source = match &e.source {
             Source::Configured => "configured".to_string(),
             Source::Discovered { instance_id } => format!("discovered on {instance_id}"),
+            Source::Listed {
+                instance_id: Some(i),
+            } => format!("listed, on {i}"),
+            Source::Listed { instance_id: None } => "listed".to_string(),
         };
         let (state_name, progress) = match &e.data {
             Some(d) => (
@@ -175,9 +182,8 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
         let (last_poll, error) = match &e.health {
             Some(h) => (
                 format_utc(h.last_poll as i64),
-                h.last_error
-                    .as_ref()
-                    .map(|err| match err.api_code {
+                h.error()
+                    .map(|err| match &err.api_code {
                         Some(code) => format!("{} (code {code})", err.kind.as_str()),
                         None => err.kind.as_str().to_string(),
                     })
@@ -185,16 +191,25 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
             ),
             None => ("–".into(), "–".into()),
         };
+        // The API's own words (v3 `Message`, each task's `Info`): shown here, never as labels.
+        let message = e.data.as_ref().map_or_else(String::new, |d| {
+            let mut m = vec![d.job.message.as_str()];
+            m.extend(d.job.tasks.iter().map(|t| t.message.as_str()));
+            m.retain(|s| !s.is_empty());
+            m.join("; ")
+        });
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e.id,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            e.key.id,
+            esc(&e.key.region),
             esc(&source),
             esc(&e.labels.to_string()),
             esc(&state_name),
             esc(&progress),
             esc(&last_poll),
-            esc(&error)
+            esc(&error),
+            esc(&message)
         );
     }
     h.push_str("</table>");

@@ -1,8 +1,9 @@
 //! Prometheus exporter for the rollback jobs (回档) of Tencent Cloud CDB for MySQL.
 //!
-//! Data flows one way: [`config`] → [`api`] (sign, request, decode) → [`rollback`]
-//! (states, times) → [`store`] (latest snapshot per job) → [`render`] (/metrics text) →
-//! [`http`]; [`scheduler`] and [`discovery`] drive the polls, [`demo`] plays Tencent's side.
+//! Data flows one way: [`config`] → [`api`] (sign, request, decode; `v2/` and `v3/`) →
+//! [`rollback`] (states, times) → [`store`] (latest snapshot per job) → [`render`]
+//! (/metrics text, with [`exposition`]) → [`http`]; [`scheduler`] drives the polls,
+//! [`demo`] plays Tencent's side.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -10,7 +11,7 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod demo;
-pub mod discovery;
+pub mod exposition;
 pub mod http;
 pub mod metrics;
 pub mod render;

@@ -7,7 +7,7 @@ use prometheus::{
     TextEncoder,
 };
 
-use crate::api::{Action, ErrorKind};
+use crate::api::{ErrorKind, Recorder};
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("CDB_EXPORTER_REVISION");
@@ -34,9 +34,9 @@ impl Metrics {
         let api_requests = IntCounterVec::new(
             Opts::new(
                 "cdb_rollback_api_requests_total",
-                "Requests made to the CDB API, by action and result (success or the error kind).",
+                "Requests made to the CDB API, by action, region and result (success, throttled or the error kind).",
             ),
-            &["action", "result"],
+            &["action", "region", "result"],
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         let api_duration = HistogramVec::new(
@@ -58,14 +58,6 @@ impl Metrics {
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         build_info.set(1);
-        // Series for every action and result exist from the start, so rate() works at once.
-        for action in Action::NAMES {
-            api_requests.with_label_values(&[action, "success"]);
-            for kind in ErrorKind::ALL {
-                api_requests.with_label_values(&[action, kind.as_str()]);
-            }
-            api_duration.with_label_values(&[action]);
-        }
         let demand = Gauge::new(
             "cdb_rollback_poll_demand_requests_per_second",
             "Requests per second the tracked jobs' poll intervals and discovery ask for; above the budget, polls run late (finished jobs first).",
@@ -73,7 +65,7 @@ impl Metrics {
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         let budget = Gauge::new(
             "cdb_rollback_api_budget_requests_per_second",
-            "The configured budget of API requests per second (api.max_requests_per_second).",
+            "API requests per second the exporter allows itself now: api.max_requests_per_second, halved on throttling and won back gradually.",
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
         let collectors: [Box<dyn prometheus::core::Collector>; 5] = [
@@ -103,11 +95,20 @@ impl Metrics {
         }
     }
 
-    pub fn observe_request(&self, action: &str, result: &str, seconds: f64) {
-        self.api_requests.with_label_values(&[action, result]).inc();
-        self.api_duration
-            .with_label_values(&[action])
-            .observe(seconds);
+    /// Makes the series of every action, region and result exist from the start, so
+    /// that rate() works at once.
+    pub fn prepare(&self, actions: &[&str], regions: &[String]) {
+        for action in actions {
+            for region in regions {
+                self.api_requests
+                    .with_label_values(&[action, region.as_str(), "success"]);
+                for kind in ErrorKind::ALL {
+                    self.api_requests
+                        .with_label_values(&[action, region.as_str(), kind.as_str()]);
+                }
+            }
+            self.api_duration.with_label_values(&[action]);
+        }
     }
 
     /// Appends the registry's families in the text format.
@@ -116,5 +117,20 @@ impl Metrics {
         if let Err(e) = TextEncoder::new().encode(&families, out) {
             tracing::error!(error = %e, "cannot encode the exporter's own metrics");
         }
+    }
+}
+
+impl Recorder for Metrics {
+    fn request(&self, action: &'static str, region: &str, result: &'static str, seconds: f64) {
+        self.api_requests
+            .with_label_values(&[action, region, result])
+            .inc();
+        self.api_duration
+            .with_label_values(&[action])
+            .observe(seconds);
+    }
+
+    fn budget(&self, requests_per_second: f64) {
+        self.budget.set(requests_per_second);
     }
 }

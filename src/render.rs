@@ -3,23 +3,12 @@
 
 use std::sync::Arc;
 
+use crate::exposition::push_label;
 use crate::metrics::Metrics;
 use crate::rollback::{State, duration};
-use crate::store::{DiscoveryStatus, Entry, JobData};
+use crate::store::{DiscoveryStatus, Entry, JobData, Source};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// `,state="…"} ` for each state, in [`State::ALL`] order.
-const STATE_SUFFIX: [&str; 8] = [
-    ",state=\"initial\"} ",
-    ",state=\"running\"} ",
-    ",state=\"success\"} ",
-    ",state=\"failed\"} ",
-    ",state=\"killed\"} ",
-    ",state=\"removed\"} ",
-    ",state=\"terminating\"} ",
-    ",state=\"unknown\"} ",
-];
 
 /// The exposition being written. Lines are assembled from pre-rendered label sets with
 /// itoa/ryu rather than `format!`: 10,000 jobs make several hundred thousand lines.
@@ -140,13 +129,15 @@ impl Out<'_> {
             if self.buf.len() >= CHUNK {
                 self.flush();
             }
-            for (s, suffix) in State::ALL.iter().zip(STATE_SUFFIX) {
+            for s in State::ALL {
                 self.buf.extend_from_slice(name.as_bytes());
                 self.buf.push(b'{');
                 self.buf.extend_from_slice(labels.as_bytes());
-                self.buf.extend_from_slice(suffix.as_bytes());
+                self.buf.extend_from_slice(b",state=\"");
+                self.buf.extend_from_slice(s.as_str().as_bytes());
+                self.buf.extend_from_slice(b"\"} ");
                 self.buf
-                    .extend_from_slice(if *s == current { b"1\n" } else { b"0\n" });
+                    .extend_from_slice(if s == current { b"1\n" } else { b"0\n" });
             }
         }
     }
@@ -203,15 +194,14 @@ pub fn render_to(
         open: true,
     };
     let now_s = now.floor() as i64;
-    let polled = |what: &str| {
-        format!("{what} (from the exporter's background poll of GetCdbRollbackJobTask).")
-    };
+    let polled =
+        |what: &str| format!("{what} (from the exporter's background poll of the CDB API).");
 
     // Jobs: one series each, labelled with the job's pre-rendered label set.
     let jobs = with_data(entries);
     o.ints(
         "cdb_rollback_job_status",
-        &polled("Raw status code of the rollback job: 0 initial, 1 running, 2 success, 3 failed, 4 killed, 5 removed, 6 terminating"),
+        &polled("Status of the rollback job as a number: -1 unknown, 0 initial, 1 running, 2 success, 3 failed, 4 killed, 5 removed, 6 paused, 7 waiting"),
         jobs.clone().map(|(l, d)| (l, Some(d.job.status.0))),
     );
     o.states(
@@ -254,20 +244,19 @@ pub fn render_to(
         "gauge",
         &polled("Rollback job metadata; the value is always 1"),
     );
-    let mut type_label = String::new();
+    let mut info = String::new();
     for (l, d) in jobs.clone() {
-        type_label.clear();
-        type_label.push_str("type=\"");
-        type_label.push_str(o.ints.format(d.job.job_type));
-        type_label.push('"');
-        o.int("cdb_rollback_job_info", l, &type_label, 1);
+        info.clear();
+        push_label(&mut info, "type", o.ints.format(d.job.job_type));
+        push_label(&mut info, "async_request_id", &d.job.async_request_id);
+        o.int("cdb_rollback_job_info", l, &info, 1);
     }
 
     // Tasks: one series per task, labelled with job_id, task_id and instance_id.
     let ts = tasks(entries);
     o.ints(
         "cdb_rollback_task_status",
-        &polled("Raw status code of the rollback task on one instance"),
+        &polled("Status of the rollback task on one instance as a number, as for jobs"),
         ts.clone().map(|(l, _, t)| (l, Some(t.status.0))),
     );
     o.states(
@@ -317,7 +306,13 @@ pub fn render_to(
     o.ints(
         "cdb_rollback_task_databases",
         &polled("Number of databases the rollback task rolls back"),
-        ts.map(|(l, _, t)| (l, Some(t.instance.databases.len() as i64))),
+        ts.clone()
+            .map(|(l, _, t)| (l, Some(t.instance.databases.len() as i64))),
+    );
+    o.ints(
+        "cdb_rollback_task_tables",
+        &polled("Number of tables the rollback task rolls back, where the API lists them (v3)"),
+        ts.map(|(l, _, t)| (l, t.instance.tables)),
     );
 
     // Poll health, for every tracked job that has been polled, with or without data.
@@ -327,7 +322,7 @@ pub fn render_to(
     o.ints(
         "cdb_rollback_job_poll_success",
         "1 if the latest background poll of the job succeeded, else 0 (its values are then the last good ones).",
-        health.clone().map(|(l, h)| (l, Some(i64::from(h.last_error.is_none())))),
+        health.clone().map(|(l, h)| (l, Some(i64::from(h.ok())))),
     );
     o.floats(
         "cdb_rollback_job_last_poll_time_seconds",
@@ -354,39 +349,46 @@ fn render_discovery(o: &mut Out<'_>, entries: &[Arc<Entry>], discovery: &[Discov
     if discovery.is_empty() {
         return;
     }
-    let mut counts = std::collections::HashMap::<&str, i64>::new();
+    // v2 discovers per instance, v3 per region: count each job under its own source.
+    let mut counts = std::collections::HashMap::<(&str, Option<&str>), i64>::new();
     for e in entries {
-        if let crate::store::Source::Discovered { instance_id } = &e.source {
-            *counts.entry(instance_id.as_str()).or_default() += 1;
-        }
+        let source = match &e.source {
+            Source::Configured => continue,
+            Source::Discovered { instance_id } => {
+                (e.key.region.as_str(), Some(instance_id.as_str()))
+            }
+            Source::Listed { .. } => (e.key.region.as_str(), None),
+        };
+        *counts.entry(source).or_default() += 1;
     }
     let labels: Vec<String> = discovery
         .iter()
         .map(|d| {
             let mut l = String::new();
-            crate::store::push_label(&mut l, "instance_id", &d.instance_id);
+            push_label(&mut l, "region", &d.region);
+            if let Some(i) = &d.instance_id {
+                push_label(&mut l, "instance_id", i);
+            }
             l
         })
         .collect();
     let rows = || discovery.iter().zip(labels.iter().map(String::as_str));
     o.ints(
         "cdb_rollback_discovery_jobs",
-        "Rollback jobs tracked through discovery on this instance (GetCdbRollbackJob).",
+        "Rollback jobs tracked through discovery: per instance (v2 GetCdbRollbackJob) or per region (v3 DescribeTasks).",
         rows().map(|(d, l)| {
-            (
-                l,
-                Some(counts.get(d.instance_id.as_str()).copied().unwrap_or(0)),
-            )
+            let key = (d.region.as_str(), d.instance_id.as_deref());
+            (l, Some(counts.get(&key).copied().unwrap_or(0)))
         }),
     );
     o.ints(
         "cdb_rollback_discovery_success",
-        "1 if the latest discovery of this instance's rollback jobs succeeded, else 0.",
+        "1 if the latest listing of this instance's or region's rollback jobs succeeded, else 0.",
         rows().map(|(d, l)| (l, d.success.map(i64::from))),
     );
     o.floats(
         "cdb_rollback_discovery_last_success_time_seconds",
-        "Unix time of the latest successful discovery on this instance.",
+        "Unix time of the latest successful listing of this instance's or region's rollback jobs.",
         rows().map(|(d, l)| (l, d.last_success)),
     );
 }

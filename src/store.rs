@@ -10,35 +10,90 @@ use std::sync::{Arc, RwLock};
 
 use crate::api::ErrorKind;
 use crate::config::Labels;
-use crate::rollback::{Job, State};
+use crate::exposition::push_label;
+use crate::rollback::{Job, State, Task};
+
+/// A job is known by its region and id: ids are not promised unique across regions.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct JobKey {
+    pub region: String,
+    pub id: u64,
+}
+
+impl JobKey {
+    pub fn new(region: impl Into<String>, id: u64) -> Self {
+        Self {
+            region: region.into(),
+            id,
+        }
+    }
+}
 
 /// How a job came to be tracked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
+    /// Listed under `jobs:` (v2).
     Configured,
+    /// Found by listing one instance's jobs (v2).
     Discovered { instance_id: String },
+    /// Found by listing a region's jobs (v3); `instance_id` when it touches one instance.
+    Listed { instance_id: Option<String> },
+}
+
+impl Source {
+    pub fn instance_id(&self) -> Option<&str> {
+        match self {
+            Source::Configured | Source::Listed { instance_id: None } => None,
+            Source::Discovered { instance_id }
+            | Source::Listed {
+                instance_id: Some(instance_id),
+            } => Some(instance_id),
+        }
+    }
 }
 
 /// The outcome of the latest poll of a job.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub struct PollHealth {
     pub last_poll: f64,
     pub last_success: Option<f64>,
-    /// `None` when the latest poll succeeded.
+    /// `None` when the latest poll of the job succeeded.
     pub last_error: Option<PollError>,
+    /// v3: `None` when the latest task detail of each instance succeeded.
+    pub detail_error: Option<PollError>,
+}
+
+impl PollHealth {
+    pub fn ok(&self) -> bool {
+        self.last_error.is_none() && self.detail_error.is_none()
+    }
+
+    /// The error to show: the job's own first, else its tasks'.
+    pub fn error(&self) -> Option<&PollError> {
+        self.last_error.as_ref().or(self.detail_error.as_ref())
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct PollError {
     pub kind: ErrorKind,
-    pub api_code: Option<i64>,
+    pub api_code: Option<String>,
+}
+
+impl PollError {
+    pub fn of(e: &crate::api::ApiError) -> Self {
+        Self {
+            kind: e.kind(),
+            api_code: e.api_code().map(str::to_string),
+        }
+    }
 }
 
 /// A job's last good answer, with each task's label set already rendered.
 #[derive(Debug)]
 pub struct JobData {
     pub job: Job,
-    /// `job_id="…",task_id="…",instance_id="…"` plus the configured labels, one per task.
+    /// `job_id`, `region`, (`task_id`,) `instance_id` plus the configured labels, per task.
     pub task_labels: Vec<String>,
     /// The `work_id`, `instance_name`, `strategy`, `operator` labels of each task's info series.
     pub task_info_labels: Vec<String>,
@@ -46,10 +101,10 @@ pub struct JobData {
 
 #[derive(Clone, Debug)]
 pub struct Entry {
-    pub id: u64,
+    pub key: JobKey,
     pub source: Source,
     pub labels: Arc<Labels>,
-    /// `job_id="…"` (plus `instance_id` of the discovery source) and the configured labels.
+    /// `job_id`, `region`, `instance_id` (when the job has one) and the configured labels.
     pub job_labels: Arc<str>,
     /// Unix time the job started being tracked.
     pub tracked_at: f64,
@@ -61,42 +116,27 @@ impl Entry {
     pub fn state(&self) -> Option<State> {
         self.data.as_ref().map(|d| d.job.status.state())
     }
+
+    pub fn is_terminal(&self) -> bool {
+        self.state().is_some_and(State::is_terminal)
+    }
 }
 
-/// Status of discovery for one instance.
+/// Status of discovery for one source: a v2 instance, or a v3 region.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DiscoveryStatus {
-    pub instance_id: String,
+    pub region: String,
+    pub instance_id: Option<String>,
     pub success: Option<bool>,
     pub last_success: Option<f64>,
 }
 
+type DiscoveryKey = (String, Option<String>);
+
 #[derive(Default)]
 pub struct Store {
-    jobs: RwLock<BTreeMap<u64, Arc<Entry>>>,
-    discovery: RwLock<BTreeMap<String, DiscoveryStatus>>,
-}
-
-/// Writes `value` as a label value: backslash, quote and newline escaped.
-pub fn escape_into(out: &mut String, value: &str) {
-    for c in value.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-}
-
-pub(crate) fn push_label(out: &mut String, name: &str, value: &str) {
-    if !out.is_empty() {
-        out.push(',');
-    }
-    out.push_str(name);
-    out.push_str("=\"");
-    escape_into(out, value);
-    out.push('"');
+    jobs: RwLock<BTreeMap<JobKey, Arc<Entry>>>,
+    discovery: RwLock<BTreeMap<DiscoveryKey, DiscoveryStatus>>,
 }
 
 fn push_labels(out: &mut String, labels: &Labels) {
@@ -105,23 +145,27 @@ fn push_labels(out: &mut String, labels: &Labels) {
     }
 }
 
-fn job_labels(id: u64, source: &Source, labels: &Labels) -> String {
+fn job_labels(key: &JobKey, source: &Source, labels: &Labels) -> String {
     let mut out = String::new();
-    let _ = write!(out, "job_id=\"{id}\"");
-    if let Source::Discovered { instance_id } = source {
+    let _ = write!(out, "job_id=\"{}\"", key.id);
+    push_label(&mut out, "region", &key.region);
+    if let Some(instance_id) = source.instance_id() {
         push_label(&mut out, "instance_id", instance_id);
     }
     push_labels(&mut out, labels);
     out
 }
 
-fn job_data(job: Job, labels: &Labels) -> JobData {
+fn job_data(key: &JobKey, job: Job, labels: &Labels) -> JobData {
     let mut task_labels = Vec::with_capacity(job.tasks.len());
     let mut task_info_labels = Vec::with_capacity(job.tasks.len());
     for t in &job.tasks {
         let mut l = String::new();
         let _ = write!(l, "job_id=\"{}\"", job.id);
-        push_label(&mut l, "task_id", &t.id);
+        push_label(&mut l, "region", &key.region);
+        if !t.id.is_empty() {
+            push_label(&mut l, "task_id", &t.id);
+        }
         push_label(&mut l, "instance_id", &t.instance.instance_id);
         push_labels(&mut l, labels);
         task_labels.push(l);
@@ -144,97 +188,152 @@ impl Store {
         Self::default()
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<u64, Arc<Entry>>> {
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<JobKey, Arc<Entry>>> {
         self.jobs.write().unwrap_or_else(|p| p.into_inner())
     }
 
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<u64, Arc<Entry>>> {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<JobKey, Arc<Entry>>> {
         self.jobs.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Starts tracking a job; false if it was tracked already (the first source wins).
-    pub fn track(&self, id: u64, source: Source, labels: Labels) -> bool {
+    pub fn track(&self, key: JobKey, source: Source, labels: Labels) -> bool {
         let mut jobs = self.write();
-        if jobs.contains_key(&id) {
+        if jobs.contains_key(&key) {
             return false;
         }
         let entry = Entry {
-            id,
-            job_labels: job_labels(id, &source, &labels).into(),
+            job_labels: job_labels(&key, &source, &labels).into(),
+            key: key.clone(),
             source,
             labels: Arc::new(labels),
             tracked_at: crate::rollback::time::unix_now(),
             data: None,
             health: None,
         };
-        jobs.insert(id, Arc::new(entry));
+        jobs.insert(key, Arc::new(entry));
         true
     }
 
-    pub fn untrack(&self, id: u64) -> Option<Arc<Entry>> {
-        self.write().remove(&id)
+    pub fn untrack(&self, key: &JobKey) -> Option<Arc<Entry>> {
+        self.write().remove(key)
     }
 
-    pub fn get(&self, id: u64) -> Option<Arc<Entry>> {
-        self.read().get(&id).cloned()
+    pub fn get(&self, key: &JobKey) -> Option<Arc<Entry>> {
+        self.read().get(key).cloned()
     }
 
-    /// Every tracked job, by id.
+    /// Every tracked job, by region and id.
     pub fn snapshot(&self) -> Vec<Arc<Entry>> {
         self.read().values().cloned().collect()
     }
 
-    /// A good answer replaces the job's data.
-    pub fn record_success(&self, id: u64, job: Job, now: f64) {
-        // Render labels outside the lock; the entry may be untracked meanwhile.
-        let Some(current) = self.get(id) else { return };
-        let data = Arc::new(job_data(job, &current.labels));
+    /// Replaces a tracked entry with what `f` makes of it, under the lock, so that two
+    /// pollers updating parts of one job do not lose each other's update.
+    fn update(&self, key: &JobKey, f: impl FnOnce(&Entry) -> Entry) {
         let mut jobs = self.write();
-        if let Some(e) = jobs.get_mut(&id) {
-            let mut next = Entry::clone(e);
-            next.data = Some(data);
-            next.health = Some(PollHealth {
-                last_poll: now,
-                last_success: Some(now),
-                last_error: None,
-            });
-            *e = Arc::new(next);
+        if let Some(e) = jobs.get_mut(key) {
+            *e = Arc::new(f(e));
         }
     }
 
+    /// A good answer replaces the job's data.
+    pub fn record_success(&self, key: &JobKey, job: Job, now: f64) {
+        self.update(key, |e| {
+            let mut next = e.clone();
+            next.data = Some(Arc::new(job_data(key, job, &e.labels)));
+            let health = next.health.get_or_insert_with(PollHealth::default);
+            health.last_poll = now;
+            health.last_success = Some(now);
+            health.last_error = None;
+            next
+        });
+    }
+
+    /// A job-level answer (a listing row) that keeps the tasks already known.
+    pub fn record_row(&self, key: &JobKey, mut row: Job, now: f64) {
+        self.update(key, |e| {
+            if let Some(d) = &e.data {
+                row.tasks.clone_from(&d.job.tasks);
+            }
+            let mut next = e.clone();
+            next.data = Some(Arc::new(job_data(key, row, &e.labels)));
+            let health = next.health.get_or_insert_with(PollHealth::default);
+            health.last_poll = now;
+            health.last_success = Some(now);
+            health.last_error = None;
+            next
+        });
+    }
+
+    /// One instance's task of a job (v3 detail): replaces that instance's task, keeping
+    /// the tasks in the order of the job's instances. `None` removes it.
+    pub fn record_task(&self, key: &JobKey, instance_id: &str, task: Option<Task>, now: f64) {
+        self.update(key, |e| {
+            let mut next = e.clone();
+            if let Some(d) = &e.data {
+                let mut job = d.job.clone();
+                job.tasks.retain(|t| t.instance.instance_id != instance_id);
+                job.tasks.extend(task);
+                let order = |t: &Task| {
+                    job.instances
+                        .iter()
+                        .position(|i| i.instance_id == t.instance.instance_id)
+                };
+                let mut tasks = std::mem::take(&mut job.tasks);
+                tasks.sort_by_key(|t| order(t));
+                job.tasks = tasks;
+                next.data = Some(Arc::new(job_data(key, job, &e.labels)));
+            }
+            let health = next.health.get_or_insert_with(PollHealth::default);
+            health.last_poll = now;
+            health.detail_error = None;
+            next
+        });
+    }
+
     /// A failed poll keeps the last good data and says so in the health.
-    pub fn record_failure(&self, id: u64, error: PollError, now: f64) {
-        let mut jobs = self.write();
-        if let Some(e) = jobs.get_mut(&id) {
-            let mut next = Entry::clone(e);
-            next.health = Some(PollHealth {
-                last_poll: now,
-                last_success: e.health.as_ref().and_then(|h| h.last_success),
-                last_error: Some(error),
-            });
-            *e = Arc::new(next);
-        }
+    pub fn record_failure(&self, key: &JobKey, error: PollError, now: f64) {
+        self.update(key, |e| {
+            let mut next = e.clone();
+            let health = next.health.get_or_insert_with(PollHealth::default);
+            health.last_poll = now;
+            health.last_error = Some(error);
+            next
+        });
+    }
+
+    /// A failed task detail keeps the last good tasks and says so in the health.
+    pub fn record_detail_failure(&self, key: &JobKey, error: PollError, now: f64) {
+        self.update(key, |e| {
+            let mut next = e.clone();
+            let health = next.health.get_or_insert_with(PollHealth::default);
+            health.last_poll = now;
+            health.detail_error = Some(error);
+            next
+        });
     }
 
     fn discovery_entry<R>(
         &self,
-        instance_id: &str,
+        region: &str,
+        instance_id: Option<&str>,
         f: impl FnOnce(&mut DiscoveryStatus) -> R,
     ) -> R {
         let mut d = self.discovery.write().unwrap_or_else(|p| p.into_inner());
-        let s = d
-            .entry(instance_id.to_string())
-            .or_insert_with(|| DiscoveryStatus {
-                instance_id: instance_id.to_string(),
-                success: None,
-                last_success: None,
-            });
+        let key = (region.to_string(), instance_id.map(str::to_string));
+        let s = d.entry(key).or_insert_with(|| DiscoveryStatus {
+            region: region.to_string(),
+            instance_id: instance_id.map(str::to_string),
+            success: None,
+            last_success: None,
+        });
         f(s)
     }
 
-    /// The outcome of one listing of an instance.
-    pub fn record_discovery(&self, instance_id: &str, ok: bool, now: f64) {
-        self.discovery_entry(instance_id, |s| {
+    /// The outcome of one listing of an instance (v2) or a region (v3).
+    pub fn record_discovery(&self, region: &str, instance_id: Option<&str>, ok: bool, now: f64) {
+        self.discovery_entry(region, instance_id, |s| {
             s.success = Some(ok);
             if ok {
                 s.last_success = Some(now);
@@ -242,9 +341,9 @@ impl Store {
         });
     }
 
-    /// Makes an instance known before its first discovery, so it shows up at once.
-    pub fn add_discovery_source(&self, instance_id: &str) {
-        self.discovery_entry(instance_id, |_| ());
+    /// Makes a source known before its first listing, so it shows up at once.
+    pub fn add_discovery_source(&self, region: &str, instance_id: Option<&str>) {
+        self.discovery_entry(region, instance_id, |_| ());
     }
 
     pub fn discovery_snapshot(&self) -> Vec<DiscoveryStatus> {
@@ -260,12 +359,13 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rollback::Status;
+    use crate::rollback::{Instance, Status};
 
     fn job(id: u64) -> Job {
         Job {
             id,
             job_type: 10,
+            async_request_id: String::new(),
             status: Status(1),
             progress: Some(0.5),
             code: Some(0),
@@ -277,48 +377,122 @@ mod tests {
         }
     }
 
+    fn key(id: u64) -> JobKey {
+        JobKey::new("ap-guangzhou", id)
+    }
+
     #[test]
     fn labels_are_rendered_and_escaped() {
         let s = Store::new();
         s.track(
-            7,
+            key(7),
             Source::Discovered {
                 instance_id: "cdb-1".into(),
             },
             Labels::from_pairs(&[("team", "a\"b\\c\nd")]),
         );
-        let e = s.get(7).unwrap();
+        let e = s.get(&key(7)).unwrap();
         assert_eq!(
             &*e.job_labels,
-            r#"job_id="7",instance_id="cdb-1",team="a\"b\\c\nd""#
+            r#"job_id="7",region="ap-guangzhou",instance_id="cdb-1",team="a\"b\\c\nd""#
         );
     }
 
     #[test]
     fn failure_keeps_the_last_good_data() {
         let s = Store::new();
-        assert!(s.track(1, Source::Configured, Labels::default()));
+        assert!(s.track(key(1), Source::Configured, Labels::default()));
         assert!(!s.track(
-            1,
+            key(1),
             Source::Discovered {
                 instance_id: "x".into()
             },
             Labels::default()
         ));
-        s.record_success(1, job(1), 10.0);
+        assert!(
+            s.track(
+                JobKey::new("ap-shanghai", 1),
+                Source::Configured,
+                Labels::default()
+            ),
+            "the same id in another region is another job"
+        );
+        s.record_success(&key(1), job(1), 10.0);
         s.record_failure(
-            1,
+            &key(1),
             PollError {
                 kind: ErrorKind::Timeout,
                 api_code: None,
             },
             20.0,
         );
-        let e = s.get(1).unwrap();
+        let e = s.get(&key(1)).unwrap();
         assert_eq!(e.source, Source::Configured);
         assert_eq!(e.data.as_ref().unwrap().job.progress, Some(0.5));
         let h = e.health.as_ref().unwrap();
         assert_eq!((h.last_poll, h.last_success), (20.0, Some(10.0)));
         assert_eq!(h.last_error.as_ref().unwrap().kind, ErrorKind::Timeout);
+    }
+
+    #[test]
+    fn rows_keep_tasks_and_tasks_keep_instance_order() {
+        let s = Store::new();
+        s.track(
+            key(5),
+            Source::Listed { instance_id: None },
+            Labels::default(),
+        );
+        let mut row = job(5);
+        row.instances = ["cdb-a", "cdb-b"]
+            .map(|i| Instance {
+                instance_id: i.into(),
+                ..Instance::default()
+            })
+            .to_vec();
+        s.record_row(&key(5), row.clone(), 1.0);
+        let task = |i: &str| Task {
+            id: String::new(),
+            work_id: String::new(),
+            status: Status(1),
+            progress: Some(0.1),
+            code: None,
+            message: String::new(),
+            start: None,
+            end: None,
+            instance: Instance {
+                instance_id: i.into(),
+                ..Instance::default()
+            },
+        };
+        s.record_task(&key(5), "cdb-b", Some(task("cdb-b")), 2.0);
+        s.record_task(&key(5), "cdb-a", Some(task("cdb-a")), 2.0);
+        s.record_detail_failure(
+            &key(5),
+            PollError {
+                kind: ErrorKind::Throttled,
+                api_code: Some("RequestLimitExceeded".into()),
+            },
+            3.0,
+        );
+        row.progress = Some(0.9);
+        s.record_row(&key(5), row, 4.0);
+        let e = s.get(&key(5)).unwrap();
+        let d = e.data.as_ref().unwrap();
+        assert_eq!(d.job.progress, Some(0.9));
+        let ids: Vec<_> = d
+            .job
+            .tasks
+            .iter()
+            .map(|t| t.instance.instance_id.as_str())
+            .collect();
+        assert_eq!(ids, ["cdb-a", "cdb-b"]);
+        assert_eq!(
+            d.task_labels[0], r#"job_id="5",region="ap-guangzhou",instance_id="cdb-a""#,
+            "v3 tasks have no task_id"
+        );
+        let h = e.health.as_ref().unwrap();
+        assert!(!h.ok(), "a failing detail shows until a detail succeeds");
+        s.record_task(&key(5), "cdb-a", Some(task("cdb-a")), 5.0);
+        assert!(s.get(&key(5)).unwrap().health.as_ref().unwrap().ok());
     }
 }

@@ -5,9 +5,10 @@ mod support;
 use std::sync::Arc;
 use std::time::Duration;
 
+use cdb_rollback_exporter::api::v2::Client;
 use cdb_rollback_exporter::api::{
-    ApiError, Client, ClientConfig, Credentials, ErrorKind, HttpMethod, Retry, Secret,
-    SignatureMethod,
+    ApiError, ApiVersion, ClientConfig, Credentials, CredentialsHandle, ErrorKind, HttpMethod,
+    Priority, Retry, Secret, SignatureMethod,
 };
 use cdb_rollback_exporter::metrics::Metrics;
 use support::fake_api::{FakeApi, Reply, list_row};
@@ -16,7 +17,7 @@ use support::{SECRET_ID, SECRET_KEY};
 const SEED: &str = include_str!("../test-data/seed-answer.json");
 
 fn client(api: &FakeApi, key: &str, tune: impl FnOnce(&mut ClientConfig)) -> Client {
-    let mut cfg = ClientConfig::new(api.endpoint.parse().unwrap());
+    let mut cfg = ClientConfig::new(ApiVersion::V2, api.endpoint.parse().unwrap());
     cfg.max_requests_per_second = 100.0;
     tune(&mut cfg);
     let creds = Credentials {
@@ -24,7 +25,12 @@ fn client(api: &FakeApi, key: &str, tune: impl FnOnce(&mut ClientConfig)) -> Cli
         secret_key: Secret::new(key),
         token: Some(Secret::new("session-token-xyz")),
     };
-    Client::new(cfg, creds, Arc::new(Metrics::new())).unwrap()
+    Client::new(
+        &cfg,
+        CredentialsHandle::new(creds),
+        Arc::new(Metrics::new()),
+    )
+    .unwrap()
 }
 
 #[tokio::test]
@@ -37,7 +43,10 @@ async fn every_signing_variant_is_accepted_by_an_independent_check() {
                 c.http_method = method;
                 c.signature_method = sig;
             });
-            let job = c.get_rollback_job_task(12782).await.unwrap();
+            let job = c
+                .get_rollback_job_task(12782, Priority::Normal)
+                .await
+                .unwrap();
             assert_eq!(
                 (job.id, job.end),
                 (12782, Some(1_462_960_802)),
@@ -62,9 +71,12 @@ async fn a_wrong_key_is_refused_and_classified_as_auth() {
     let api = FakeApi::start().await;
     api.set_job(12782, Reply::Json(SEED.into()));
     let c = client(&api, "not-the-key", |_| {});
-    let err = c.get_rollback_job_task(12782).await.unwrap_err();
+    let err = c
+        .get_rollback_job_task(12782, Priority::Normal)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Auth);
-    assert_eq!(err.api_code(), Some(4100));
+    assert_eq!(err.api_code(), Some("4100"));
     assert_eq!(err.retry(), Retry::Never);
     assert_eq!(api.with(|s| s.rejected_signatures), 1, "not retried");
 }
@@ -92,7 +104,10 @@ async fn broken_answers_are_classified_without_a_panic() {
     ];
     for (reply, kind) in cases {
         api.set_job(1, reply.clone());
-        let err = c.get_rollback_job_task(1).await.unwrap_err();
+        let err = c
+            .get_rollback_job_task(1, Priority::Normal)
+            .await
+            .unwrap_err();
         assert_eq!(err.kind(), kind, "{reply:?}: {err}");
         assert_ne!(err.retry(), Retry::Never, "{reply:?} is transient");
         let text = format!("{err} {err:?}");
@@ -108,7 +123,10 @@ async fn broken_answers_are_classified_without_a_panic() {
         1,
         Reply::Http(502, "<html><title>502 Bad Gateway</title></html>".into()),
     );
-    let err = c.get_rollback_job_task(1).await.unwrap_err();
+    let err = c
+        .get_rollback_job_task(1, Priority::Normal)
+        .await
+        .unwrap_err();
     assert!(
         matches!(&err, ApiError::HttpStatus { status: 502, excerpt } if excerpt.contains("Bad Gateway")),
         "{err}"
@@ -121,15 +139,26 @@ async fn transport_errors_do_not_leak_the_signature() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     drop(listener);
-    let mut cfg = ClientConfig::new(format!("http://{addr}/v2/index.php").parse().unwrap());
+    let mut cfg = ClientConfig::new(
+        ApiVersion::V2,
+        format!("http://{addr}/v2/index.php").parse().unwrap(),
+    );
     cfg.max_requests_per_second = 100.0;
     let creds = Credentials {
         secret_id: SECRET_ID.into(),
         secret_key: Secret::new(SECRET_KEY),
         token: None,
     };
-    let c = Client::new(cfg, creds, Arc::new(Metrics::new())).unwrap();
-    let err = c.get_rollback_job_task(1).await.unwrap_err();
+    let c = Client::new(
+        &cfg,
+        CredentialsHandle::new(creds),
+        Arc::new(Metrics::new()),
+    )
+    .unwrap();
+    let err = c
+        .get_rollback_job_task(1, Priority::Normal)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Transport);
     let text = format!("{err} {err:?}");
     assert!(

@@ -4,35 +4,61 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use cdb_rollback_exporter::api::decode::job_detail;
+use cdb_rollback_exporter::api::ApiVersion;
+use cdb_rollback_exporter::api::v2::decode::job_detail;
+use cdb_rollback_exporter::api::v3::decode::{rollback_detail, tasks_page};
 use cdb_rollback_exporter::config::Labels;
 use cdb_rollback_exporter::metrics::Metrics;
 use cdb_rollback_exporter::render::render;
 use cdb_rollback_exporter::rollback::time::UtcOffset;
-use cdb_rollback_exporter::store::{Source, Store};
+use cdb_rollback_exporter::store::{JobKey, Source, Store};
 
 const SEED: &str = include_str!("../test-data/seed-answer.json");
 
 /// Every family the exporter writes, with the histogram's series suffixes.
 fn exposed() -> BTreeSet<String> {
     let store = Store::new();
+    let key = JobKey::new("ap-guangzhou", 12782);
     store.track(
-        12782,
+        key.clone(),
         Source::Discovered {
             instance_id: "cdb-1".into(),
         },
         Labels::default(),
     );
     store.record_success(
-        12782,
+        &key,
         job_detail(SEED.as_bytes(), UtcOffset::CST, 12782).unwrap(),
         1.0,
     );
-    store.record_discovery("cdb-1", true, 1.0);
+    store.record_discovery("ap-guangzhou", Some("cdb-1"), true, 1.0);
+    // A v3 job with its detail: the families only v3 fills (tables) show too.
+    let v3 = JobKey::new("ap-shanghai", 7);
+    store.track(
+        v3.clone(),
+        Source::Listed { instance_id: None },
+        Labels::default(),
+    );
+    let page = r#"{"Response":{"TotalCount":1,"Items":[{"JobId":7,"TaskType":"ROLLBACK","TaskStatus":"RUNNING",
+        "Progress":5,"StartTime":"2026-11-28 10:00:00","InstanceIds":["cdb-2"]}],"RequestId":"r"}}"#;
+    let row = tasks_page(page.as_bytes(), UtcOffset::CST)
+        .unwrap()
+        .jobs
+        .remove(0);
+    store.record_row(&v3, row, 1.0);
+    let detail = r#"{"Response":{"TotalCount":1,"Items":[{"Status":"RUNNING","Progress":5,
+        "StartTime":"2026-11-28 10:00:00","Detail":[{"InstanceId":"cdb-2","Tables":[{"Database":"d","Table":[{"TableName":"t"}]}]}]}],"RequestId":"r"}}"#;
+    let task = rollback_detail(detail.as_bytes(), UtcOffset::CST, "cdb-2")
+        .unwrap()
+        .task;
+    store.record_task(&v3, "cdb-2", task, 1.0);
+    store.record_discovery("ap-shanghai", None, true, 1.0);
+    let metrics = Metrics::new();
+    metrics.prepare(ApiVersion::V3.actions(), &["ap-shanghai".to_string()]);
     let text = String::from_utf8(render(
         &store.snapshot(),
         &store.discovery_snapshot(),
-        &Metrics::new(),
+        &metrics,
         2.0,
     ))
     .unwrap();

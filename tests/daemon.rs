@@ -11,7 +11,7 @@ const SEED: &str = include_str!("../test-data/seed-answer.json");
 
 fn yaml(endpoint: &str, extra: &str) -> String {
     format!(
-        "api:\n  endpoint: {endpoint}\n  max_requests_per_second: 50\n  timeout: 2s\npoll:\n  interval: 300ms\n  finished_interval: 300ms\n  retries: 0\n{extra}"
+        "api:\n  version: 2\n  endpoint: {endpoint}\n  max_requests_per_second: 50\n  timeout: 2s\npoll:\n  interval: 300ms\n  finished_interval: 300ms\n  retries: 0\n{extra}"
     )
 }
 
@@ -88,7 +88,7 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
         );
         assert_eq!(
             m.find("cdb_rollback_job_state", &[("job_id", job)]).len(),
-            8
+            9
         );
     }
     for (job, task, state) in [
@@ -429,7 +429,7 @@ async fn a_task_that_disappears_leaves_no_series() {
     assert_eq!(
         m.find("cdb_rollback_task_state", &[("task_id", "42")])
             .len(),
-        8
+        9
     );
 
     api.set_job(
@@ -472,7 +472,7 @@ async fn fifty_jobs_stay_within_the_request_budget() {
         jobs.push_str(&format!("  - id: {id}\n"));
     }
     let cfg = format!(
-        "api:\n  endpoint: {}\n  max_requests_per_second: 10\npoll:\n  interval: 1s\n  concurrency: 8\n{jobs}",
+        "api:\n  version: 2\n  endpoint: {}\n  max_requests_per_second: 10\npoll:\n  interval: 1s\n  concurrency: 8\n{jobs}",
         api.endpoint
     );
     let daemon = Daemon::start(config(&cfg)).await;

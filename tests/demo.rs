@@ -6,7 +6,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cdb_rollback_exporter::api::{Client, ClientConfig, Credentials, ErrorKind, Secret};
+use cdb_rollback_exporter::api::v2::Client;
+use cdb_rollback_exporter::api::{
+    ApiVersion, ClientConfig, Credentials, CredentialsHandle, ErrorKind, Priority, Secret,
+};
 use cdb_rollback_exporter::demo::{DEMO_SECRET_ID, DEMO_SECRET_KEY};
 use cdb_rollback_exporter::metrics::Metrics;
 use support::exposition::Exposition;
@@ -107,15 +110,33 @@ async fn demo_shows_live_rollbacks() {
         let all = ["failed", "running", "success"]
             .iter()
             .all(|w| s.iter().any(|x| x == w));
-        if all && progress_moved {
-            // The failure is on one instance of job 30004, named by its task.
+        let batch = [("job_id", "30004")];
+        let task_failed = m.value(
+            "cdb_rollback_task_state",
+            &[
+                ("job_id", "30004"),
+                ("instance_id", "cdb-demo0003"),
+                ("state", "failed"),
+            ],
+        ) == Some(1.0);
+        if all && progress_moved && task_failed {
+            // The batch job failed, on one of its two instances; labels from `jobs:`.
+            assert_eq!(m.states("cdb_rollback_job_state", &batch), ["failed"]);
             assert_eq!(
-                m.states("cdb_rollback_job_state", &[("job_id", "30004")]),
-                ["failed"]
+                m.states(
+                    "cdb_rollback_task_state",
+                    &[("job_id", "30004"), ("instance_id", "cdb-demo0002")]
+                ),
+                ["success"]
             );
+            let info = m.find("cdb_rollback_job_info", &batch);
+            assert_eq!(info[0].labels["type"], "10");
+            assert_eq!(info[0].labels["team"], "dba");
+            assert_eq!(info[0].labels["region"], "ap-guangzhou");
+            assert!(info[0].labels["async_request_id"].contains("demo"));
             // The failure happened while the demo ran, not before it started.
             let failed_at = m
-                .value("cdb_rollback_job_end_time_seconds", &[("job_id", "30004")])
+                .value("cdb_rollback_job_end_time_seconds", &batch)
                 .unwrap();
             assert!(failed_at > started_unix, "{failed_at} <= {started_unix}");
             let first = first_data.unwrap();
@@ -123,19 +144,12 @@ async fn demo_shows_live_rollbacks() {
                 first < Duration::from_secs(10),
                 "first rollback series after {first:?}"
             );
-            let failed_task = m.find(
-                "cdb_rollback_task_state",
-                &[("job_id", "30004"), ("state", "failed")],
-            );
+            // The listing pages past 100 and leaves the other task types out.
+            let tracked = m.value("cdb_rollback_tracked_jobs", &[]).unwrap();
+            assert!(tracked > 100.0, "{tracked}");
             assert!(
-                failed_task
-                    .iter()
-                    .any(|t| t.value == 1.0 && t.labels["instance_id"] == "cdb-demo0003")
-            );
-            assert_eq!(
-                m.states("cdb_rollback_job_state", &[("job_id", "12782")]),
-                ["success"],
-                "the reference's job"
+                m.find("cdb_rollback_job_state", &[("job_id", "90001")])
+                    .is_empty()
             );
             assert!(
                 m.find("cdb_rollback_job_poll_success", &[])
@@ -145,17 +159,27 @@ async fn demo_shows_live_rollbacks() {
             assert_eq!(
                 m.value(
                     "cdb_rollback_discovery_success",
-                    &[("instance_id", "cdb-demo0001")]
+                    &[("region", "ap-guangzhou")]
                 ),
                 Some(1.0)
             );
-            assert_eq!(
-                m.value(
-                    "cdb_rollback_api_requests_total",
-                    &[("action", "GetCdbRollbackJobTask"), ("result", "auth")]
-                ),
-                Some(0.0)
-            );
+            for action in ["DescribeTasks", "DescribeRollbackTaskDetail"] {
+                assert_eq!(
+                    m.value(
+                        "cdb_rollback_api_requests_total",
+                        &[("action", action), ("result", "auth")]
+                    ),
+                    Some(0.0)
+                );
+                assert!(
+                    m.value(
+                        "cdb_rollback_api_requests_total",
+                        &[("action", action), ("result", "success")]
+                    )
+                    .unwrap()
+                        > 0.0
+                );
+            }
             break;
         }
     }
@@ -172,21 +196,27 @@ async fn simulator_refuses_a_wrongly_signed_request() {
             .spawn()
             .unwrap(),
     );
+    // demo-api serves both versions: v2 here; the v3 signature checks are unit tests.
     let endpoint = format!("http://127.0.0.1:{port}/v2/index.php");
     let client = |key: &str| {
-        let mut cfg = ClientConfig::new(endpoint.parse().unwrap());
+        let mut cfg = ClientConfig::new(ApiVersion::V2, endpoint.parse().unwrap());
         cfg.max_requests_per_second = 50.0;
         let creds = Credentials {
             secret_id: DEMO_SECRET_ID.into(),
             secret_key: Secret::new(key),
             token: None,
         };
-        Client::new(cfg, creds, Arc::new(Metrics::new())).unwrap()
+        Client::new(
+            &cfg,
+            CredentialsHandle::new(creds),
+            Arc::new(Metrics::new()),
+        )
+        .unwrap()
     };
     let deadline = Instant::now() + Duration::from_secs(10);
     let good = client(DEMO_SECRET_KEY);
     let job = loop {
-        match good.get_rollback_job_task(30003).await {
+        match good.get_rollback_job_task(30003, Priority::Normal).await {
             Ok(job) => break job,
             Err(e) if e.kind() == ErrorKind::Transport && Instant::now() < deadline => {
                 tokio::time::sleep(Duration::from_millis(100)).await;
@@ -196,10 +226,10 @@ async fn simulator_refuses_a_wrongly_signed_request() {
     };
     assert_eq!(job.status.state().as_str(), "running");
     let err = client("a-wrong-secret-key")
-        .get_rollback_job_task(30003)
+        .get_rollback_job_task(30003, Priority::Normal)
         .await
         .unwrap_err();
-    assert_eq!(err.api_code(), Some(4100), "{err}");
+    assert_eq!(err.api_code(), Some("4100"), "{err}");
     assert_eq!(err.kind(), ErrorKind::Auth);
     // A raw request with a made-up signature is refused the same way.
     let body = http_client()

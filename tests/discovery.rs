@@ -80,7 +80,7 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
     );
 
     let cfg = format!(
-        "api:\n  endpoint: {}\n  max_requests_per_second: 400\npoll:\n  interval: 300ms\n  finished_interval: 2s\n  concurrency: 8\n  retries: 0\n\
+        "api:\n  version: 2\n  endpoint: {}\n  max_requests_per_second: 400\npoll:\n  interval: 300ms\n  finished_interval: 2s\n  concurrency: 8\n  retries: 0\n\
          jobs:\n  - id: 30001\n    labels: {{ team: dba }}\n\
          discovery:\n  interval: 400ms\n  max_age: 24h\n  instances:\n    - id: cdb-big\n      labels: {{ team: payments }}\n    - id: cdb-small\n",
         api.endpoint

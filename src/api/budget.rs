@@ -16,38 +16,93 @@ pub enum Priority {
 
 /// Spaces requests evenly: the n-th request may start no earlier than n/rate seconds
 /// after the first, so no one-second window ever holds more than `rate` (+1) of them.
+///
+/// The rate adapts to the API: throttling halves it, and each quiet second after that
+/// wins back a twentieth of the configured rate, up to the configured rate.
 #[derive(Debug)]
 pub struct RequestBudget {
+    configured: f64,
+    state: Mutex<BudgetState>,
+}
+
+#[derive(Debug)]
+struct BudgetState {
+    next: Option<Instant>,
+    rate: f64,
     spacing: Duration,
-    next: Mutex<Option<Instant>>,
+    /// When the rate last changed, so that recovery is paced by time, not by requests.
+    changed: Instant,
+}
+
+/// The slowest the budget backs off to, as a fraction of the configured rate.
+const FLOOR: f64 = 1.0 / 32.0;
+/// The share of the configured rate won back per quiet second.
+const RECOVERY: f64 = 1.0 / 20.0;
+
+fn clamp_rate(rate: f64) -> f64 {
+    if rate.is_finite() {
+        rate.clamp(0.01, 10_000.0)
+    } else {
+        1.0
+    }
 }
 
 impl RequestBudget {
     /// `rate` is bounded by configuration validation; out-of-range values are clamped.
     pub fn per_second(rate: f64) -> Self {
-        let rate = if rate.is_finite() {
-            rate.clamp(0.01, 10_000.0)
-        } else {
-            1.0
-        };
+        let rate = clamp_rate(rate);
         Self {
-            spacing: Duration::from_secs_f64(1.0 / rate),
-            next: Mutex::new(None),
+            configured: rate,
+            state: Mutex::new(BudgetState {
+                next: None,
+                rate,
+                spacing: Duration::from_secs_f64(1.0 / rate),
+                changed: Instant::now(),
+            }),
         }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, BudgetState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The rate requests are spaced at now.
+    pub fn rate(&self) -> f64 {
+        self.lock().rate
+    }
+
+    /// The API throttled a request: halve the rate. Returns the new rate.
+    pub fn throttled(&self) -> f64 {
+        let mut s = self.lock();
+        let rate = clamp_rate((s.rate / 2.0).max(self.configured * FLOOR));
+        s.set(rate);
+        rate
+    }
+
+    /// A request went through: after a quiet second, win back part of the rate.
+    /// Returns the new rate when it changed.
+    pub fn succeeded(&self) -> Option<f64> {
+        let mut s = self.lock();
+        if s.rate >= self.configured || s.changed.elapsed() < Duration::from_secs(1) {
+            return None;
+        }
+        let rate = (s.rate + self.configured * RECOVERY).min(self.configured);
+        s.set(rate);
+        Some(rate)
     }
 
     /// Waits for this request's slot.
     pub async fn acquire(&self, priority: Priority) {
         loop {
             let (at, reserved) = {
-                let mut next = self.next.lock().unwrap_or_else(|p| p.into_inner());
+                let mut s = self.lock();
                 let now = Instant::now();
-                let free_at = next.map_or(now, |n| n.max(now));
-                if priority == Priority::Background && free_at > now + self.spacing {
+                let free_at = s.next.map_or(now, |n| n.max(now));
+                if priority == Priority::Background && free_at > now + s.spacing {
                     // A backlog is waiting: look again once it has drained.
                     (free_at, false)
                 } else {
-                    *next = Some(free_at + self.spacing);
+                    s.next = Some(free_at + s.spacing);
                     (free_at, true)
                 }
             };
@@ -56,6 +111,14 @@ impl RequestBudget {
                 return;
             }
         }
+    }
+}
+
+impl BudgetState {
+    fn set(&mut self, rate: f64) {
+        self.rate = rate;
+        self.spacing = Duration::from_secs_f64(1.0 / rate);
+        self.changed = Instant::now();
     }
 }
 
@@ -74,6 +137,37 @@ mod tests {
         }
         // 21 requests at 10/s: the last starts 2 s after the first.
         assert_eq!(start.elapsed(), Duration::from_secs(2));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn throttling_halves_the_rate_and_quiet_seconds_win_it_back() {
+        let budget = RequestBudget::per_second(10.0);
+        assert_eq!(budget.throttled(), 5.0);
+        assert_eq!(
+            budget.succeeded(),
+            None,
+            "no recovery within the same second"
+        );
+        let start = Instant::now();
+        for _ in 0..6 {
+            budget.acquire(Priority::Normal).await;
+        }
+        assert_eq!(start.elapsed(), Duration::from_secs(1), "spaced at 5/s");
+        assert_eq!(budget.succeeded(), Some(5.5));
+        assert_eq!(budget.throttled(), 2.75);
+        for _ in 0..20 {
+            assert_eq!(budget.throttled().max(10.0 * FLOOR), budget.rate());
+        }
+        assert_eq!(budget.rate(), 10.0 * FLOOR, "never below the floor");
+        let mut rate = budget.rate();
+        for _ in 0..40 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            if let Some(r) = budget.succeeded() {
+                assert!(r > rate && r <= 10.0);
+                rate = r;
+            }
+        }
+        assert_eq!(budget.rate(), 10.0, "recovers fully, and no further");
     }
 
     #[tokio::test(start_paused = true)]

@@ -11,16 +11,19 @@ pub enum ErrorKind {
     HttpStatus,
     ApiError,
     Auth,
+    /// The API refused the request for its rate limit (`RequestLimitExceeded`, v2's 4400).
+    Throttled,
     Decode,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 6] = [
+    pub const ALL: [ErrorKind; 7] = [
         ErrorKind::Transport,
         ErrorKind::Timeout,
         ErrorKind::HttpStatus,
         ErrorKind::ApiError,
         ErrorKind::Auth,
+        ErrorKind::Throttled,
         ErrorKind::Decode,
     ];
 
@@ -31,6 +34,7 @@ impl ErrorKind {
             ErrorKind::HttpStatus => "http_status",
             ErrorKind::ApiError => "api_error",
             ErrorKind::Auth => "auth",
+            ErrorKind::Throttled => "throttled",
             ErrorKind::Decode => "decode",
         }
     }
@@ -41,8 +45,9 @@ impl ErrorKind {
 pub enum Retry {
     /// Trying again cannot help (bad key, bad parameter, unknown job).
     Never,
-    /// A replay rejection: once, at once, with a fresh Nonce and Timestamp.
-    FreshNonce,
+    /// A replay (v2 4500) or an expired signature (v3 clock skew): once, at once, with a
+    /// fresh Nonce and Timestamp.
+    Immediate,
     /// Throttling or a server fault: later, with back-off.
     Backoff,
 }
@@ -57,15 +62,40 @@ pub enum ApiError {
     Timeout(Duration),
     #[error("HTTP status {status}; body starts {excerpt:?}")]
     HttpStatus { status: u16, excerpt: String },
-    #[error("API error {code}: {message}")]
-    Api { code: i64, message: String },
+    /// An error the API answered: v2's numeric codes as text, v3's string codes.
+    #[error("API error {code}: {message}{}", request_id.as_ref().map(|r| format!(" (RequestId {r})")).unwrap_or_default())]
+    Api {
+        code: String,
+        message: String,
+        request_id: Option<String>,
+    },
     #[error("cannot decode the answer: {reason}; body starts {excerpt:?}")]
     Decode { reason: String, excerpt: String },
 }
 
-/// Auth and access codes of the public error table.
-fn is_auth_code(code: i64) -> bool {
-    matches!(code, 4100..=4110 | 4300)
+/// Kind and retry policy of an API error code: v2's numbers, v3's dotted strings.
+fn classify(code: &str) -> (ErrorKind, Retry) {
+    if let Ok(n) = code.parse::<i64>() {
+        return match n {
+            4100..=4110 | 4300 => (ErrorKind::Auth, Retry::Never),
+            4400 => (ErrorKind::Throttled, Retry::Backoff),
+            4500 => (ErrorKind::ApiError, Retry::Immediate),
+            6000 | 6200 => (ErrorKind::ApiError, Retry::Backoff),
+            _ => (ErrorKind::ApiError, Retry::Never),
+        };
+    }
+    let head = code.split('.').next().unwrap_or(code);
+    match head {
+        "RequestLimitExceeded" => (ErrorKind::Throttled, Retry::Backoff),
+        "InternalError" | "ServiceUnavailable" | "ResourceUnavailable" => {
+            (ErrorKind::ApiError, Retry::Backoff)
+        }
+        "AuthFailure" if code == "AuthFailure.SignatureExpire" => {
+            (ErrorKind::Auth, Retry::Immediate)
+        }
+        "AuthFailure" | "UnauthorizedOperation" => (ErrorKind::Auth, Retry::Never),
+        _ => (ErrorKind::ApiError, Retry::Never),
+    }
 }
 
 impl ApiError {
@@ -73,9 +103,9 @@ impl ApiError {
         match self {
             ApiError::Transport(_) => ErrorKind::Transport,
             ApiError::Timeout(_) => ErrorKind::Timeout,
+            ApiError::HttpStatus { status: 429, .. } => ErrorKind::Throttled,
             ApiError::HttpStatus { .. } => ErrorKind::HttpStatus,
-            ApiError::Api { code, .. } if is_auth_code(*code) => ErrorKind::Auth,
-            ApiError::Api { .. } => ErrorKind::ApiError,
+            ApiError::Api { code, .. } => classify(code).0,
             ApiError::Decode { .. } => ErrorKind::Decode,
         }
     }
@@ -87,21 +117,24 @@ impl ApiError {
                 Retry::Backoff
             }
             ApiError::HttpStatus { .. } => Retry::Never,
-            ApiError::Api { code: 4500, .. } => Retry::FreshNonce,
-            ApiError::Api {
-                code: 4400 | 6000 | 6200,
-                ..
-            } => Retry::Backoff,
-            ApiError::Api { .. } => Retry::Never,
+            ApiError::Api { code, .. } => classify(code).1,
             // A truncated or garbled body is most often a transient fault upstream.
             ApiError::Decode { .. } => Retry::Backoff,
         }
     }
 
     /// The API's own error code, when the answer carried one.
-    pub fn api_code(&self) -> Option<i64> {
+    pub fn api_code(&self) -> Option<&str> {
         match self {
-            ApiError::Api { code, .. } => Some(*code),
+            ApiError::Api { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+
+    /// The `RequestId` of the answer, which Tencent support asks for.
+    pub fn request_id(&self) -> Option<&str> {
+        match self {
+            ApiError::Api { request_id, .. } => request_id.as_deref(),
             _ => None,
         }
     }
@@ -147,10 +180,11 @@ pub(crate) fn scrub(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn api(code: i64) -> ApiError {
+    fn api(code: impl ToString) -> ApiError {
         ApiError::Api {
-            code,
+            code: code.to_string(),
             message: String::new(),
+            request_id: None,
         }
     }
 
@@ -167,7 +201,8 @@ mod tests {
         for code in [4400, 6000, 6200] {
             assert_eq!(api(code).retry(), Retry::Backoff, "{code}");
         }
-        assert_eq!(api(4500).retry(), Retry::FreshNonce);
+        assert_eq!(api(4400).kind(), ErrorKind::Throttled);
+        assert_eq!(api(4500).retry(), Retry::Immediate);
         let bad_gateway = ApiError::HttpStatus {
             status: 502,
             excerpt: String::new(),
@@ -177,6 +212,85 @@ mod tests {
             ApiError::Timeout(Duration::from_secs(1)).retry(),
             Retry::Backoff
         );
+    }
+
+    #[test]
+    fn v3_codes_follow_the_reference() {
+        for code in [
+            "RequestLimitExceeded",
+            "RequestLimitExceeded.UinLimitExceeded",
+            "RequestLimitExceeded.IPLimitExceeded",
+            "RequestLimitExceeded.GlobalRegionUinLimitExceeded",
+        ] {
+            assert_eq!(api(code).kind(), ErrorKind::Throttled, "{code}");
+            assert_eq!(api(code).retry(), Retry::Backoff, "{code}");
+        }
+        for code in [
+            "InternalError",
+            "InternalError.DBError",
+            "ServiceUnavailable",
+            "ResourceUnavailable",
+        ] {
+            assert_eq!(
+                (api(code).kind(), api(code).retry()),
+                (ErrorKind::ApiError, Retry::Backoff),
+                "{code}"
+            );
+        }
+        assert_eq!(
+            (
+                api("AuthFailure.SignatureExpire").kind(),
+                api("AuthFailure.SignatureExpire").retry()
+            ),
+            (ErrorKind::Auth, Retry::Immediate)
+        );
+        for code in [
+            "AuthFailure.SignatureFailure",
+            "AuthFailure.SecretIdNotFound",
+            "AuthFailure.InvalidSecretId",
+            "AuthFailure.TokenFailure",
+            "AuthFailure.UnauthorizedOperation",
+            "UnauthorizedOperation",
+        ] {
+            assert_eq!(
+                (api(code).kind(), api(code).retry()),
+                (ErrorKind::Auth, Retry::Never),
+                "{code}"
+            );
+        }
+        for code in [
+            "InvalidParameter",
+            "InvalidParameterValue.X",
+            "MissingParameter",
+            "UnknownParameter",
+            "InvalidAction",
+            "UnsupportedRegion",
+            "ResourceNotFound.InstanceNotFound",
+            "FailedOperation.X",
+            "CdbError.TaskError",
+            "SomethingNew",
+        ] {
+            assert_eq!(
+                (api(code).kind(), api(code).retry()),
+                (ErrorKind::ApiError, Retry::Never),
+                "{code}"
+            );
+        }
+        let e = ApiError::Api {
+            code: "InternalError".into(),
+            message: "boom".into(),
+            request_id: Some("req-1".into()),
+        };
+        assert_eq!(
+            e.to_string(),
+            "API error InternalError: boom (RequestId req-1)"
+        );
+        assert_eq!(e.request_id(), Some("req-1"));
+        let throttled = ApiError::HttpStatus {
+            status: 429,
+            excerpt: String::new(),
+        };
+        assert_eq!(throttled.kind(), ErrorKind::Throttled);
     }
 
     #[test]

@@ -1,8 +1,10 @@
-//! The built-in demo: a simulated CDB v2 API on 127.0.0.1 that the exporter reaches
-//! through its production client, so that a first run shows live rollbacks.
+//! The built-in demo: a simulated CDB API (3.0, and the legacy v2) on 127.0.0.1 that the
+//! exporter reaches through its production client, so that a first run shows live
+//! rollbacks.
 
 pub mod server;
 pub mod story;
+pub mod v3;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -11,16 +13,40 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::api::{ClientConfig, Credentials, Secret};
+use crate::api::{ApiVersion, ClientConfig, Credentials, Secret};
 use crate::config::{Config, DiscoveryConfig, InstanceConfig, JobConfig, Labels, PollConfig};
 use crate::rollback::time::unix_now;
 pub use server::{DEMO_SECRET_ID, DEMO_SECRET_KEY, Simulator};
 pub use story::INSTANCES;
 
-/// The exporter's configuration for the demo: the reference's job by id, and every
-/// simulated instance through discovery, polled often so that progress visibly moves.
-pub fn exporter_config(endpoint: Url) -> Config {
-    let mut client = ClientConfig::new(endpoint);
+/// The exporter's configuration for the demo, on API 3.0: every rollback of the demo
+/// region (narrowed to the simulated instances, for their labels), polled often so that
+/// progress visibly moves.
+pub fn exporter_config(base: &Url) -> Config {
+    let endpoint = base.join("/").unwrap_or_else(|_| base.clone());
+    let mut config = config_for(ApiVersion::V3, endpoint);
+    config.client.regions = vec![v3::REGION.to_string()];
+    config.jobs = vec![JobConfig {
+        id: 30004,
+        labels: Labels::from_pairs(&[("team", "dba")]),
+    }];
+    config
+}
+
+/// The same on the legacy v2 API: the reference's job by id, and every simulated instance
+/// through discovery.
+pub fn exporter_config_v2(base: &Url) -> Config {
+    let endpoint = base.join(server::PATH).unwrap_or_else(|_| base.clone());
+    let mut config = config_for(ApiVersion::V2, endpoint);
+    config.jobs = vec![JobConfig {
+        id: story::SEED_JOB_ID,
+        labels: Labels::from_pairs(&[("team", "dba")]),
+    }];
+    config
+}
+
+fn config_for(version: ApiVersion, endpoint: Url) -> Config {
+    let mut client = ClientConfig::new(version, endpoint);
     client.timeout = Duration::from_secs(5);
     client.max_requests_per_second = 10.0;
     Config {
@@ -36,14 +62,11 @@ pub fn exporter_config(endpoint: Url) -> Config {
             concurrency: 4,
             retries: 2,
         },
-        jobs: vec![JobConfig {
-            id: story::SEED_JOB_ID,
-            labels: Labels::from_pairs(&[("team", "dba")]),
-        }],
+        jobs: Vec::new(),
         discovery: DiscoveryConfig {
             interval: Duration::from_secs(5),
             // A new rollback every minute: three hours keep the tracked set (and the
-            // request demand, about 4/s) bounded however long the demo runs.
+            // request demand) bounded however long the demo runs.
             max_age: Duration::from_secs(3 * 3600),
             instances: INSTANCES
                 .iter()
@@ -64,8 +87,9 @@ async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr),
     Ok((listener, local))
 }
 
+/// The simulator's base URL: v3 answers at `/`, v2 at [`server::PATH`].
 fn endpoint(addr: SocketAddr) -> Result<Url, String> {
-    Url::parse(&format!("http://{addr}{}", server::PATH)).map_err(|e| e.to_string())
+    Url::parse(&format!("http://{addr}/")).map_err(|e| e.to_string())
 }
 
 /// Starts the simulator in this process on a free loopback port; returns the exporter's config.
@@ -79,7 +103,7 @@ pub async fn start() -> Result<Config, String> {
     });
     let url = endpoint(addr)?;
     tracing::info!(endpoint = %url, "demo mode: simulated CDB API started; no real credentials are used");
-    Ok(exporter_config(url))
+    Ok(exporter_config(&url))
 }
 
 /// Runs the simulator alone until `shutdown`.
@@ -92,7 +116,8 @@ pub async fn serve(
     tracing::info!(
         endpoint = %endpoint(local)?,
         secret_id = DEMO_SECRET_ID,
-        "simulated CDB v2 API listening (the demo SecretKey is in README.md)"
+        v2_endpoint = %endpoint(local)?.join(server::PATH).map_err(|e| e.to_string())?,
+        "simulated CDB API listening: API 3.0 at /, v2 at /v2/index.php (the demo SecretKey is in README.md)"
     );
     axum::serve(listener, server::router(sim))
         .with_graceful_shutdown(shutdown)
@@ -103,7 +128,7 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::sign::{SignatureMethod, signature, string_to_sign};
+    use crate::api::v2::sign::{SignatureMethod, signature, string_to_sign};
 
     fn signed(params: &[(&str, &str)], key: &str, now: i64) -> Vec<(String, String)> {
         let mut p: Vec<(String, String)> = params
@@ -134,7 +159,7 @@ mod tests {
         );
         let answer = sim.answer("GET", "127.0.0.1:1", "/v2/index.php", &good, now);
         assert_eq!(answer["code"], 0, "odd jobs answer with numbers: {answer}");
-        let job = crate::api::decode::job_detail(
+        let job = crate::api::v2::decode::job_detail(
             answer.to_string().as_bytes(),
             crate::rollback::time::UtcOffset::CST,
             30003,

@@ -1,6 +1,7 @@
-//! The simulated CDB v2 API: checks signatures as Tencent describes them and answers in
-//! the real, quirky shapes (numbers as strings, zero dates, both spellings of field names,
-//! `data` and `taskDetail` as object or array).
+//! The simulated CDB API: v2 at `/v2/index.php` (this file) and v3 at `/` ([`super::v3`]).
+//! v2 checks signatures as Tencent describes them and answers in the real, quirky shapes
+//! (numbers as strings, zero dates, both spellings of field names, `data` and
+//! `taskDetail` as object or array).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -14,7 +15,7 @@ use axum::routing::any;
 use serde_json::{Value, json};
 
 use super::story::{INSTANCES, SEED_JOB_ID, SimJob, SimTask, jobs_at};
-use crate::api::sign::{SignatureMethod, signature, string_to_sign};
+use crate::api::v2::sign::{SignatureMethod, signature, string_to_sign};
 use crate::rollback::time::unix_now;
 use crate::rollback::time::{UtcOffset, format_local};
 
@@ -24,7 +25,7 @@ pub const DEMO_SECRET_KEY: &str = "demo-secret-key-of-the-simulator";
 pub const PATH: &str = "/v2/index.php";
 const SEED_ANSWER: &str = include_str!("../../test-data/seed-answer.json");
 /// How far a request's Timestamp may be from the simulator's clock.
-const MAX_SKEW: i64 = 300;
+pub const MAX_SKEW: i64 = 300;
 
 pub struct Simulator {
     t0: i64,
@@ -314,6 +315,21 @@ async fn handle(
     )
 }
 
+async fn handle_v3(
+    State(sim): State<Arc<Simulator>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let answer = super::v3::answer(sim.t0, &headers, &body, unix_now() as i64);
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        answer.to_string(),
+    )
+}
+
 pub fn router(sim: Arc<Simulator>) -> Router {
-    Router::new().route(PATH, any(handle)).with_state(sim)
+    Router::new()
+        .route(PATH, any(handle))
+        .route("/", axum::routing::post(handle_v3))
+        .with_state(sim)
 }

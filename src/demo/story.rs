@@ -1,8 +1,8 @@
 //! The simulated world: instances and rollback jobs whose state is a pure function of time.
 //!
 //! Relative to the moment the simulator starts (t0): one rollback is running and will
-//! succeed, one fails on one of its two instances a few seconds in, one stalls at 42 %,
-//! older ones have succeeded, and a new rollback starts every minute.
+//! succeed, one (a batch over two instances) fails on one of them a few seconds in, one
+//! stalls at 42 %, 110 older ones have succeeded, and a new rollback starts every minute.
 
 pub struct DemoInstance {
     pub id: &'static str,
@@ -29,6 +29,8 @@ pub const SEED_JOB_ID: u64 = 12782;
 /// A new rollback starts this often, with ids from `NEW_JOB_BASE + 1`.
 pub const NEW_JOB_EVERY: i64 = 60;
 const NEW_JOB_BASE: u64 = 30100;
+/// Finished rollbacks before t0, with ids from 20001.
+pub const HISTORY: u64 = 110;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Outcome {
@@ -179,6 +181,14 @@ pub fn jobs_at(t0: i64, now: i64) -> Vec<SimJob> {
         job(30005, &[(2, t0 - 600, 900, Outcome::StallAt(42.0))]),
         job(30006, &[(0, t0 - 2 * HOUR, 900, Outcome::Success)]),
     ];
+    // Rollbacks of the last two and a half hours, enough to page past 100 on API 3.0.
+    for k in 0..HISTORY {
+        let start = t0 - 150 * 60 + k as i64 * 80;
+        jobs.push(job(
+            20001 + k,
+            &[((k % 3) as usize, start, 60, Outcome::Success)],
+        ));
+    }
     let started = (now - t0).max(0) / NEW_JOB_EVERY;
     for k in 1..=started {
         let start = t0 + k * NEW_JOB_EVERY;

@@ -2,7 +2,7 @@
 
 pub mod time;
 
-/// The state a status code stands for (the reference's table).
+/// The state of a job or task, whichever API version and spelling reported it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {
     Initial,
@@ -11,32 +11,62 @@ pub enum State {
     Failed,
     Killed,
     Removed,
-    Terminating,
+    /// v3's `PAUSED`, v2's status 6 (documented as 终止中, "terminating").
+    Paused,
+    Waiting,
+    /// `UNDEFINED`, and any code or name this exporter does not know yet.
     Unknown,
 }
 
 impl State {
     /// Every state, in the order the state-set series are written.
-    pub const ALL: [State; 8] = [
+    pub const ALL: [State; 9] = [
         State::Initial,
         State::Running,
         State::Success,
         State::Failed,
         State::Killed,
         State::Removed,
-        State::Terminating,
+        State::Paused,
+        State::Waiting,
         State::Unknown,
     ];
 
+    /// The number of a state: DescribeTasks' `TaskStatus` filter (-1 to 6, the same as
+    /// v2's status codes), with 7 for `WAITING`, which that enum lacks.
+    pub fn code(self) -> i64 {
+        match self {
+            State::Unknown => -1,
+            State::Initial => 0,
+            State::Running => 1,
+            State::Success => 2,
+            State::Failed => 3,
+            State::Killed => 4,
+            State::Removed => 5,
+            State::Paused => 6,
+            State::Waiting => 7,
+        }
+    }
+
     pub fn from_code(code: i64) -> State {
-        match code {
-            0 => State::Initial,
-            1 => State::Running,
-            2 => State::Success,
-            3 => State::Failed,
-            4 => State::Killed,
-            5 => State::Removed,
-            6 => State::Terminating,
+        State::ALL
+            .into_iter()
+            .find(|s| s.code() == code)
+            .unwrap_or(State::Unknown)
+    }
+
+    /// A v3 status name: `TaskStatus` of DescribeTasks or `Status` of
+    /// DescribeRollbackTaskDetail, which spell success two ways.
+    pub fn from_name(name: &str) -> State {
+        match name.trim().to_ascii_uppercase().as_str() {
+            "INITIAL" => State::Initial,
+            "RUNNING" => State::Running,
+            "SUCCEED" | "SUCCESS" => State::Success,
+            "FAILED" => State::Failed,
+            "KILLED" => State::Killed,
+            "REMOVED" => State::Removed,
+            "PAUSED" => State::Paused,
+            "WAITING" => State::Waiting,
             _ => State::Unknown,
         }
     }
@@ -49,7 +79,8 @@ impl State {
             State::Failed => "failed",
             State::Killed => "killed",
             State::Removed => "removed",
-            State::Terminating => "terminating",
+            State::Paused => "paused",
+            State::Waiting => "waiting",
             State::Unknown => "unknown",
         }
     }
@@ -71,13 +102,21 @@ impl Status {
     pub fn state(self) -> State {
         State::from_code(self.0)
     }
+
+    /// A v3 status name, kept as its number (unknown names are -1, `unknown`).
+    pub fn from_name(name: &str) -> Status {
+        Status(State::from_name(name).code())
+    }
 }
 
 /// One rollback job (`jobInfo` with its `taskDetail`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Job {
     pub id: u64,
+    /// 1 a rollback, 10 a batch rollback (v3's `TaskTypes`; v2's `type`).
     pub job_type: i64,
+    /// v3's id of the request that started the job; empty on v2.
+    pub async_request_id: String,
     pub status: Status,
     /// 0–1, clamped; absent when the answer did not say.
     pub progress: Option<f64>,
@@ -100,6 +139,8 @@ pub struct Instance {
     pub rollback_time: Option<i64>,
     pub operator: String,
     pub databases: Vec<DatabaseRename>,
+    /// Tables rolled back, where the answer lists them (v3).
+    pub tables: Option<i64>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -108,9 +149,10 @@ pub struct DatabaseRename {
     pub new_name: String,
 }
 
-/// One task of a job: the work on one instance.
+/// One task of a job: the work on one instance, keyed by (job, instance).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Task {
+    /// v2's task id; v3 gives none, and it is empty.
     pub id: String,
     pub work_id: String,
     pub status: Status,
@@ -166,21 +208,17 @@ mod tests {
 
     #[test]
     fn status_table() {
-        let names: Vec<_> = (0..8).map(|c| State::from_code(c).as_str()).collect();
+        let names: Vec<_> = (-1..9).map(|c| State::from_code(c).as_str()).collect();
         assert_eq!(
             names,
             [
-                "initial",
-                "running",
-                "success",
-                "failed",
-                "killed",
-                "removed",
-                "terminating",
-                "unknown"
+                "unknown", "initial", "running", "success", "failed", "killed", "removed",
+                "paused", "waiting", "unknown"
             ]
         );
-        assert_eq!(State::from_code(-1), State::Unknown);
+        for s in State::ALL {
+            assert_eq!(State::from_code(s.code()), s);
+        }
         let terminal: Vec<_> = State::ALL.iter().filter(|s| s.is_terminal()).collect();
         assert_eq!(
             terminal,
@@ -191,6 +229,28 @@ mod tests {
                 &State::Removed
             ]
         );
+    }
+
+    #[test]
+    fn v3_names() {
+        let cases = [
+            ("UNDEFINED", State::Unknown, -1),
+            ("INITIAL", State::Initial, 0),
+            ("RUNNING", State::Running, 1),
+            ("SUCCEED", State::Success, 2),
+            ("SUCCESS", State::Success, 2),
+            ("FAILED", State::Failed, 3),
+            ("KILLED", State::Killed, 4),
+            ("REMOVED", State::Removed, 5),
+            ("PAUSED", State::Paused, 6),
+            ("WAITING", State::Waiting, 7),
+            (" running ", State::Running, 1),
+            ("ROLLING_BACK", State::Unknown, -1),
+        ];
+        for (name, state, code) in cases {
+            assert_eq!(State::from_name(name), state, "{name}");
+            assert_eq!(Status::from_name(name), Status(code), "{name}");
+        }
     }
 
     #[test]

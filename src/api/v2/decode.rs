@@ -1,4 +1,4 @@
-//! Decoding the API's answers, whatever shape they come in.
+//! Decoding the v2 API's answers, whatever shape they come in.
 //!
 //! The real answers send numbers as numbers or as strings, spell field names two ways
 //! (sometimes both in one object), switch `data` and `taskDetail` between object and
@@ -6,15 +6,14 @@
 //! JSON values and every field is looked up under each of its spellings, so none of this
 //! can fail a poll; a value that is really wrong fails it with the field's path named.
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
-use super::error::ApiError;
-use crate::rollback::time::{UtcOffset, parse_local};
+use crate::api::error::{ApiError, scrub};
+use crate::api::json::{Obj, Reader, parse};
+use crate::rollback::time::UtcOffset;
 use crate::rollback::{
     DatabaseRename, Instance, Job, JobPage, JobSummary, Status, Task, progress_ratio,
 };
-
-type Obj = Map<String, Value>;
 
 /// Spellings of each field across versions of the documentation, preferred first.
 const JOB_ID: &[&str] = &["jobId", "jobid", "JobId"];
@@ -45,139 +44,13 @@ const NEW_NAME: &[&str] = &["newName", "newname", "NewName"];
 const TASK_COUNT: &[&str] = &["taskCount", "taskcount", "totalCount", "TotalCount"];
 const TASK_LIST: &[&str] = &["taskList", "tasklist", "TaskList"];
 
-/// Whether a value counts as "not given": null or an empty string.
-fn is_blank(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::String(s) => s.trim().is_empty(),
-        _ => false,
-    }
+/// The parts of an answer only v2 has.
+trait V2 {
+    fn instance(&self, o: &Obj, at: &str) -> Result<Instance, ApiError>;
+    fn envelope(&self, top: &Value) -> Result<Obj, ApiError>;
 }
 
-/// The first spelling present with a value, and the name it was found under.
-fn field<'v>(o: &'v Obj, names: &[&'static str]) -> Option<(&'static str, &'v Value)> {
-    names
-        .iter()
-        .find_map(|n| o.get(*n).filter(|v| !is_blank(v)).map(|v| (*n, v)))
-}
-
-fn float_to_int(v: f64) -> Option<i64> {
-    (v.is_finite() && v.fract() == 0.0 && v.abs() < 9.0e15).then_some(v as i64)
-}
-
-fn as_int(v: &Value) -> Option<i64> {
-    match v {
-        Value::Number(n) => n.as_i64().or_else(|| n.as_f64().and_then(float_to_int)),
-        Value::String(s) => {
-            let t = s.trim();
-            t.parse()
-                .ok()
-                .or_else(|| t.parse::<f64>().ok().and_then(float_to_int))
-        }
-        _ => None,
-    }
-}
-
-fn as_float(v: &Value) -> Option<f64> {
-    match v {
-        Value::Number(n) => n.as_f64(),
-        Value::String(s) => s.trim().trim_end_matches('%').trim().parse().ok(),
-        _ => None,
-    }
-    .filter(|f: &f64| f.is_finite())
-}
-
-fn as_text(v: &Value) -> Option<String> {
-    match v {
-        Value::String(s) => Some(s.clone()),
-        Value::Number(n) => Some(n.to_string()),
-        Value::Bool(b) => Some(b.to_string()),
-        _ => None,
-    }
-}
-
-/// Reads fields of one answer, naming the field's path in every error.
-struct Reader<'a> {
-    body: &'a [u8],
-    offset: UtcOffset,
-}
-
-impl Reader<'_> {
-    fn fail(&self, reason: String) -> ApiError {
-        ApiError::decode(reason, self.body)
-    }
-
-    fn bad(&self, at: &str, name: &str, v: &Value, want: &str) -> ApiError {
-        self.fail(format!("at `{at}.{name}`: {v} is not {want}"))
-    }
-
-    fn int(&self, o: &Obj, at: &str, names: &[&'static str]) -> Result<Option<i64>, ApiError> {
-        match field(o, names) {
-            None => Ok(None),
-            Some((n, v)) => as_int(v)
-                .map(Some)
-                .ok_or_else(|| self.bad(at, n, v, "an integer")),
-        }
-    }
-
-    fn required(&self, o: &Obj, at: &str, names: &[&'static str]) -> Result<i64, ApiError> {
-        self.int(o, at, names)?
-            .ok_or_else(|| self.fail(format!("`{at}.{}` is missing", names[0])))
-    }
-
-    fn id(&self, o: &Obj, at: &str, names: &[&'static str]) -> Result<u64, ApiError> {
-        let id = self.required(o, at, names)?;
-        u64::try_from(id).map_err(|_| self.fail(format!("`{at}.{}` is negative: {id}", names[0])))
-    }
-
-    fn float(&self, o: &Obj, at: &str, names: &[&'static str]) -> Result<Option<f64>, ApiError> {
-        match field(o, names) {
-            None => Ok(None),
-            Some((n, v)) => as_float(v)
-                .map(Some)
-                .ok_or_else(|| self.bad(at, n, v, "a number")),
-        }
-    }
-
-    fn text(&self, o: &Obj, names: &[&'static str]) -> String {
-        field(o, names)
-            .and_then(|(_, v)| as_text(v))
-            .unwrap_or_default()
-    }
-
-    fn time(&self, o: &Obj, at: &str, names: &[&'static str]) -> Result<Option<i64>, ApiError> {
-        match field(o, names) {
-            None => Ok(None),
-            Some((n, Value::String(s))) => {
-                parse_local(s, self.offset).map_err(|e| self.fail(format!("at `{at}.{n}`: {e}")))
-            }
-            Some((n, v)) => Err(self.bad(at, n, v, "a time")),
-        }
-    }
-
-    /// An array of objects, a single object, or nothing.
-    fn objects<'v>(
-        &self,
-        o: &'v Obj,
-        at: &str,
-        names: &[&'static str],
-    ) -> Result<Vec<&'v Obj>, ApiError> {
-        match field(o, names) {
-            None => Ok(Vec::new()),
-            Some((_, Value::Object(one))) => Ok(vec![one]),
-            Some((n, Value::Array(items))) => items
-                .iter()
-                .enumerate()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(i, v)| {
-                    v.as_object()
-                        .ok_or_else(|| self.bad(at, &format!("{n}[{i}]"), v, "an object"))
-                })
-                .collect(),
-            Some((n, v)) => Err(self.bad(at, n, v, "an object or an array")),
-        }
-    }
-
+impl V2 for Reader<'_> {
     fn instance(&self, o: &Obj, at: &str) -> Result<Instance, ApiError> {
         let databases = self
             .objects(o, at, &["dbs", "Dbs"])?
@@ -194,6 +67,7 @@ impl Reader<'_> {
             rollback_time: self.time(o, at, ROLLBACK_TIME)?,
             operator: self.text(o, &["operator", "Operator"]),
             databases,
+            tables: None,
         })
     }
 
@@ -205,16 +79,13 @@ impl Reader<'_> {
         match self.int(top, "", &["code", "Code"])? {
             Some(0) => Ok(top.clone()),
             Some(code) => Err(ApiError::Api {
-                code,
-                message: super::error::scrub(&self.text(top, &["message", "codeDesc", "Message"])),
+                code: code.to_string(),
+                message: scrub(&self.text(top, &["message", "codeDesc", "Message"])),
+                request_id: None,
             }),
             None => Err(self.fail("the answer has no `code`".into())),
         }
     }
-}
-
-fn parse(body: &[u8]) -> Result<Value, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::decode(format!("not JSON: {e}"), body))
 }
 
 /// Decodes a `GetCdbRollbackJobTask` answer for job `expected`.
@@ -285,6 +156,7 @@ pub fn job_detail(body: &[u8], offset: UtcOffset, expected: u64) -> Result<Job, 
     Ok(Job {
         id,
         job_type: r.int(info, at, &["type", "Type"])?.unwrap_or(0),
+        async_request_id: String::new(),
         status: Status(r.required(info, at, &["status", "Status"])?),
         progress: r
             .float(info, at, &["progress", "Progress"])?
@@ -338,7 +210,7 @@ mod tests {
     use crate::api::error::ErrorKind;
     use crate::rollback::State;
 
-    pub const SEED: &str = include_str!("../../test-data/seed-answer.json");
+    pub const SEED: &str = include_str!("../../../test-data/seed-answer.json");
 
     #[test]
     fn seed_answer_decodes_verbatim() {
@@ -422,7 +294,7 @@ mod tests {
         let err = job_detail(body, UtcOffset::CST, 12782).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Auth);
         assert_eq!(err.retry(), crate::api::error::Retry::Never);
-        assert_eq!(err.api_code(), Some(4100));
+        assert_eq!(err.api_code(), Some("4100"));
         let err = job_detail(
             br#"{"code":"5000","message":"","data":[]}"#,
             UtcOffset::CST,

@@ -1,15 +1,18 @@
-//! Finds the rollback jobs of the configured instances, so that nobody has to know a
-//! job id in advance, and drops discovered jobs once they are finished and old.
+//! v2 discovery: finds the rollback jobs of the configured instances
+//! (`GetCdbRollbackJob`), so that nobody has to know a job id in advance, and drops
+//! discovered jobs once they are finished and old.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::{ApiError, Client};
+use super::jobs::Scheduler;
+use super::{is_current, jitter, with_backoff};
+use crate::api::ApiError;
+use crate::api::v2::Client;
 use crate::config::{DiscoveryConfig, InstanceConfig};
 use crate::rollback::JobSummary;
 use crate::rollback::time::unix_now;
-use crate::scheduler::{Scheduler, jitter, with_backoff};
 use crate::store::{Source, Store};
 
 /// The API's largest page.
@@ -51,19 +54,6 @@ pub async fn list_instance(
     Ok(jobs)
 }
 
-/// Whether a discovered job is worth tracking: not finished, or started (else ended)
-/// within `max_age`. A finished job with neither time is not.
-fn is_current(
-    terminal: bool,
-    start: Option<i64>,
-    end: Option<i64>,
-    now: f64,
-    max_age: Duration,
-) -> bool {
-    let oldest = now - max_age.as_secs_f64();
-    !terminal || start.or(end).is_some_and(|t| t as f64 >= oldest)
-}
-
 pub struct Discovery {
     scheduler: Arc<Scheduler>,
     store: Arc<Store>,
@@ -78,8 +68,9 @@ impl Discovery {
         config: DiscoveryConfig,
         retries: u32,
     ) -> Self {
+        let region = scheduler.client().region().to_string();
         for i in &config.instances {
-            store.add_discovery_source(&i.id);
+            store.add_discovery_source(&region, Some(&i.id));
         }
         Self {
             scheduler,
@@ -103,6 +94,7 @@ impl Discovery {
     pub async fn round(&self) {
         let mut succeeded: HashSet<&str> = HashSet::new();
         let mut listed: HashMap<u64, JobSummary> = HashMap::new();
+        let region = self.scheduler.client().region();
         for inst in &self.config.instances {
             match list_instance(self.scheduler.client(), &inst.id, self.retries).await {
                 Ok(jobs) => {
@@ -114,7 +106,8 @@ impl Discovery {
                         added,
                         "discovery done"
                     );
-                    self.store.record_discovery(&inst.id, true, now);
+                    self.store
+                        .record_discovery(region, Some(&inst.id), true, now);
                     succeeded.insert(inst.id.as_str());
                     listed.extend(jobs.into_iter().map(|j| (j.id, j)));
                 }
@@ -122,11 +115,12 @@ impl Discovery {
                     tracing::warn!(
                         instance_id = inst.id,
                         kind = e.kind().as_str(),
-                        api_code = e.api_code().unwrap_or(0),
+                        api_code = e.api_code().unwrap_or(""),
                         error = %e,
                         "discovery failed; jobs already tracked stay tracked"
                     );
-                    self.store.record_discovery(&inst.id, false, unix_now());
+                    self.store
+                        .record_discovery(region, Some(&inst.id), false, unix_now());
                 }
             }
         }
@@ -165,47 +159,19 @@ impl Discovery {
             if !succeeded.contains(instance_id.as_str()) {
                 continue;
             }
-            let (terminal, start, end) = match (&e.data, listed.get(&e.id)) {
+            let (terminal, start, end) = match (&e.data, listed.get(&e.key.id)) {
                 (Some(d), _) => (d.job.status.state().is_terminal(), d.job.start, d.job.end),
                 (None, Some(s)) => (s.status.state().is_terminal(), s.start, s.end),
                 (None, None) => (true, Some(e.tracked_at as i64), None),
             };
             if !is_current(terminal, start, end, now, self.config.max_age) {
                 tracing::info!(
-                    job_id = e.id,
+                    job_id = e.key.id,
                     instance_id,
                     "dropping finished job older than max_age"
                 );
-                self.scheduler.untrack(e.id);
+                self.scheduler.untrack(&e.key);
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn current_jobs() {
-        let day = Duration::from_secs(86_400);
-        let now = 1_000_000.0;
-        let recent = Some(1_000_000 - 3600);
-        let old = Some(1_000_000 - 2 * 86_400);
-        assert!(
-            is_current(false, old, None, now, day),
-            "running jobs are always current"
-        );
-        assert!(is_current(false, None, None, now, day));
-        assert!(is_current(true, recent, None, now, day));
-        assert!(
-            !is_current(true, old, recent, now, day),
-            "judged on the start first"
-        );
-        assert!(is_current(true, None, recent, now, day), "else on the end");
-        assert!(
-            !is_current(true, None, None, now, day),
-            "a finished job with no times is not tracked"
-        );
     }
 }

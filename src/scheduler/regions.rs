@@ -1,0 +1,452 @@
+//! v3 polling: each region's rollback jobs come from `DescribeTasks` listings, 100 jobs a
+//! request, and each instance's part of a job from `DescribeRollbackTaskDetail`.
+//!
+//! Per region, every `poll.interval`: one listing of the jobs not finished (whatever
+//! their age), and, every `min(discovery.interval, poll.finished_interval)`, one of the
+//! jobs started within `discovery.max_age`, finished or not. A tracked job missing from
+//! both (it finished between two listings) is looked up by its `AsyncRequestId`. Task
+//! details run in their own loop at background priority, so that when the budget is
+//! short they fall behind while job-level state stays fresh.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::task::{JoinHandle, JoinSet};
+
+use super::{interval, is_current, jitter, with_backoff};
+use crate::api::v3::{Client, PAGE_LIMIT, TaskQuery};
+use crate::api::{ApiError, Priority};
+use crate::config::{Config, DiscoveryConfig, Labels, PollConfig};
+use crate::rollback::time::unix_now;
+use crate::rollback::{Job, State};
+use crate::store::{Entry, JobKey, PollError, Source, Store};
+
+/// `TaskStatus` numbers of jobs not finished: undefined, initial, running, paused.
+/// `WAITING` has no number; such a job is found by the recent listing and the lookup.
+const ACTIVE: [i64; 4] = [-1, 0, 1, 6];
+/// A bound on pages per listing, so that a runaway `TotalCount` cannot loop forever.
+const MAX_PAGES: u64 = 100;
+/// How often the detail loop looks for jobs whose tasks are due.
+const DETAIL_TICK: Duration = Duration::from_secs(1);
+
+/// When a job's tasks were last asked for, and in which state the job was then.
+#[derive(Clone, Copy)]
+struct DetailMark {
+    at: Instant,
+    state: State,
+}
+
+pub struct Regions {
+    client: Arc<Client>,
+    store: Arc<Store>,
+    poll: PollConfig,
+    discovery: DiscoveryConfig,
+    /// `jobs:` entries: labels for a job id wherever it is found.
+    job_labels: HashMap<u64, Labels>,
+    /// Pages the latest listings of each region took: (not finished, recent).
+    pages: Mutex<HashMap<String, (u64, u64)>>,
+    details: Mutex<HashMap<JobKey, DetailMark>>,
+    loops: Mutex<Vec<JoinHandle<()>>>,
+}
+
+impl Regions {
+    pub fn start(client: Arc<Client>, store: Arc<Store>, config: &Config) -> Arc<Self> {
+        let this = Arc::new(Self {
+            client,
+            store,
+            poll: config.poll.clone(),
+            discovery: config.discovery.clone(),
+            job_labels: config
+                .jobs
+                .iter()
+                .map(|j| (j.id, j.labels.clone()))
+                .collect(),
+            pages: Mutex::new(HashMap::new()),
+            details: Mutex::new(HashMap::new()),
+            loops: Mutex::new(Vec::new()),
+        });
+        let mut loops = Vec::new();
+        for region in &config.client.regions {
+            this.store.add_discovery_source(region, None);
+            let (a, b) = (Arc::clone(&this), Arc::clone(&this));
+            let (r1, r2) = (region.clone(), region.clone());
+            loops.push(tokio::spawn(async move { a.listing_loop(r1).await }));
+            loops.push(tokio::spawn(async move { b.detail_loop(r2).await }));
+        }
+        *lock(&this.loops) = loops;
+        this
+    }
+
+    pub fn stop(&self) {
+        for h in lock(&self.loops).drain(..) {
+            h.abort();
+        }
+    }
+
+    /// How often the listing of recent jobs (finished ones included) runs.
+    fn recent_interval(&self) -> Duration {
+        self.discovery.interval.min(self.poll.finished_interval)
+    }
+
+    /// Requests per second the intervals ask for: listings, and each job's instances.
+    pub fn demand(&self) -> f64 {
+        let per = |d: Duration| 1.0 / d.as_secs_f64().max(0.001);
+        let listings: f64 = lock(&self.pages)
+            .values()
+            .map(|(active, recent)| {
+                *active.max(&1) as f64 * per(self.poll.interval)
+                    + *recent.max(&1) as f64 * per(self.recent_interval())
+            })
+            .sum();
+        let details: f64 = self
+            .store
+            .snapshot()
+            .iter()
+            .filter_map(|e| {
+                e.data
+                    .as_ref()
+                    .map(|d| (e.is_terminal(), d.job.instances.len()))
+            })
+            .map(|(terminal, n)| n as f64 * per(interval(&self.poll, terminal)))
+            .sum();
+        listings + details
+    }
+
+    async fn listing_loop(self: Arc<Self>, region: String) {
+        let mut last_recent: Option<Instant> = None;
+        loop {
+            let recent_due = last_recent.is_none_or(|t| t.elapsed() >= self.recent_interval());
+            if self.refresh(&region, recent_due).await && recent_due {
+                last_recent = Some(Instant::now());
+            }
+            tokio::time::sleep(jitter(self.poll.interval, 0.1)).await;
+        }
+    }
+
+    /// One round of listings for a region; true when the recent listing (if due) worked.
+    async fn refresh(&self, region: &str, recent_due: bool) -> bool {
+        let active = TaskQuery {
+            statuses: ACTIVE.to_vec(),
+            ..TaskQuery::default()
+        };
+        let (active, active_pages) = match self.listing(region, &active, "not finished").await {
+            Ok(listed) => listed,
+            Err(error) => {
+                self.mark_stale(region, &error, |e| !e.is_terminal());
+                return false;
+            }
+        };
+        let mut seen: HashSet<u64> = active.iter().map(|j| j.id).collect();
+        self.absorb(region, active);
+        let mut recent_pages = lock(&self.pages).get(region).map_or(0, |p| p.1);
+        let mut recent_ok = true;
+        if recent_due {
+            let since = unix_now() - self.discovery.max_age.as_secs_f64();
+            let recent = TaskQuery {
+                start_begin: Some(since.floor() as i64),
+                ..TaskQuery::default()
+            };
+            match self.listing(region, &recent, "recent").await {
+                Ok((jobs, pages)) => {
+                    recent_pages = pages;
+                    seen.extend(jobs.iter().map(|j| j.id));
+                    self.absorb(region, jobs);
+                    self.drop_old(region);
+                }
+                Err(error) => {
+                    self.mark_stale(region, &error, Entry::is_terminal);
+                    recent_ok = false;
+                }
+            }
+        }
+        lock(&self.pages).insert(region.to_string(), (active_pages, recent_pages));
+        self.look_up_missing(region, &seen).await;
+        recent_ok
+    }
+
+    /// Every page of one listing, recorded as the region's discovery outcome.
+    async fn listing(
+        &self,
+        region: &str,
+        query: &TaskQuery,
+        what: &'static str,
+    ) -> Result<(Vec<Job>, u64), PollError> {
+        match self.list_all(region, query, Priority::Normal).await {
+            Ok((jobs, pages)) => {
+                tracing::debug!(region, listing = what, jobs = jobs.len(), pages, "listed");
+                self.store.record_discovery(region, None, true, unix_now());
+                Ok((jobs, pages))
+            }
+            Err(e) => {
+                log_error(
+                    &e,
+                    region,
+                    "listing rollback jobs failed; keeping the last good values",
+                );
+                self.store.record_discovery(region, None, false, unix_now());
+                Err(PollError::of(&e))
+            }
+        }
+    }
+
+    /// Pages through DescribeTasks until `TotalCount`; returns the jobs and the pages used.
+    async fn list_all(
+        &self,
+        region: &str,
+        base: &TaskQuery,
+        priority: Priority,
+    ) -> Result<(Vec<Job>, u64), ApiError> {
+        let mut jobs = Vec::new();
+        let mut query = base.clone();
+        let cap = (self.poll.interval / 2).max(Duration::from_secs(1));
+        for page in 1..=MAX_PAGES {
+            let p = with_backoff(self.poll.retries, cap, || {
+                self.client.describe_tasks(region, &query, priority)
+            })
+            .await?;
+            jobs.extend(p.jobs);
+            query.offset += p.rows;
+            if p.rows == 0 || p.rows < PAGE_LIMIT || query.offset >= p.total {
+                return Ok((jobs, page));
+            }
+        }
+        tracing::warn!(
+            region,
+            pages = MAX_PAGES,
+            "stopped paging: too many rollback jobs"
+        );
+        Ok((jobs, MAX_PAGES))
+    }
+
+    /// Tracks the jobs worth tracking and records every row of a tracked job.
+    fn absorb(&self, region: &str, jobs: Vec<Job>) {
+        let now = unix_now();
+        for job in jobs {
+            let key = JobKey::new(region, job.id);
+            if self.store.get(&key).is_none() {
+                let Some((source, labels)) = self.wanted(&job, now) else {
+                    continue;
+                };
+                self.store.track(key.clone(), source, labels);
+            }
+            self.store.record_row(&key, job, now);
+        }
+    }
+
+    /// Whether to track a job seen in a listing, and with which source and labels.
+    fn wanted(&self, job: &Job, now: f64) -> Option<(Source, Labels)> {
+        let terminal = job.status.state().is_terminal();
+        if !is_current(terminal, job.start, job.end, now, self.discovery.max_age) {
+            return None;
+        }
+        let mut labels = Labels::default();
+        let narrowed = !self.discovery.instances.is_empty();
+        let mut matched = false;
+        for inst in &self.discovery.instances {
+            if job.instances.iter().any(|i| i.instance_id == inst.id) {
+                matched = true;
+                for (k, v) in &inst.labels.0 {
+                    labels.0.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        if narrowed && !matched {
+            return None;
+        }
+        if let Some(own) = self.job_labels.get(&job.id) {
+            labels.0.extend(own.0.clone());
+        }
+        let instance_id = match job.instances.as_slice() {
+            [one] => Some(one.instance_id.clone()),
+            _ => None,
+        };
+        Some((Source::Listed { instance_id }, labels))
+    }
+
+    /// Drops the region's finished jobs that started longer than `max_age` ago.
+    fn drop_old(&self, region: &str) {
+        let now = unix_now();
+        for e in self.store.snapshot() {
+            let Some(d) = e.data.as_ref().filter(|_| e.key.region == region) else {
+                continue;
+            };
+            let job = &d.job;
+            if !is_current(
+                e.is_terminal(),
+                job.start,
+                job.end,
+                now,
+                self.discovery.max_age,
+            ) {
+                tracing::info!(
+                    job_id = e.key.id,
+                    region,
+                    "dropping finished job older than max_age"
+                );
+                self.store.untrack(&e.key);
+                lock(&self.details).remove(&e.key);
+            }
+        }
+    }
+
+    /// A failed listing: the region's jobs it would have refreshed keep their values,
+    /// marked as failing.
+    fn mark_stale(&self, region: &str, error: &PollError, which: impl Fn(&Entry) -> bool) {
+        let now = unix_now();
+        for e in self.store.snapshot() {
+            if e.key.region == region && which(&e) {
+                self.store.record_failure(&e.key, error.clone(), now);
+            }
+        }
+    }
+
+    /// Tracked jobs not finished that no listing showed this round: most often they just
+    /// finished; ask for each by its AsyncRequestId (else by instance and start time).
+    async fn look_up_missing(&self, region: &str, seen: &HashSet<u64>) {
+        let missing: Vec<Arc<Entry>> = self
+            .store
+            .snapshot()
+            .into_iter()
+            .filter(|e| e.key.region == region && !seen.contains(&e.key.id) && !e.is_terminal())
+            .filter(|e| e.data.is_some())
+            .collect();
+        for e in missing {
+            let Some(d) = e.data.as_ref() else { continue };
+            let job = &d.job;
+            let query = if job.async_request_id.is_empty() {
+                TaskQuery {
+                    instance_id: job.instances.first().map(|i| i.instance_id.clone()),
+                    start_begin: job.start,
+                    ..TaskQuery::default()
+                }
+            } else {
+                TaskQuery {
+                    async_request_id: Some(job.async_request_id.clone()),
+                    ..TaskQuery::default()
+                }
+            };
+            let now = unix_now();
+            match self.list_all(region, &query, Priority::Normal).await {
+                Ok((jobs, _)) => match jobs.into_iter().find(|j| j.id == e.key.id) {
+                    Some(found) => self.store.record_row(&e.key, found, now),
+                    None => {
+                        tracing::info!(
+                            job_id = e.key.id,
+                            region,
+                            "the API no longer lists this job; dropping it"
+                        );
+                        self.store.untrack(&e.key);
+                    }
+                },
+                Err(err) => {
+                    log_error(
+                        &err,
+                        region,
+                        "looking up a job that left the listing failed",
+                    );
+                    self.store.record_failure(&e.key, PollError::of(&err), now);
+                }
+            }
+        }
+    }
+
+    async fn detail_loop(self: Arc<Self>, region: String) {
+        loop {
+            let due = self.details_due(&region);
+            let mut set = JoinSet::new();
+            for (e, instance_id) in due {
+                if set.len() >= self.poll.concurrency.max(1) {
+                    set.join_next().await;
+                }
+                let this = Arc::clone(&self);
+                set.spawn(async move { this.detail(&e, &instance_id).await });
+            }
+            while set.join_next().await.is_some() {}
+            tokio::time::sleep(DETAIL_TICK).await;
+        }
+    }
+
+    /// (job, instance) pairs whose task is due: never asked, the job's state changed
+    /// since, or its interval has passed. Marks them asked.
+    fn details_due(&self, region: &str) -> Vec<(Arc<Entry>, String)> {
+        let mut marks = lock(&self.details);
+        let mut due = Vec::new();
+        for e in self.store.snapshot() {
+            let Some(d) = e.data.as_ref().filter(|_| e.key.region == region) else {
+                continue;
+            };
+            let state = d.job.status.state();
+            let every = interval(&self.poll, state.is_terminal());
+            let fresh = marks
+                .get(&e.key)
+                .is_some_and(|m| m.state == state && m.at.elapsed() < every);
+            if fresh {
+                continue;
+            }
+            marks.insert(
+                e.key.clone(),
+                DetailMark {
+                    at: Instant::now(),
+                    state,
+                },
+            );
+            for inst in &d.job.instances {
+                due.push((Arc::clone(&e), inst.instance_id.clone()));
+            }
+        }
+        due
+    }
+
+    async fn detail(&self, e: &Entry, instance_id: &str) {
+        let Some(d) = e.data.as_ref() else { return };
+        let cap = (self.poll.interval / 2).max(Duration::from_secs(1));
+        let result = with_backoff(self.poll.retries, cap, || {
+            self.client.rollback_task_detail(
+                &e.key.region,
+                instance_id,
+                &d.job.async_request_id,
+                Priority::Background,
+            )
+        })
+        .await;
+        let now = unix_now();
+        match result {
+            Ok(page) => {
+                if let Some(t) = page.task.as_ref().filter(|t| !t.message.is_empty()) {
+                    tracing::debug!(
+                        job_id = e.key.id,
+                        instance_id,
+                        info = t.message,
+                        "task detail"
+                    );
+                }
+                self.store.record_task(&e.key, instance_id, page.task, now);
+            }
+            Err(err) => {
+                log_error(
+                    &err,
+                    &e.key.region,
+                    "task detail failed; keeping the last good values",
+                );
+                self.store
+                    .record_detail_failure(&e.key, PollError::of(&err), now);
+            }
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn log_error(e: &ApiError, region: &str, what: &str) {
+    tracing::warn!(
+        region,
+        kind = e.kind().as_str(),
+        api_code = e.api_code().unwrap_or(""),
+        request_id = e.request_id().unwrap_or(""),
+        error = %e,
+        "{what}"
+    );
+}
