@@ -1,13 +1,11 @@
 //! Discovery against a fake API on 127.0.0.1: paging, de-duplication, dropping old
 //! finished jobs, keeping configured ones, and surviving a failing discovery.
 
-mod support;
-
 use std::time::Duration;
 
-use support::exposition::Exposition;
-use support::fake_api::{FakeApi, Reply, cst, job_answer, list_row, now};
-use support::{Daemon, config};
+use crate::support::exposition::Exposition;
+use crate::support::fake_api::{FakeApi, Reply, cst, job_answer, list_row, now};
+use crate::support::{Daemon, config};
 
 const HOUR: i64 = 3600;
 

@@ -1,13 +1,11 @@
 //! The daemon end to end against a fake API on 127.0.0.1, scraped over HTTP.
 
-mod support;
-
 use std::time::Duration;
 
-use support::fake_api::{FakeApi, Reply, TaskSpec, cst, job_answer, now};
-use support::{Daemon, config};
+use crate::support::fake_api::{FakeApi, Reply, TaskSpec, cst, job_answer, now};
+use crate::support::{Daemon, config};
 
-const SEED: &str = include_str!("../test-data/seed-answer.json");
+const SEED: &str = include_str!("../../test-data/seed-answer.json");
 
 fn yaml(endpoint: &str, extra: &str) -> String {
     format!(
@@ -284,7 +282,7 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
                 && l.contains("background poll")),
         "HELP says the values come from a background poll"
     );
-    assert!(!m.text.contains(support::SECRET_KEY));
+    assert!(!m.text.contains(crate::support::SECRET_KEY));
 
     // Landing page and health.
     let landing = daemon.get("/").await.text().await.unwrap();

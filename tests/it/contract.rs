@@ -13,7 +13,7 @@ use cdb_rollback_exporter::render::render;
 use cdb_rollback_exporter::rollback::time::UtcOffset;
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
 
-const SEED: &str = include_str!("../test-data/seed-answer.json");
+const SEED: &str = include_str!("../../test-data/seed-answer.json");
 
 /// Every family the exporter writes, with the histogram's series suffixes.
 fn exposed() -> BTreeSet<String> {

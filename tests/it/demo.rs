@@ -1,19 +1,17 @@
 //! The binary in demo mode, end to end, and the simulator on its own.
 
-mod support;
-
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::support::exposition::Exposition;
+use crate::support::http_client;
 use cdb_rollback_exporter::api::v2::Client;
 use cdb_rollback_exporter::api::{
     ApiVersion, ClientConfig, Credentials, CredentialsHandle, ErrorKind, Priority, Secret,
 };
 use cdb_rollback_exporter::demo::{DEMO_SECRET_ID, DEMO_SECRET_KEY};
 use cdb_rollback_exporter::metrics::Metrics;
-use support::exposition::Exposition;
-use support::http_client;
 
 const BIN: &str = env!("CARGO_BIN_EXE_cdb-rollback-exporter");
 

@@ -1,20 +1,18 @@
 //! The signed client against a fake API on 127.0.0.1 that recomputes every signature.
 
-mod support;
-
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::support::fake_api::{FakeApi, Reply, list_row};
+use crate::support::{SECRET_ID, SECRET_KEY};
 use cdb_rollback_exporter::api::v2::Client;
 use cdb_rollback_exporter::api::{
     ApiError, ApiVersion, ClientConfig, Credentials, CredentialsHandle, ErrorKind, HttpMethod,
     Priority, Retry, Secret, SignatureMethod,
 };
 use cdb_rollback_exporter::metrics::Metrics;
-use support::fake_api::{FakeApi, Reply, list_row};
-use support::{SECRET_ID, SECRET_KEY};
 
-const SEED: &str = include_str!("../test-data/seed-answer.json");
+const SEED: &str = include_str!("../../test-data/seed-answer.json");
 
 fn client(api: &FakeApi, key: &str, tune: impl FnOnce(&mut ClientConfig)) -> Client {
     let mut cfg = ClientConfig::new(ApiVersion::V2, api.endpoint.parse().unwrap());

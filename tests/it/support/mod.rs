@@ -1,6 +1,5 @@
 //! Test fixtures: a fake CDB API on 127.0.0.1 with its own, separately written signature
 //! check, an in-process daemon, and a small parser for the text exposition.
-#![allow(dead_code)]
 
 pub mod exposition;
 pub mod fake_api;
