@@ -3,6 +3,7 @@
 
 pub mod exposition;
 pub mod fake_api;
+pub mod fake_v3;
 
 use std::path::Path;
 use std::time::Duration;
