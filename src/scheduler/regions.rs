@@ -30,11 +30,25 @@ const MAX_PAGES: u64 = 100;
 /// How often the detail loop looks for jobs whose tasks are due.
 const DETAIL_TICK: Duration = Duration::from_secs(1);
 
-/// When a job's tasks were last asked for, and in which state the job was then.
+/// When a job's tasks were last asked for, and what its listing row said then.
 #[derive(Clone, Copy)]
 struct DetailMark {
     at: Instant,
     state: State,
+    progress: Option<f64>,
+}
+
+impl DetailMark {
+    /// A job's tasks are asked for again when its state changed, when its progress moved
+    /// and `poll.interval` has passed, and at least every `finished_interval`: a job
+    /// whose listing row stands still has tasks that stand still, and asking costs one
+    /// request per instance.
+    fn due(&self, state: State, progress: Option<f64>, poll: &PollConfig) -> bool {
+        let age = self.at.elapsed();
+        self.state != state
+            || (self.progress != progress && age >= poll.interval)
+            || age >= poll.finished_interval
+    }
 }
 
 pub struct Regions {
@@ -367,8 +381,7 @@ impl Regions {
         }
     }
 
-    /// (job, instance) pairs whose task is due: never asked, the job's state changed
-    /// since, or its interval has passed. Marks them asked.
+    /// (job, instance) pairs whose task is due (see [`DetailMark::due`]); marks them asked.
     fn details_due(&self, region: &str) -> Vec<(Arc<Entry>, String)> {
         let mut marks = lock(&self.details);
         let mut due = Vec::new();
@@ -376,21 +389,19 @@ impl Regions {
             let Some(d) = e.data.as_ref().filter(|_| e.key.region == region) else {
                 continue;
             };
-            let state = d.job.status.state();
-            let every = interval(&self.poll, state.is_terminal());
-            let fresh = marks
+            let (state, progress) = (d.job.status.state(), d.job.progress);
+            if marks
                 .get(&e.key)
-                .is_some_and(|m| m.state == state && m.at.elapsed() < every);
-            if fresh {
+                .is_some_and(|m| !m.due(state, progress, &self.poll))
+            {
                 continue;
             }
-            marks.insert(
-                e.key.clone(),
-                DetailMark {
-                    at: Instant::now(),
-                    state,
-                },
-            );
+            let mark = DetailMark {
+                at: Instant::now(),
+                state,
+                progress,
+            };
+            marks.insert(e.key.clone(), mark);
             for inst in &d.job.instances {
                 due.push((Arc::clone(&e), inst.instance_id.clone()));
             }
@@ -449,4 +460,49 @@ fn log_error(e: &ApiError, region: &str, what: &str) {
         error = %e,
         "{what}"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_details_are_asked_for_when_the_row_moves() {
+        let poll = PollConfig {
+            interval: Duration::from_secs(30),
+            finished_interval: Duration::from_secs(600),
+            ..PollConfig::default()
+        };
+        let now = DetailMark {
+            at: Instant::now(),
+            state: State::Running,
+            progress: Some(0.4),
+        };
+        assert!(!now.due(State::Running, Some(0.4), &poll), "nothing moved");
+        assert!(
+            !now.due(State::Running, Some(0.5), &poll),
+            "moved, but within the interval"
+        );
+        assert!(
+            now.due(State::Failed, Some(0.4), &poll),
+            "a new state at once"
+        );
+        let earlier = DetailMark {
+            at: Instant::now() - Duration::from_secs(31),
+            ..now
+        };
+        assert!(earlier.due(State::Running, Some(0.5), &poll));
+        assert!(
+            !earlier.due(State::Running, Some(0.4), &poll),
+            "a still row: still tasks"
+        );
+        let long_ago = DetailMark {
+            at: Instant::now() - Duration::from_secs(601),
+            ..now
+        };
+        assert!(
+            long_ago.due(State::Running, Some(0.4), &poll),
+            "at least every finished_interval"
+        );
+    }
 }

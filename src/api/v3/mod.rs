@@ -12,7 +12,8 @@ use serde_json::{Map, Value, json};
 pub use self::decode::{DetailPage, TaskPage};
 use super::transport::Call;
 use super::{
-    ApiError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder, Transport,
+    ApiError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder, RequestBudget,
+    Transport,
 };
 use crate::rollback::time::{UtcOffset, format_local};
 
@@ -23,6 +24,9 @@ pub const ACTIONS: [&str; 2] = ["DescribeTasks", "DescribeRollbackTaskDetail"];
 pub const PAGE_LIMIT: u64 = 100;
 /// `TaskTypes` of rollbacks: 1 a database rollback, 10 a batch rollback.
 pub const ROLLBACK_TYPES: [i64; 2] = [1, 10];
+/// DescribeRollbackTaskDetail's own limit is 20 requests/s per account: stay under it
+/// whatever `api.max_requests_per_second` allows.
+pub const DETAIL_RATE: f64 = 18.0;
 /// What the Go SDK sends; it is signed, so it must be sent exactly so.
 pub const CONTENT_TYPE: &str = "application/json";
 
@@ -116,6 +120,7 @@ impl TaskQuery {
 pub struct Client {
     transport: Transport,
     timezone: UtcOffset,
+    detail_budget: RequestBudget,
 }
 
 impl Client {
@@ -127,6 +132,7 @@ impl Client {
         Ok(Self {
             transport: Transport::new(&cfg.transport(), creds, recorder)?,
             timezone: cfg.timezone,
+            detail_budget: RequestBudget::per_second(DETAIL_RATE),
         })
     }
 
@@ -158,6 +164,7 @@ impl Client {
         priority: Priority,
     ) -> Result<DetailPage, ApiError> {
         let tz = self.timezone;
+        self.detail_budget.acquire(Priority::Normal).await;
         let mut body = json!({"InstanceId": instance_id, "Offset": 0, "Limit": PAGE_LIMIT});
         if !async_request_id.is_empty() {
             body["AsyncRequestId"] = json!(async_request_id);

@@ -1,0 +1,171 @@
+//! The request cost of polling 1,000 running rollback jobs in one region, v3 beside v2:
+//! the daemon runs in this process against a small answering API on 127.0.0.1 (no
+//! signature checks: this counts requests, the tests check signatures), for a few poll
+//! intervals, and the requests per interval are counted by action.
+//!
+//! `cargo bench --bench requests`; `REQUESTS_JOBS` and `REQUESTS_INTERVALS` tune it.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use cdb_rollback_exporter::config::Config;
+use cdb_rollback_exporter::rollback::time::{UtcOffset, format_local, unix_now};
+use serde_json::{Value, json};
+
+type Log = Arc<Mutex<Vec<(Instant, String)>>>;
+
+const INTERVAL: Duration = Duration::from_secs(2);
+
+fn env_or(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn time(t: i64) -> String {
+    format_local(t, UtcOffset::CST)
+}
+
+async fn v3(State((log, jobs)): State<(Log, u64)>, headers: HeaderMap, body: Bytes) -> String {
+    let action = headers
+        .get("x-tc-action")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    log.lock().unwrap().push((Instant::now(), action.clone()));
+    let p: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let now = unix_now() as i64;
+    let start = time(now - 600);
+    // Every job moves on every second, so that task details are due every interval.
+    let v = if action == "DescribeTasks" {
+        let offset = p["Offset"].as_u64().unwrap_or(0);
+        let items: Vec<Value> = (offset..jobs.min(offset + 100))
+            .map(|k| json!({"JobId": 10_000 + k, "AsyncRequestId": format!("a-{k}"), "TaskType": "ROLLBACK",
+                "TaskStatus": "RUNNING", "Progress": (k as i64 + now) % 100, "Code": 0, "Message": "", "StartTime": start,
+                "EndTime": "0000-00-00 00:00:00", "InstanceIds": [format!("cdb-{k:06}")]}))
+            .collect();
+        json!({"TotalCount": jobs, "Items": items, "RequestId": "r"})
+    } else {
+        let instance = p["InstanceId"].as_str().unwrap_or("");
+        json!({"TotalCount": 1, "RequestId": "r", "Items": [{"Status": "RUNNING", "Progress": 50,
+            "StartTime": start, "EndTime": "", "Info": "", "Detail": [{"InstanceId": instance, "Strategy": "table",
+            "RollbackTime": start, "Databases": [], "Tables": []}]}]})
+    };
+    json!({ "Response": v }).to_string()
+}
+
+async fn v2(
+    State((log, _)): State<(Log, u64)>,
+    Query(q): Query<BTreeMap<String, String>>,
+) -> String {
+    let action = q.get("Action").cloned().unwrap_or_default();
+    log.lock().unwrap().push((Instant::now(), action));
+    let id = q.get("jobId").cloned().unwrap_or_default();
+    let start = time(unix_now() as i64 - 600);
+    json!({"code": 0, "message": "", "data": {"jobInfo": {"jobId": id, "type": 1, "status": 1, "progress": 50,
+        "code": 0, "startTime": start, "endTime": ""}, "taskDetail": [{"taskId": 1, "status": 1, "progress": 50,
+        "startTime": start, "taskInfo": {"cdbInstanceId": format!("cdb-{id}")}}]}})
+    .to_string()
+}
+
+/// Runs the daemon with `yaml` for `intervals` poll intervals after one of warm-up, and
+/// returns the requests per interval by action.
+async fn measure(yaml: String, log: Log, intervals: u64) -> BTreeMap<String, f64> {
+    let env = |name: &str| match name {
+        "TENCENTCLOUD_SECRET_ID" => Some("AKIDbench".to_string()),
+        "TENCENTCLOUD_SECRET_KEY" => Some("bench-key".to_string()),
+        _ => None,
+    };
+    let config = Config::parse(&yaml, Path::new("bench.yml"), &env).unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let daemon = tokio::spawn(cdb_rollback_exporter::app::run(
+        config,
+        listener,
+        "/metrics",
+        async move {
+            let _ = rx.await;
+        },
+    ));
+    tokio::time::sleep(INTERVAL * 2).await;
+    let from = Instant::now();
+    tokio::time::sleep(INTERVAL * intervals as u32).await;
+    let to = Instant::now();
+    let _ = tx.send(());
+    let _ = daemon.await;
+    let mut per: BTreeMap<String, f64> = BTreeMap::new();
+    for (at, action) in log.lock().unwrap().iter() {
+        if *at >= from && *at < to {
+            *per.entry(action.clone()).or_default() += 1.0 / intervals as f64;
+        }
+    }
+    per
+}
+
+async fn serve(app: Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    format!("http://{addr}")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let jobs = env_or("REQUESTS_JOBS", 1000);
+    let intervals = env_or("REQUESTS_INTERVALS", 5);
+    let common = format!(
+        "  max_requests_per_second: 1000\n  timeout: 5s\npoll:\n  interval: {}s\n  finished_interval: 10m\n  concurrency: 16\n  retries: 0\n",
+        INTERVAL.as_secs()
+    );
+
+    let log3: Log = Arc::default();
+    let base = serve(
+        Router::new()
+            .route("/", post(v3))
+            .with_state((Arc::clone(&log3), jobs)),
+    )
+    .await;
+    let yaml3 = format!("api:\n  version: 3\n  endpoint: {base}/\n{common}");
+    let per3 = measure(yaml3, log3, intervals).await;
+
+    let log2: Log = Arc::default();
+    let base = serve(
+        Router::new()
+            .route("/v2/index.php", get(v2))
+            .with_state((Arc::clone(&log2), jobs)),
+    )
+    .await;
+    let ids: String = (0..jobs)
+        .map(|k| format!("  - id: {}\n", 10_000 + k))
+        .collect();
+    let yaml2 =
+        format!("api:\n  version: 2\n  endpoint: {base}/v2/index.php\n{common}jobs:\n{ids}");
+    let per2 = measure(yaml2, log2, intervals).await;
+
+    println!(
+        "{jobs} running jobs in one region, poll.interval {}s, budget 1000 requests/s, {intervals} intervals measured:",
+        INTERVAL.as_secs()
+    );
+    println!("  {:<34} {:>22}", "action", "requests per interval");
+    for (action, n) in per3.iter().chain(per2.iter()) {
+        println!("  {action:<34} {n:>22.1}");
+    }
+    let listing = per3.get("DescribeTasks").copied().unwrap_or(0.0);
+    let v2_jobs = per2.get("GetCdbRollbackJobTask").copied().unwrap_or(0.0);
+    println!(
+        "job-level refresh: v3 {listing:.1} DescribeTasks requests per interval, v2 {v2_jobs:.1} GetCdbRollbackJobTask requests"
+    );
+    assert!(
+        listing <= (jobs as f64 / 100.0).ceil() + 0.5,
+        "v3 job-level refresh took {listing} requests per interval"
+    );
+}
