@@ -3,6 +3,10 @@
 
 pub mod exposition;
 pub mod fake_api;
+pub mod fake_cdb_v3_min;
+pub mod fake_metadata;
+pub mod fake_sts;
+pub mod tc3_check;
 
 use std::path::Path;
 use std::time::Duration;
