@@ -407,3 +407,49 @@ async fn with_role(spec: &Spec, base: Base, fetched: Fetched) -> Result<Resolved
         first,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn no_secret_in_debug_display_or_errors() {
+        let env = Env::capture(&|n: &str| match n {
+            env::ENV_SECRET_ID => Some("AKIDvisible".into()),
+            env::ENV_SECRET_KEY => Some("secret-key-value".into()),
+            env::ENV_SECURITY_TOKEN => Some("token-value".into()),
+            _ => None,
+        });
+        let mut spec = Spec::chain(env);
+        let r = resolve(&spec).await.unwrap();
+        assert_eq!(r.first.creds.secret_key.expose(), "secret-key-value");
+        spec.origin = Origin::Static(StaticSpec {
+            secret_id: "AKIDvisible".into(),
+            secret_key: SecretValue::Given(Secret::new("secret-key-value")),
+            token: Some(SecretValue::Given(Secret::new("token-value"))),
+        });
+        let text = format!(
+            "{spec:?} {r:?} {} {}",
+            r.provider.describe(),
+            r.provider.label()
+        );
+        assert!(text.contains("AKIDvisible") && text.contains("TENCENTCLOUD_SECRET_KEY"));
+        assert!(
+            !text.contains("secret-key-value") && !text.contains("token-value"),
+            "{text}"
+        );
+        // A web identity token file that cannot be read is named, its content never is.
+        let env = Env::capture(&|n: &str| match n {
+            oidc::ENV_ROLE_ARN => Some("qcs::cam::uin/1:roleName/r".into()),
+            oidc::ENV_PROVIDER_ID => Some("p".into()),
+            oidc::ENV_TOKEN_FILE => Some("/nonexistent/token".into()),
+            _ => None,
+        });
+        let err = resolve(&Spec::chain(env)).await.unwrap_err().to_string();
+        assert!(
+            err.contains("credentials from oidc") && err.contains("/nonexistent/token"),
+            "{err}"
+        );
+        assert!(err.contains("env: TENCENTCLOUD_SECRET_ID not set"), "{err}");
+    }
+}
