@@ -7,9 +7,14 @@
   config path and the secret key file path, the locked-down security context.
 - kustomization.yaml lists every manifest but the example Secret.
 - docker-compose.yml: the files it mounts or builds from exist.
+- deploy/kubernetes-pod-identity (built with kubectl kustomize, when installed): the
+  ServiceAccount with the TKE role annotation, the TKE_* env, the projected token at
+  TKE_WEB_IDENTITY_TOKEN_FILE, no key Secret, and `credentials.source: oidc`.
 """
 import pathlib
 import re
+import shutil
+import subprocess
 import sys
 
 import yaml
@@ -18,6 +23,8 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 K8S = ROOT / "deploy/kubernetes"
 RULES = ROOT / "deploy/prometheus/rules/cdb-rollback.rules.yml"
 COMPOSE = ROOT / "deploy/docker-compose.yml"
+POD_IDENTITY = ROOT / "deploy/kubernetes-pod-identity"
+TKE_ENV = {"TKE_REGION", "TKE_PROVIDER_ID", "TKE_ROLE_ARN", "TKE_WEB_IDENTITY_TOKEN_FILE"}
 DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
 ENDPOINT_KEYS = {"port", "targetPort", "path", "scheme", "interval", "scrapeTimeout", "honorLabels",
                  "honorTimestamps", "relabelings", "metricRelabelings", "params", "tlsConfig",
@@ -155,8 +162,40 @@ def main():
     check("--demo" in comp["services"].get("exporter", {}).get("command", []), "compose exporter must run --demo")
 
 
+def check_pod_identity():
+    if not shutil.which("kubectl"):
+        print("kubectl not installed: pod-identity overlay not built")
+        return
+    out = subprocess.run(["kubectl", "kustomize", str(POD_IDENTITY)], capture_output=True, text=True)
+    if not check(out.returncode == 0, f"kustomize {POD_IDENTITY.relative_to(ROOT)}: {out.stderr.strip()}"):
+        return
+    docs = {d["kind"]: d for d in yaml.safe_load_all(out.stdout) if d}
+    sa, dep, cm = docs.get("ServiceAccount"), docs.get("Deployment"), docs.get("ConfigMap")
+    if not check(sa and dep and cm, "pod identity: ServiceAccount, Deployment and ConfigMap expected"):
+        return
+    arn = sa["metadata"].get("annotations", {}).get("tke.cloud.tencent.com/role-arn", "")
+    check(arn.startswith("qcs::cam::"), "pod identity: ServiceAccount needs tke.cloud.tencent.com/role-arn")
+    pod = dep["spec"]["template"]["spec"]
+    check(pod.get("serviceAccountName") == sa["metadata"]["name"], "pod identity: serviceAccountName")
+    (c,) = pod["containers"]
+    env = {e["name"]: e.get("value") for e in c.get("env", [])}
+    check(TKE_ENV <= set(env), f"pod identity: env {sorted(TKE_ENV - set(env))} missing")
+    check(env.get("TKE_ROLE_ARN") == arn, "pod identity: TKE_ROLE_ARN differs from the role-arn annotation")
+    check("TENCENTCLOUD_SECRET_ID" not in env, "pod identity: no TENCENTCLOUD_SECRET_ID")
+    vols = {v["name"]: v for v in pod.get("volumes", [])}
+    check(not any("secret" in v for v in vols.values()), "pod identity: no key Secret is mounted")
+    token = env.get("TKE_WEB_IDENTITY_TOKEN_FILE") or ""
+    mounted = [m for m in c.get("volumeMounts", []) if token.startswith(m["mountPath"] + "/")]
+    projected = [s for m in mounted for s in vols.get(m["name"], {}).get("projected", {}).get("sources", [])
+                 if f"{m['mountPath']}/{s.get('serviceAccountToken', {}).get('path')}" == token]
+    check(projected, f"pod identity: {token!r} is not a projected service account token")
+    config = yaml.safe_load(cm["data"]["config.yml"])
+    check(config.get("credentials", {}).get("source") == "oidc", "pod identity: credentials.source must be oidc")
+
+
 if __name__ == "__main__":
     main()
+    check_pod_identity()
     for e in errors:
         print(f"ERROR: {e}", file=sys.stderr)
     if not errors:

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates deploy/kubernetes and deploy/docker-compose.yml, offline.
+# Validates deploy/kubernetes, deploy/kubernetes-pod-identity and deploy/docker-compose.yml, offline.
 #   core kinds: strict Kubernetes OpenAPI schemas (kubernetes-validate, bundled);
 #   ServiceMonitor/PrometheusRule: .ci/check-k8s.py (no schema is bundled for CRDs),
 #   and the PrometheusRule must be what .ci/gen-prometheusrule.py generates;
@@ -32,6 +32,9 @@ if command -v kubectl >/dev/null 2>&1; then
   kubectl kustomize "$k" >"$tmp/build.yaml"
   # Strict for the core kinds; the CRs have no bundled schema and only warn.
   kubernetes-validate --strict --quiet --no-warn "$tmp/build.yaml"
+  log "kustomize build: deploy/kubernetes-pod-identity"
+  kubectl kustomize deploy/kubernetes-pod-identity >"$tmp/pod-identity.yaml"
+  kubernetes-validate --strict --quiet --no-warn "$tmp/pod-identity.yaml"
 else
   log "kubectl not installed: skipping the kustomize build"
 fi

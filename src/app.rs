@@ -8,6 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::api::{ApiVersion, CredentialsHandle};
 use crate::config::Config;
+use crate::credentials::{self, Resolved, refresh};
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
 use crate::scheduler::{self, Poller};
@@ -52,9 +53,26 @@ async fn watch_demand(poller: Arc<dyn Poller>, metrics: Arc<Metrics>, budget: f6
     }
 }
 
-/// Runs the exporter on `listener` until `shutdown` completes.
+/// Runs the exporter on `listener` until `shutdown` completes, with the credentials the
+/// config's spec resolves to.
 pub async fn run(
     config: Config,
+    listener: TcpListener,
+    telemetry_path: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    check_telemetry_path(telemetry_path)?;
+    let creds = credentials::resolve(&config.credentials)
+        .await
+        .map_err(|e| e.to_string())?;
+    run_with(config, creds, listener, telemetry_path, shutdown).await
+}
+
+/// Runs the exporter with credentials already resolved, so that the caller can tell a
+/// start without any from other failures.
+pub async fn run_with(
+    config: Config,
+    creds: Resolved,
     listener: TcpListener,
     telemetry_path: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -63,9 +81,20 @@ pub async fn run(
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
     metrics.prepare(config.client.version.actions(), &config.client.regions);
+    let source = creds.provider.describe();
+    metrics.prepare_credentials(creds.provider.label());
+    tracing::info!(
+        source = creds.provider.label(),
+        detail = %source,
+        secret_id = %creds.first.creds.secret_id,
+        expires_at = creds.first.expires,
+        "credentials found"
+    );
+    let handle = CredentialsHandle::new(creds.first.creds.clone());
     let store = Arc::new(Store::new());
-    let creds = CredentialsHandle::new(config.credentials.clone());
-    let poller = scheduler::start(&config, Arc::clone(&store), creds, metrics.clone())?;
+    let poller = scheduler::start(&config, Arc::clone(&store), handle.clone(), metrics.clone())?;
+    let recorder: Arc<dyn refresh::Recorder> = metrics.clone();
+    let refresher = refresh::spawn(creds.provider, handle, creds.first.expires, recorder);
     let demand = tokio::spawn(watch_demand(
         Arc::clone(&poller),
         Arc::clone(&metrics),
@@ -91,7 +120,7 @@ pub async fn run(
         metrics,
         telemetry_path: telemetry_path.to_string(),
         api: format!(
-            "API {}.0 at {}, region {}",
+            "API {}.0 at {}, region {}, credentials from {source}",
             config.client.version.number(),
             config.client.endpoint,
             config.client.regions.join(", ")
@@ -126,6 +155,9 @@ pub async fn run(
         }
     };
     demand.abort();
+    if let Some(r) = refresher {
+        r.abort();
+    }
     poller.stop();
     tracing::info!("exporter stopped");
     result

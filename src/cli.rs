@@ -6,10 +6,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, ENV_SECRET_ID, Overrides};
+use crate::config::{Config, Overrides};
+use crate::credentials::{self, ResolveError, Resolved};
 
 const NO_CONFIG: &str = "\
 cdb-rollback-exporter needs credentials or a config file.
+It looked for credentials in the environment, the profile file ~/.tencentcloud/credentials,
+TKE pod identity and the CVM instance role (README.md, section Credentials).
 
   Try it now, with a built-in simulated CDB API and no credentials:
       cdb-rollback-exporter --demo
@@ -85,6 +88,15 @@ pub struct Cli {
         global = true
     )]
     pub api_endpoint: Option<String>,
+    /// The CVM metadata server the credential chain asks for an instance role.
+    /// Wins over the file.
+    #[arg(
+        long = "credentials.metadata-endpoint",
+        env = "CDB_ROLLBACK_EXPORTER_CREDENTIALS_METADATA_ENDPOINT",
+        value_name = "URL",
+        global = true
+    )]
+    pub metadata_endpoint: Option<String>,
     /// Run against a built-in simulated CDB API on 127.0.0.1 (no credentials needed).
     #[arg(
         long,
@@ -131,18 +143,31 @@ impl Cli {
         Overrides {
             region: self.api_region.clone(),
             endpoint: self.api_endpoint.clone(),
+            metadata_endpoint: self.metadata_endpoint.clone(),
         }
     }
 
-    /// The configuration: the file when given, else the environment's credentials alone.
-    /// `Ok(None)` when there is neither.
-    fn load(&self) -> Result<Option<Config>, crate::config::ConfigError> {
+    /// The configuration: the file when given, else flags, environment and the chain.
+    fn load(&self) -> Result<Config, crate::config::ConfigError> {
         match &self.config_file {
-            Some(path) => Config::load_with(path, &env_var, &self.overrides()).map(Some),
-            None if env_var(ENV_SECRET_ID).is_some_and(|v| !v.trim().is_empty()) => {
-                Config::without_file(&env_var, &self.overrides()).map(Some)
+            Some(path) => Config::load_with(path, &env_var, &self.overrides()),
+            None => Config::without_file(&env_var, &self.overrides()),
+        }
+    }
+
+    /// The credentials the config names. Without a file, finding none means the user has
+    /// not set anything up yet: say how to begin, with what each source lacked.
+    async fn credentials(&self, config: &Config) -> Option<Resolved> {
+        match credentials::resolve(&config.credentials).await {
+            Ok(r) => Some(r),
+            Err(ResolveError::NotFound(why)) if self.config_file.is_none() => {
+                eprintln!("{NO_CONFIG}\n\nNo credentials found: {why}");
+                None
             }
-            None => Ok(None),
+            Err(e) => {
+                tracing::error!("{e}");
+                None
+            }
         }
     }
 }
@@ -195,7 +220,7 @@ pub fn main() -> ExitCode {
         }
     };
     let code = match &cli.command {
-        Some(Command::CheckConfig) => check_config(&cli),
+        Some(Command::CheckConfig) => runtime.block_on(check_config(&cli)),
         Some(Command::DemoApi { listen }) => runtime.block_on(demo_api(*listen)),
         None => runtime.block_on(daemon(&cli)),
     };
@@ -204,15 +229,28 @@ pub fn main() -> ExitCode {
     code
 }
 
-fn check_config(cli: &Cli) -> ExitCode {
+async fn check_config(cli: &Cli) -> ExitCode {
     let Some(path) = &cli.config_file else {
         eprintln!("check-config needs --config.file=PATH");
         return ExitCode::FAILURE;
     };
-    match Config::load_with(path, &env_var, &cli.overrides()) {
-        Ok(c) => {
+    let config = Config::load_with(path, &env_var, &cli.overrides());
+    let creds = match &config {
+        Ok(c) => Some(credentials::resolve(&c.credentials).await),
+        Err(_) => None,
+    };
+    match (config, creds) {
+        (Ok(_), Some(Err(e))) => {
+            eprintln!("config file {}: {e}", path.display());
+            ExitCode::FAILURE
+        }
+        (Ok(c), creds) => {
+            let source = creds
+                .and_then(Result::ok)
+                .map(|r| r.provider.describe())
+                .unwrap_or_default();
             println!(
-                "config file {} is valid: API {}, region(s) {}, {} job(s), {} discovery instance(s), endpoint {}",
+                "config file {} is valid: API {}, region(s) {}, {} job(s), {} discovery instance(s), endpoint {}, credentials from {source}",
                 path.display(),
                 c.client.version,
                 c.client.regions.join(","),
@@ -222,7 +260,7 @@ fn check_config(cli: &Cli) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        Err(e) => {
+        (Err(e), _) => {
             eprintln!("{e}");
             ExitCode::FAILURE
         }
@@ -256,16 +294,15 @@ async fn daemon(cli: &Cli) -> ExitCode {
         }
     } else {
         match cli.load() {
-            Ok(Some(c)) => c,
-            Ok(None) => {
-                eprintln!("{NO_CONFIG}");
-                return ExitCode::from(2);
-            }
+            Ok(c) => c,
             Err(e) => {
                 tracing::error!("{e}");
                 return ExitCode::FAILURE;
             }
         }
+    };
+    let Some(creds) = cli.credentials(&config).await else {
+        return ExitCode::FAILURE;
     };
     let listener = match tokio::net::TcpListener::bind(cli.listen_address).await {
         Ok(l) => l,
@@ -274,7 +311,7 @@ async fn daemon(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match crate::app::run(config, listener, &cli.telemetry_path, shutdown).await {
+    match crate::app::run_with(config, creds, listener, &cli.telemetry_path, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

@@ -9,7 +9,10 @@ use std::time::Duration;
 use reqwest::Url;
 use serde::{Deserialize, Deserializer};
 
-use crate::api::{ApiVersion, ClientConfig, Credentials, HttpMethod, Secret, SignatureMethod};
+use crate::api::{ApiVersion, ClientConfig, HttpMethod, SignatureMethod};
+use crate::credentials::{
+    self, Env, Origin, RoleSpec, SecretValue, SourceKind, Spec, StaticSpec, static_files::Static,
+};
 use crate::rollback::time::UtcOffset;
 
 /// A configuration problem, with the file and the key or line it concerns.
@@ -196,6 +199,15 @@ struct RawCredentials {
     secret_id: Option<String>,
     secret_key_file: Option<PathBuf>,
     session_token_file: Option<PathBuf>,
+    #[serde(deserialize_with = "parsed")]
+    source: Option<SourceKind>,
+    profile: Option<String>,
+    role_arn: Option<String>,
+    role_session_name: Option<String>,
+    #[serde(deserialize_with = "parsed")]
+    duration: Option<Interval>,
+    metadata_endpoint: Option<String>,
+    sts_endpoint: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -288,7 +300,8 @@ impl Default for DiscoveryConfig {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub client: ClientConfig,
-    pub credentials: Credentials,
+    /// Where the credentials come from; resolved at start (`credentials::resolve`).
+    pub credentials: Spec,
     pub poll: PollConfig,
     pub jobs: Vec<JobConfig>,
     pub discovery: DiscoveryConfig,
@@ -299,12 +312,11 @@ pub struct Config {
 pub struct Overrides {
     pub region: Option<String>,
     pub endpoint: Option<String>,
+    pub metadata_endpoint: Option<String>,
 }
 
 pub const ENV_REGION: &str = "TENCENTCLOUD_REGION";
-pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
-pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
-pub const ENV_TOKEN: &str = "TENCENTCLOUD_SESSION_TOKEN";
+pub use crate::credentials::env::{ENV_SECRET_ID, ENV_SECRET_KEY, ENV_SESSION_TOKEN as ENV_TOKEN};
 
 impl Config {
     /// Reads and validates `path`; credentials missing from the file come from `env`.
@@ -351,7 +363,7 @@ impl Config {
     }
 
     /// The configuration of a start without a file: API 3.0, every rollback job of the
-    /// region, credentials and region from the environment and the flags.
+    /// region, region from the environment and the flags, credentials from the chain.
     pub fn without_file(
         env: &dyn Fn(&str) -> Option<String>,
         flags: &Overrides,
@@ -368,6 +380,10 @@ fn endpoint(version: ApiVersion, raw: Option<&str>, flags: &Overrides) -> Result
         (None, Some(r)) => ("api.endpoint", r),
         (None, None) => ("api.endpoint", version.default_endpoint()),
     };
+    http_url(key, text)
+}
+
+fn http_url(key: &str, text: &str) -> Result<Url, String> {
     let url = Url::parse(text).map_err(|e| format!("{key}: `{text}` is not a URL: {e}"))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
         return Err(format!(
@@ -530,7 +546,8 @@ fn build(
             "nothing to watch: the v2 API needs job ids under `jobs:` or instances under `discovery.instances:`".into(),
         );
     }
-    let credentials = resolve_credentials(raw.credentials, env)?;
+    let region = client.regions.first().cloned().unwrap_or_default();
+    let credentials = credentials_spec(raw.credentials, env, flags, region)?;
     if client.endpoint.scheme() == "http" && !is_loopback(&client.endpoint) {
         tracing::warn!(endpoint = %client.endpoint, "api.endpoint uses plain http: requests and answers can be read on the way");
     }
@@ -552,47 +569,127 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-fn read_secret_file(key: &str, path: &Path) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        // Without a slash the "path" may be the secret itself, pasted in by mistake.
-        if path.to_string_lossy().contains('/') {
-            format!("credentials.{key}: cannot read {}: {e}", path.display())
-        } else {
-            format!("credentials.{key}: cannot read the file named there ({e}); give the path of a file holding the secret")
-        }
-    })?;
-    let value = text.trim();
-    if value.is_empty() {
-        return Err(format!("credentials.{key}: {} is empty", path.display()));
-    }
-    Ok(Secret::new(value))
-}
-
-fn resolve_credentials(
-    raw: RawCredentials,
-    env: &dyn Fn(&str) -> Option<String>,
-) -> Result<Credentials, String> {
-    let non_empty = |name: &str| env(name).filter(|v| !v.trim().is_empty());
+/// SecretId and key from the file, else from the environment; the files are read once
+/// here so that a wrong path is found by check-config.
+fn static_spec(raw: &RawCredentials, env: &Env) -> Result<StaticSpec, String> {
     let secret_id = raw
         .secret_id
-        .filter(|s| !s.trim().is_empty())
-        .or_else(|| non_empty(ENV_SECRET_ID))
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .or_else(|| env.get(ENV_SECRET_ID))
         .ok_or_else(|| format!("missing SecretId: set credentials.secret_id or the environment variable {ENV_SECRET_ID}"))?;
-    let secret_key = match &raw.secret_key_file {
-        Some(path) => read_secret_file("secret_key_file", path)?,
-        None => non_empty(ENV_SECRET_KEY).map(Secret::new).ok_or_else(|| {
-            format!("missing secret key: set credentials.secret_key_file or the environment variable {ENV_SECRET_KEY}")
-        })?,
+    let secret_key = match (&raw.secret_key_file, env.get(ENV_SECRET_KEY)) {
+        (Some(path), _) => SecretValue::File(path.clone()),
+        (None, Some(key)) => SecretValue::Given(crate::api::Secret::new(key)),
+        (None, None) => {
+            return Err(format!(
+                "missing secret key: set credentials.secret_key_file or the environment variable {ENV_SECRET_KEY}"
+            ));
+        }
     };
     let token = match &raw.session_token_file {
-        Some(path) => Some(read_secret_file("session_token_file", path)?),
-        None => non_empty(ENV_TOKEN).map(Secret::new),
+        Some(path) => Some(SecretValue::File(path.clone())),
+        None => credentials::env::token(env).map(SecretValue::Given),
     };
-    Ok(Credentials {
-        secret_id: secret_id.trim().to_string(),
+    let spec = StaticSpec {
+        secret_id: secret_id.to_string(),
         secret_key,
         token,
-    })
+    };
+    Static::new(spec.clone()).load()?;
+    Ok(spec)
+}
+
+fn origin(raw: &RawCredentials, env: &Env) -> Result<Origin, String> {
+    let named_static = raw.secret_id.is_some()
+        || raw.secret_key_file.is_some()
+        || raw.session_token_file.is_some();
+    let origin = match raw.source {
+        Some(SourceKind::Static) => Origin::Static(static_spec(raw, env)?),
+        None if named_static => Origin::Static(static_spec(raw, env)?),
+        Some(kind) if named_static => {
+            return Err(format!(
+                "credentials.source: `{kind}` does not read secret_id, secret_key_file or session_token_file; remove them or use source: static"
+            ));
+        }
+        Some(kind) => Origin::Only(kind),
+        None => Origin::Chain,
+    };
+    if let Some(p) = &raw.profile {
+        if !matches!(origin, Origin::Chain | Origin::Only(SourceKind::Profile)) {
+            return Err(format!(
+                "credentials.profile: `{p}` is read only by the profile source, which this configuration does not use"
+            ));
+        }
+    }
+    Ok(origin)
+}
+
+fn role(raw: &RawCredentials) -> Result<Option<RoleSpec>, String> {
+    let Some(arn) = raw.role_arn.as_deref().map(str::trim) else {
+        if raw.duration.is_some() || raw.role_session_name.is_some() {
+            return Err(
+                "credentials.duration and credentials.role_session_name need credentials.role_arn"
+                    .into(),
+            );
+        }
+        return Ok(None);
+    };
+    if arn.is_empty() || arn.contains(char::is_whitespace) {
+        return Err(format!(
+            "credentials.role_arn: `{arn}` is not a role ARN (e.g. qcs::cam::uin/100000000001:roleName/cdb-reader)"
+        ));
+    }
+    let session_name = raw
+        .role_session_name
+        .clone()
+        .unwrap_or_else(|| credentials::DEFAULT_SESSION_NAME.into());
+    let plain = session_name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"_=,.@-".contains(&b));
+    if !(2..=128).contains(&session_name.len()) || !plain {
+        return Err(format!(
+            "credentials.role_session_name: `{session_name}` must be 2 to 128 letters, digits or _=,.@-"
+        ));
+    }
+    let duration = raw
+        .duration
+        .map_or(credentials::DEFAULT_ROLE_DURATION, |d| d.0);
+    if duration > credentials::MAX_ROLE_DURATION || duration.as_secs() == 0 {
+        return Err(format!(
+            "credentials.duration: `{}s` must be from 1s to 12h",
+            duration.as_secs()
+        ));
+    }
+    Ok(Some(RoleSpec {
+        arn: arn.to_string(),
+        session_name,
+        duration,
+    }))
+}
+
+fn credentials_spec(
+    raw: RawCredentials,
+    env: &dyn Fn(&str) -> Option<String>,
+    flags: &Overrides,
+    region: String,
+) -> Result<Spec, String> {
+    let env = Env::capture(env);
+    let mut spec = Spec::chain(env);
+    spec.origin = origin(&raw, &spec.env)?;
+    spec.role = role(&raw)?;
+    spec.profile = raw.profile.map(|p| p.trim().to_string());
+    if let Some(text) = &flags.metadata_endpoint {
+        spec.metadata_endpoint = http_url("--credentials.metadata-endpoint", text)?;
+    } else if let Some(text) = &raw.metadata_endpoint {
+        spec.metadata_endpoint = http_url("credentials.metadata_endpoint", text)?;
+    }
+    if let Some(text) = &raw.sts_endpoint {
+        spec.sts_endpoint = http_url("credentials.sts_endpoint", text)?;
+    }
+    spec.region = region;
+    Ok(spec)
 }
 
 impl fmt::Display for Labels {
@@ -648,8 +745,24 @@ mod tests {
                 labels: Labels::default()
             }]
         );
-        assert_eq!(c.credentials.secret_id, "AKIDenv");
-        assert_eq!(c.credentials.secret_key.expose(), "key-from-env");
+        assert!(matches!(c.credentials.origin, Origin::Chain));
+        assert_eq!(c.credentials.env.get(ENV_SECRET_ID), Some("AKIDenv"));
+        assert_eq!(
+            c.credentials.metadata_endpoint.as_str(),
+            "http://metadata.tencentyun.com/"
+        );
+        assert_eq!(
+            c.credentials.sts_endpoint.as_str(),
+            "https://sts.tencentcloudapi.com/"
+        );
+        assert_eq!(c.credentials.role, None);
+    }
+
+    fn static_creds(c: &Config) -> crate::api::Credentials {
+        let Origin::Static(s) = &c.credentials.origin else {
+            panic!("not static: {:?}", c.credentials.origin);
+        };
+        Static::new(s.clone()).load().unwrap()
     }
 
     #[test]
@@ -716,11 +829,19 @@ discovery:
                 retries: 5,
             }
         );
-        assert_eq!(c.credentials.secret_id, "AKIDfile");
-        assert_eq!(c.credentials.secret_key.expose(), "file-key");
+        let creds = static_creds(&c);
+        assert_eq!(creds.secret_id, "AKIDfile");
+        assert_eq!(creds.secret_key.expose(), "file-key");
         assert_eq!(
-            c.credentials.token.as_ref().map(Secret::expose),
+            creds.token.as_ref().map(crate::api::Secret::expose),
             Some("file-token")
+        );
+        let debug = format!("{c:?}");
+        assert!(
+            !debug.contains("file-key")
+                && !debug.contains("file-token")
+                && !debug.contains("key-from-env"),
+            "{debug}"
         );
         assert_eq!(
             c.jobs,
@@ -793,7 +914,8 @@ discovery:
 
     #[test]
     fn missing_secrets_are_named() {
-        let err = Config::parse("jobs:\n  - id: 1\n", Path::new("c.yml"), &no_env)
+        let static_file = "jobs:\n  - id: 1\ncredentials:\n  source: static\n";
+        let err = Config::parse(static_file, Path::new("c.yml"), &no_env)
             .unwrap_err()
             .0;
         assert!(
@@ -801,13 +923,16 @@ discovery:
             "{err}"
         );
         let only_id = |n: &str| (n == ENV_SECRET_ID).then(|| "AKID".to_string());
-        let err = Config::parse("jobs:\n  - id: 1\n", Path::new("c.yml"), &only_id)
+        let err = Config::parse(static_file, Path::new("c.yml"), &only_id)
             .unwrap_err()
             .0;
         assert!(
             err.contains("secret key") && err.contains(ENV_SECRET_KEY),
             "{err}"
         );
+        // Without credentials keys the chain decides, at start.
+        let c = Config::parse("jobs:\n  - id: 1\n", Path::new("c.yml"), &no_env).unwrap();
+        assert!(matches!(c.credentials.origin, Origin::Chain));
         let err = parse("jobs:\n  - id: 1\ncredentials:\n  secret_key_file: /nonexistent/key\n")
             .unwrap_err();
         assert!(err.contains("/nonexistent/key"), "{err}");
@@ -875,16 +1000,22 @@ discovery:
         let c = Config::without_file(&env, &Overrides::default()).unwrap();
         assert_eq!(c.client.version, ApiVersion::V3);
         assert_eq!(c.client.regions, ["ap-beijing"], "TENCENTCLOUD_REGION");
-        assert_eq!(c.credentials.secret_id, "AKIDenv");
+        assert!(matches!(c.credentials.origin, Origin::Chain));
+        assert_eq!(c.credentials.region, "ap-beijing");
         let flags = Overrides {
             region: Some("ap-chengdu".into()),
             endpoint: Some("https://cdb.internal.tencentcloudapi.com/".into()),
+            metadata_endpoint: Some("http://127.0.0.1:1/".into()),
         };
         let c = Config::without_file(&env, &flags).unwrap();
         assert_eq!(c.client.regions, ["ap-chengdu"], "the flag wins");
         assert_eq!(
             c.client.endpoint.host_str(),
             Some("cdb.internal.tencentcloudapi.com")
+        );
+        assert_eq!(
+            c.credentials.metadata_endpoint.as_str(),
+            "http://127.0.0.1:1/"
         );
         let c = Config::parse_with(
             "api:\n  regions: [a, b]\n",
@@ -907,10 +1038,76 @@ discovery:
             err.contains("--api.endpoint") && err.contains("nope"),
             "{err}"
         );
-        let err = Config::without_file(&no_env, &Overrides::default())
-            .unwrap_err()
-            .0;
-        assert!(err.contains(ENV_SECRET_ID), "{err}");
+        let c = Config::without_file(&no_env, &Overrides::default()).unwrap();
+        assert!(matches!(c.credentials.origin, Origin::Chain));
+    }
+
+    #[test]
+    fn credentials_keys() {
+        let text = "credentials:\n  source: cvm_role\n  role_arn: qcs::cam::uin/1:roleName/r\n  \
+                    role_session_name: exporter-1\n  duration: 2h\n  \
+                    metadata_endpoint: http://127.0.0.1:8080\n  sts_endpoint: https://sts.internal.tencentcloudapi.com/\n";
+        let c = parse(text).unwrap();
+        assert!(matches!(
+            c.credentials.origin,
+            Origin::Only(SourceKind::CvmRole)
+        ));
+        assert_eq!(
+            c.credentials.role,
+            Some(RoleSpec {
+                arn: "qcs::cam::uin/1:roleName/r".into(),
+                session_name: "exporter-1".into(),
+                duration: Duration::from_secs(7200),
+            })
+        );
+        assert_eq!(
+            c.credentials.metadata_endpoint.as_str(),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(
+            c.credentials.sts_endpoint.host_str(),
+            Some("sts.internal.tencentcloudapi.com")
+        );
+        let c =
+            parse("credentials:\n  profile: ci\n  role_arn: qcs::cam::uin/1:roleName/r\n").unwrap();
+        assert_eq!(c.credentials.profile.as_deref(), Some("ci"));
+        let role = c.credentials.role.unwrap();
+        assert_eq!(role.session_name, "cdb-rollback-exporter");
+        assert_eq!(role.duration, Duration::from_secs(3600));
+        for (text, expected) in [
+            ("credentials:\n  source: vault\n", "`vault` is not a source"),
+            (
+                "credentials:\n  source: env\n  secret_id: AKID\n",
+                "source: static",
+            ),
+            (
+                "credentials:\n  source: env\n  profile: ci\n",
+                "credentials.profile: `ci`",
+            ),
+            (
+                "credentials:\n  role_arn: r\n  duration: 13h\n",
+                "credentials.duration",
+            ),
+            (
+                "credentials:\n  duration: 1h\n",
+                "need credentials.role_arn",
+            ),
+            (
+                "credentials:\n  role_arn: r\n  role_session_name: a b\n",
+                "`a b`",
+            ),
+            (
+                "credentials:\n  metadata_endpoint: nope\n",
+                "credentials.metadata_endpoint: `nope`",
+            ),
+            (
+                "credentials:\n  sts_endpoint: ftp://x\n",
+                "credentials.sts_endpoint: `ftp://x`",
+            ),
+        ] {
+            let err = parse(text).unwrap_err();
+            assert!(err.contains(expected), "{text:?}: {err}");
+        }
     }
 
     #[test]

@@ -3,13 +3,14 @@
 //! Data flows one way: [`config`] → [`api`] (sign, request, decode; `v2/` and `v3/`) →
 //! [`rollback`] (states, times) → [`store`] (latest snapshot per job) → [`render`]
 //! (/metrics text, with [`exposition`]) → [`http`]; [`scheduler`] drives the polls,
-//! [`demo`] plays Tencent's side.
+//! [`demo`] plays Tencent's side; [`credentials`] finds and refreshes the credentials.
 #![forbid(unsafe_code)]
 
 pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod credentials;
 pub mod demo;
 pub mod exposition;
 pub mod http;

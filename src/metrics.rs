@@ -3,11 +3,12 @@
 //! by [`crate::render`], so that a job or task that disappears leaves no stale series.
 
 use prometheus::{
-    Encoder, Gauge, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
 };
 
 use crate::api::{ErrorKind, Recorder};
+use crate::credentials::refresh;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("CDB_EXPORTER_REVISION");
@@ -20,6 +21,8 @@ pub struct Metrics {
     pub demand: Gauge,
     /// The configured `api.max_requests_per_second`.
     pub budget: Gauge,
+    credentials_expiry: GaugeVec,
+    credentials_refreshes: IntCounterVec,
 }
 
 impl Default for Metrics {
@@ -68,12 +71,30 @@ impl Metrics {
             "API requests per second the exporter allows itself now: api.max_requests_per_second, halved on throttling and won back gradually.",
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let collectors: [Box<dyn prometheus::core::Collector>; 5] = [
+        let credentials_expiry = GaugeVec::new(
+            Opts::new(
+                "cdb_rollback_credentials_expiry_timestamp_seconds",
+                "When the temporary credentials in use expire (Unix seconds), by source; absent for long-lived keys.",
+            ),
+            &["source"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let credentials_refreshes = IntCounterVec::new(
+            Opts::new(
+                "cdb_rollback_credentials_refreshes_total",
+                "Refreshes of the credentials (temporary ones renewed, key files changed), by source and result (success or failure).",
+            ),
+            &["source", "result"],
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
             Box::new(api_requests.clone()),
             Box::new(api_duration.clone()),
             Box::new(build_info),
             Box::new(demand.clone()),
             Box::new(budget.clone()),
+            Box::new(credentials_expiry.clone()),
+            Box::new(credentials_refreshes.clone()),
         ];
         for c in collectors {
             registry
@@ -92,6 +113,16 @@ impl Metrics {
             api_duration,
             demand,
             budget,
+            credentials_expiry,
+            credentials_refreshes,
+        }
+    }
+
+    /// Makes the refresh counters of the credentials source in use exist from the start.
+    pub fn prepare_credentials(&self, source: &str) {
+        for result in ["success", "failure"] {
+            self.credentials_refreshes
+                .with_label_values(&[source, result]);
         }
     }
 
@@ -132,5 +163,20 @@ impl Recorder for Metrics {
 
     fn budget(&self, requests_per_second: f64) {
         self.budget.set(requests_per_second);
+    }
+}
+
+impl refresh::Recorder for Metrics {
+    fn refreshed(&self, source: &'static str, ok: bool) {
+        let result = if ok { "success" } else { "failure" };
+        self.credentials_refreshes
+            .with_label_values(&[source, result])
+            .inc();
+    }
+
+    fn expires(&self, source: &'static str, at: i64) {
+        self.credentials_expiry
+            .with_label_values(&[source])
+            .set(at as f64);
     }
 }

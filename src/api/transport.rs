@@ -51,6 +51,15 @@ pub struct Call<'a> {
     pub priority: Priority,
 }
 
+/// The Host header of requests to `url`, as signatures cover it (with a non-default port).
+pub fn host_header(url: &Url) -> Option<String> {
+    match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => Some(format!("{h}:{p}")),
+        (Some(h), None) => Some(h.to_string()),
+        (None, _) => None,
+    }
+}
+
 pub struct Transport {
     http: reqwest::Client,
     endpoint: Url,
@@ -80,11 +89,8 @@ impl Transport {
     ) -> Result<Self, String> {
         // reqwest is built without a TLS provider so that aws-lc stays out of the build.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let host = match (cfg.endpoint.host_str(), cfg.endpoint.port()) {
-            (Some(h), Some(p)) => format!("{h}:{p}"),
-            (Some(h), None) => h.to_string(),
-            (None, _) => return Err(format!("endpoint `{}` has no host", cfg.endpoint)),
-        };
+        let host = host_header(&cfg.endpoint)
+            .ok_or_else(|| format!("endpoint `{}` has no host", cfg.endpoint))?;
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(cfg.timeout)

@@ -55,7 +55,8 @@ fn config_for(version: ApiVersion, endpoint: Url) -> Config {
             secret_id: DEMO_SECRET_ID.into(),
             secret_key: Secret::new(DEMO_SECRET_KEY),
             token: None,
-        },
+        }
+        .into(),
         poll: PollConfig {
             interval: Duration::from_secs(2),
             finished_interval: Duration::from_secs(60),

@@ -14,12 +14,16 @@ fn write(name: &str, text: &str) -> std::path::PathBuf {
 
 #[test]
 fn without_config_it_says_how_to_start() {
+    // No credentials anywhere: an empty HOME, a metadata server that refuses at once.
+    let home = write("unused", "").with_file_name("empty-home");
+    std::fs::create_dir_all(&home).unwrap();
     let out = Command::new(BIN)
-        .env_remove("CDB_ROLLBACK_EXPORTER_CONFIG_FILE")
-        .env_remove("CDB_ROLLBACK_EXPORTER_DEMO")
+        .env_clear()
+        .env("HOME", &home)
+        .arg("--credentials.metadata-endpoint=http://127.0.0.1:1")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         err.contains("--demo")

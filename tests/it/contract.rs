@@ -55,6 +55,9 @@ fn exposed() -> BTreeSet<String> {
     store.record_discovery("ap-shanghai", None, true, 1.0);
     let metrics = Metrics::new();
     metrics.prepare(ApiVersion::V3.actions(), &["ap-shanghai".to_string()]);
+    // Temporary credentials: their expiry and refresh counters show.
+    metrics.prepare_credentials("cvm_role");
+    cdb_rollback_exporter::credentials::refresh::Recorder::expires(&metrics, "cvm_role", 1);
     let text = String::from_utf8(render(
         &store.snapshot(),
         &store.discovery_snapshot(),

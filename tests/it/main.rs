@@ -3,6 +3,7 @@
 mod cli;
 mod client;
 mod contract;
+mod credentials;
 mod daemon;
 mod demo;
 mod discovery;

@@ -3,7 +3,11 @@
 
 pub mod exposition;
 pub mod fake_api;
+pub mod fake_cdb_v3_min;
+pub mod fake_metadata;
+pub mod fake_sts;
 pub mod fake_v3;
+pub mod tc3_check;
 
 use std::path::Path;
 use std::time::Duration;

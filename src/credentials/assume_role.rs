@@ -1,0 +1,38 @@
+//! STS `AssumeRole`, signed (TC3) with whatever credentials the chain found.
+
+use serde_json::json;
+
+use super::sts::Sts;
+use super::{Fetched, RoleSpec, Spec};
+use crate::api::Credentials;
+
+/// The `source` label of assumed-role credentials.
+pub const LABEL: &str = "assume_role";
+
+#[derive(Debug)]
+pub struct AssumeRole {
+    sts: Sts,
+    role: RoleSpec,
+}
+
+impl AssumeRole {
+    pub fn new(spec: &Spec, role: &RoleSpec) -> Result<AssumeRole, String> {
+        Ok(AssumeRole {
+            sts: Sts::new(&spec.sts_endpoint, &spec.region)?,
+            role: role.clone(),
+        })
+    }
+
+    pub fn role_arn(&self) -> &str {
+        &self.role.arn
+    }
+
+    pub async fn assume(&self, base: &Credentials) -> Result<Fetched, String> {
+        let body = json!({
+            "RoleArn": self.role.arn,
+            "RoleSessionName": self.role.session_name,
+            "DurationSeconds": self.role.duration.as_secs(),
+        });
+        self.sts.call("AssumeRole", &body, Some(base)).await
+    }
+}

@@ -1,0 +1,71 @@
+//! Credentials from the environment, as Tencent's SDKs and tools read them.
+
+use super::{Env, Lack};
+use crate::api::{Credentials, Secret};
+
+pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
+pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
+pub const ENV_SESSION_TOKEN: &str = "TENCENTCLOUD_SESSION_TOKEN";
+/// Terraform's name for the same token.
+pub const ENV_SECURITY_TOKEN: &str = "TENCENTCLOUD_SECURITY_TOKEN";
+
+/// The session token, under either name.
+pub fn token(env: &Env) -> Option<Secret> {
+    env.get(ENV_SESSION_TOKEN)
+        .or_else(|| env.get(ENV_SECURITY_TOKEN))
+        .map(Secret::new)
+}
+
+/// Both SecretId and key, or neither: half a pair is a mistake, not an absence.
+pub fn find(env: &Env) -> Result<Credentials, Lack> {
+    match (env.get(ENV_SECRET_ID), env.get(ENV_SECRET_KEY)) {
+        (Some(id), Some(key)) => Ok(Credentials {
+            secret_id: id.to_string(),
+            secret_key: Secret::new(key),
+            token: token(env),
+        }),
+        (None, None) => Err(Lack::Absent(format!("{ENV_SECRET_ID} not set"))),
+        (None, Some(_)) => Err(Lack::Broken(format!(
+            "missing SecretId: {ENV_SECRET_KEY} is set but {ENV_SECRET_ID} is not"
+        ))),
+        (Some(_), None) => Err(Lack::Broken(format!(
+            "missing secret key: {ENV_SECRET_ID} is set but {ENV_SECRET_KEY} is not"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env {
+        let pairs: Vec<(String, String)> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Env::capture(&|n| pairs.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone()))
+    }
+
+    #[test]
+    fn pairs_and_tokens() {
+        let c = find(&env(&[(ENV_SECRET_ID, "AKID1"), (ENV_SECRET_KEY, "k")])).unwrap();
+        assert_eq!((c.secret_id.as_str(), c.token), ("AKID1", None));
+        for name in [ENV_SESSION_TOKEN, ENV_SECURITY_TOKEN] {
+            let c = find(&env(&[
+                (ENV_SECRET_ID, "AKID1"),
+                (ENV_SECRET_KEY, "k"),
+                (name, "tok"),
+            ]))
+            .unwrap();
+            assert_eq!(c.token.as_ref().map(Secret::expose), Some("tok"), "{name}");
+        }
+        assert_eq!(
+            find(&env(&[])),
+            Err(Lack::Absent("TENCENTCLOUD_SECRET_ID not set".into()))
+        );
+        let Err(Lack::Broken(why)) = find(&env(&[(ENV_SECRET_KEY, "very-secret")])) else {
+            panic!("half a pair must stop the chain");
+        };
+        assert!(why.contains("missing SecretId") && !why.contains("very-secret"));
+    }
+}

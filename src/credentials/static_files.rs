@@ -1,0 +1,56 @@
+//! Credentials named in the config: the SecretId, and the key and token as files (re-read
+//! by the refresher when they change, so a rotated Kubernetes Secret needs no restart) or
+//! as values from the environment.
+
+use std::path::Path;
+
+use super::{SecretValue, StaticSpec};
+use crate::api::{Credentials, Secret};
+
+#[derive(Debug)]
+pub struct Static(StaticSpec);
+
+impl Static {
+    pub fn new(spec: StaticSpec) -> Static {
+        Static(spec)
+    }
+
+    /// Reads the files now.
+    pub fn load(&self) -> Result<Credentials, String> {
+        let read = |key: &str, v: &SecretValue| match v {
+            SecretValue::File(path) => read_secret_file(key, path),
+            SecretValue::Given(s) => Ok(s.clone()),
+        };
+        Ok(Credentials {
+            secret_id: self.0.secret_id.clone(),
+            secret_key: read("secret_key_file", &self.0.secret_key)?,
+            token: match &self.0.token {
+                Some(t) => Some(read("session_token_file", t)?),
+                None => None,
+            },
+        })
+    }
+
+    /// Whether there is a file to watch.
+    pub fn has_files(&self) -> bool {
+        matches!(self.0.secret_key, SecretValue::File(_))
+            || matches!(self.0.token, Some(SecretValue::File(_)))
+    }
+}
+
+/// A secret from a file, trimmed; `key` is the config key that named it, for the errors.
+pub fn read_secret_file(key: &str, path: &Path) -> Result<Secret, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        // Without a slash the "path" may be the secret itself, pasted in by mistake.
+        if path.to_string_lossy().contains('/') {
+            format!("credentials.{key}: cannot read {}: {e}", path.display())
+        } else {
+            format!("credentials.{key}: cannot read the file named there ({e}); give the path of a file holding the secret")
+        }
+    })?;
+    let value = text.trim();
+    if value.is_empty() {
+        return Err(format!("credentials.{key}: {} is empty", path.display()));
+    }
+    Ok(Secret::new(value))
+}
