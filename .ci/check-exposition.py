@@ -11,20 +11,21 @@ import re
 import sys
 
 CONTRACT = pathlib.Path(__file__).with_name("metrics-contract.txt")
-STATES = {"initial", "running", "success", "failed", "killed", "removed", "terminating", "unknown"}
-RESULTS = {"success", "transport", "timeout", "http_status", "api_error", "auth", "decode"}
-ACTIONS = {"GetCdbRollbackJobTask", "GetCdbRollbackJob"}
 SAMPLE = re.compile(r'^([a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(.*)\})?\s+(\S+)(?:\s+(\S+))?$')
 LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"\s*,?')
 
 
 def load_contract():
-    families = {}
+    families, values = {}, {}
     for line in CONTRACT.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, kind, labels = line.split()
-            families[name] = (kind, set(labels.split(",")))
-    return families
+        if line.startswith("@values "):
+            _, label, allowed = line.split()
+            values[label] = set(allowed.split(","))
+        elif line.strip() and not line.startswith("#"):
+            name, kind, labels, *flags = line.split()
+            required = set() if labels == "-" else set(labels.split(","))
+            families[name] = (kind, required, "optional" in flags)
+    return families, values
 
 
 def parse_labels(text):
@@ -39,7 +40,8 @@ def parse_labels(text):
 
 
 def main(path):
-    contract = load_contract()
+    contract, values = load_contract()
+    STATES, RESULTS, ACTIONS = values["state"], values["result"], values["action"]
     errors, types, samples = [], {}, []
     for n, line in enumerate(pathlib.Path(path).read_text().splitlines(), 1):
         if line.startswith("# TYPE "):
@@ -66,7 +68,7 @@ def main(path):
     for name, labels, value in samples:
         by_family[family(name)].append((name, labels, value))
 
-    for name, (kind, required) in contract.items():
+    for name, (kind, required, _) in contract.items():
         if name in types and types[name] != kind:
             errors.append(f"{name}: TYPE {types[name]}, contract says {kind}")
         for sname, labels, value in by_family.get(name, []):
@@ -121,7 +123,7 @@ def main(path):
     if not any(n.startswith("process_") for n in types):
         errors.append("no process_* metrics")
 
-    absent = sorted(set(contract) - set(by_family))
+    absent = sorted(n for n, (_, _, optional) in contract.items() if not optional and n not in by_family)
     for e in errors:
         print(f"contract: {e}", file=sys.stderr)
     if errors:
@@ -130,7 +132,7 @@ def main(path):
         print(f"contract: not (yet) exposed: {', '.join(absent)}", file=sys.stderr)
         return 2
     jobs = {l["job_id"] for _, l, _ in values("cdb_rollback_job_state")}
-    tasks = {(l["job_id"], l["task_id"]) for _, l, _ in values("cdb_rollback_task_state")}
+    tasks = {(l["job_id"], l["region"], l["instance_id"]) for _, l, _ in values("cdb_rollback_task_state")}
     print(f"contract: {len(contract)} families present, {len(jobs)} jobs, {len(tasks)} tasks, all checks passed")
     return 0
 

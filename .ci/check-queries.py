@@ -28,8 +28,8 @@ NAME = re.compile(r"\b(cdb_rollback[a-z0-9_:]*|up)\b(?!\s*\()")
 def known_names():
     names = {"up"}
     for line in CONTRACT.read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            name, kind, _ = line.split()
+        if line.strip() and not line.startswith(("#", "@")):
+            name, kind, *_ = line.split()
             names.add(name)
             if kind == "histogram":
                 names.update(name + s for s in ("_bucket", "_sum", "_count"))

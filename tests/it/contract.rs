@@ -177,3 +177,55 @@ fn the_scanner_catches_a_renamed_metric() {
     assert!(!exposed().contains("cdb_rollback_job_stat"));
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// `.ci/metrics-contract.txt` (read by the `.ci` checks of a live scrape and of the rules)
+/// names exactly the families the exporter writes, and the label values the code has.
+#[test]
+fn the_contract_file_matches_the_code() {
+    use cdb_rollback_exporter::api::{ErrorKind, v2, v3};
+    use cdb_rollback_exporter::rollback::State;
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/metrics-contract.txt");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut families = BTreeSet::new();
+    let mut values = std::collections::BTreeMap::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("@values ") {
+            let mut parts = rest.split_whitespace();
+            let (label, list) = (parts.next().unwrap(), parts.next().unwrap());
+            values.insert(
+                label.to_string(),
+                list.split(',').map(str::to_string).collect::<BTreeSet<_>>(),
+            );
+        } else if !line.trim().is_empty() && !line.starts_with('#') {
+            families.insert(line.split_whitespace().next().unwrap().to_string());
+        }
+    }
+    let histogram_parts = ["_bucket", "_sum", "_count"];
+    let exposed: BTreeSet<String> = exposed()
+        .into_iter()
+        .filter(|n| {
+            n.starts_with("cdb_rollback_") && !histogram_parts.iter().any(|s| n.ends_with(s))
+        })
+        .collect();
+    assert_eq!(
+        families, exposed,
+        "the contract file and the exposition name different families"
+    );
+    let set = |items: Vec<&str>| {
+        items
+            .into_iter()
+            .map(str::to_string)
+            .collect::<BTreeSet<_>>()
+    };
+    assert_eq!(
+        values["state"],
+        set(State::ALL.iter().map(|s| s.as_str()).collect())
+    );
+    let mut results = set(ErrorKind::ALL.iter().map(|k| k.as_str()).collect());
+    results.insert("success".into());
+    assert_eq!(values["result"], results);
+    assert_eq!(
+        values["action"],
+        set(v2::ACTIONS.into_iter().chain(v3::ACTIONS).collect())
+    );
+}
