@@ -131,52 +131,68 @@ impl Regions {
         let mut last_recent: Option<Instant> = None;
         loop {
             let recent_due = last_recent.is_none_or(|t| t.elapsed() >= self.recent_interval());
-            if self.refresh(&region, recent_due).await && recent_due {
+            if self.refresh(&region, recent_due).await {
                 last_recent = Some(Instant::now());
             }
             tokio::time::sleep(jitter(self.poll.interval, 0.1)).await;
         }
     }
 
-    /// One round of listings for a region; true when the recent listing (if due) worked.
+    /// One round of listings for a region; true when the recent listing ran and worked.
     async fn refresh(&self, region: &str, recent_due: bool) -> bool {
+        let Some(mut seen) = self.refresh_active(region).await else {
+            return false;
+        };
+        // Jobs that left the listing of running jobs have most often just finished: the
+        // recent listing finds them all in a few pages, cheaper than a lookup each.
+        let recent_due = recent_due || !self.missing(region, &seen).is_empty();
+        let recent_ok = recent_due && self.refresh_recent(region, &mut seen).await;
+        for e in self.missing(region, &seen) {
+            self.look_up(region, &e).await;
+        }
+        recent_ok
+    }
+
+    /// The listing of jobs not finished; the ids it saw, or `None` when it failed.
+    async fn refresh_active(&self, region: &str) -> Option<HashSet<u64>> {
         let active = TaskQuery {
             statuses: ACTIVE.to_vec(),
             ..TaskQuery::default()
         };
-        let (active, active_pages) = match self.listing(region, &active, "not finished").await {
-            Ok(listed) => listed,
+        match self.listing(region, &active, "not finished").await {
+            Ok((jobs, pages)) => {
+                lock(&self.pages).entry(region.to_string()).or_default().0 = pages;
+                let seen = jobs.iter().map(|j| j.id).collect();
+                self.absorb(region, jobs);
+                Some(seen)
+            }
             Err(error) => {
                 self.mark_stale(region, &error, |e| !e.is_terminal());
-                return false;
-            }
-        };
-        let mut seen: HashSet<u64> = active.iter().map(|j| j.id).collect();
-        self.absorb(region, active);
-        let mut recent_pages = lock(&self.pages).get(region).map_or(0, |p| p.1);
-        let mut recent_ok = true;
-        if recent_due {
-            let since = unix_now() - self.discovery.max_age.as_secs_f64();
-            let recent = TaskQuery {
-                start_begin: Some(since.floor() as i64),
-                ..TaskQuery::default()
-            };
-            match self.listing(region, &recent, "recent").await {
-                Ok((jobs, pages)) => {
-                    recent_pages = pages;
-                    seen.extend(jobs.iter().map(|j| j.id));
-                    self.absorb(region, jobs);
-                    self.drop_old(region);
-                }
-                Err(error) => {
-                    self.mark_stale(region, &error, Entry::is_terminal);
-                    recent_ok = false;
-                }
+                None
             }
         }
-        lock(&self.pages).insert(region.to_string(), (active_pages, recent_pages));
-        self.look_up_missing(region, &seen).await;
-        recent_ok
+    }
+
+    /// The listing of jobs started within `max_age`; adds the ids it saw to `seen`.
+    async fn refresh_recent(&self, region: &str, seen: &mut HashSet<u64>) -> bool {
+        let since = unix_now() - self.discovery.max_age.as_secs_f64();
+        let recent = TaskQuery {
+            start_begin: Some(since.floor() as i64),
+            ..TaskQuery::default()
+        };
+        match self.listing(region, &recent, "recent").await {
+            Ok((jobs, pages)) => {
+                lock(&self.pages).entry(region.to_string()).or_default().1 = pages;
+                seen.extend(jobs.iter().map(|j| j.id));
+                self.absorb(region, jobs);
+                self.drop_old(region);
+                true
+            }
+            Err(error) => {
+                self.mark_stale(region, &error, Entry::is_terminal);
+                false
+            }
+        }
     }
 
     /// Every page of one listing, recorded as the region's discovery outcome.
@@ -315,52 +331,55 @@ impl Regions {
         }
     }
 
-    /// Tracked jobs not finished that no listing showed this round: most often they just
-    /// finished; ask for each by its AsyncRequestId (else by instance and start time).
-    async fn look_up_missing(&self, region: &str, seen: &HashSet<u64>) {
-        let missing: Vec<Arc<Entry>> = self
-            .store
+    /// Tracked jobs not finished that no listing showed this round.
+    fn missing(&self, region: &str, seen: &HashSet<u64>) -> Vec<Arc<Entry>> {
+        self.store
             .snapshot()
             .into_iter()
-            .filter(|e| e.key.region == region && !seen.contains(&e.key.id) && !e.is_terminal())
-            .filter(|e| e.data.is_some())
-            .collect();
-        for e in missing {
-            let Some(d) = e.data.as_ref() else { continue };
-            let job = &d.job;
-            let query = if job.async_request_id.is_empty() {
-                TaskQuery {
-                    instance_id: job.instances.first().map(|i| i.instance_id.clone()),
-                    start_begin: job.start,
-                    ..TaskQuery::default()
-                }
-            } else {
-                TaskQuery {
-                    async_request_id: Some(job.async_request_id.clone()),
-                    ..TaskQuery::default()
-                }
-            };
-            let now = unix_now();
-            match self.list_all(region, &query, Priority::Normal).await {
-                Ok((jobs, _)) => match jobs.into_iter().find(|j| j.id == e.key.id) {
-                    Some(found) => self.store.record_row(&e.key, found, now),
-                    None => {
-                        tracing::info!(
-                            job_id = e.key.id,
-                            region,
-                            "the API no longer lists this job; dropping it"
-                        );
-                        self.store.untrack(&e.key);
-                    }
-                },
-                Err(err) => {
-                    log_error(
-                        &err,
+            .filter(|e| e.key.region == region && !seen.contains(&e.key.id))
+            .filter(|e| e.data.is_some() && !e.is_terminal())
+            .collect()
+    }
+
+    /// Asks for one job by its AsyncRequestId (else by instance and start time); a job the
+    /// API no longer lists is dropped.
+    async fn look_up(&self, region: &str, e: &Entry) {
+        let Some(d) = e.data.as_ref() else { return };
+        let job = &d.job;
+        let query = if job.async_request_id.is_empty() {
+            TaskQuery {
+                instance_id: job.instances.first().map(|i| i.instance_id.clone()),
+                start_begin: job.start,
+                ..TaskQuery::default()
+            }
+        } else {
+            TaskQuery {
+                async_request_id: Some(job.async_request_id.clone()),
+                ..TaskQuery::default()
+            }
+        };
+        let result = self.list_all(region, &query, Priority::Normal).await;
+        let now = unix_now();
+        match result {
+            Ok((jobs, _)) => match jobs.into_iter().find(|j| j.id == e.key.id) {
+                Some(found) => self.store.record_row(&e.key, found, now),
+                None => {
+                    tracing::info!(
+                        job_id = e.key.id,
                         region,
-                        "looking up a job that left the listing failed",
+                        "the API no longer lists this job; dropping it"
                     );
-                    self.store.record_failure(&e.key, PollError::of(&err), now);
+                    self.store.untrack(&e.key);
+                    lock(&self.details).remove(&e.key);
                 }
+            },
+            Err(err) => {
+                log_error(
+                    &err,
+                    region,
+                    "looking up a job that left the listing failed",
+                );
+                self.store.record_failure(&e.key, PollError::of(&err), now);
             }
         }
     }

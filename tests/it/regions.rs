@@ -215,9 +215,11 @@ async fn v3_refreshes_running_jobs_from_pages_and_sees_them_finish() {
     for k in 0..150 {
         api.add(GZ, FakeJob::new(6000 + k, "RUNNING", t - 100, "cdb-r"));
     }
+    // Running for two days: older than max_age, so only the listing of running jobs has it.
+    api.add(GZ, FakeJob::new(6200, "RUNNING", t - 2 * 86_400, "cdb-r"));
     let daemon = Daemon::start(config(&yaml(&api.endpoint, ""))).await;
     daemon
-        .scrape_until(Duration::from_secs(10), "150 running jobs", |m| {
+        .scrape_until(Duration::from_secs(10), "151 running jobs", |m| {
             m.find(
                 "cdb_rollback_job_state",
                 &[("state", "running"), ("region", GZ)],
@@ -225,16 +227,20 @@ async fn v3_refreshes_running_jobs_from_pages_and_sees_them_finish() {
             .iter()
             .filter(|s| s.value == 1.0)
             .count()
-                == 150
+                == 151
         })
         .await;
-    // One job finishes between two listings: it leaves the listing of running jobs and
-    // is looked up by its AsyncRequestId; another moves on.
-    api.update(GZ, 6007, |j| {
-        j.status = "SUCCEED";
-        j.progress = 100;
-        j.end = Some(t);
-    });
+    // Two jobs finish between two listings and leave the listing of running jobs: the
+    // recent one is found by the listing of recent jobs, run at once; the old one is
+    // asked for by its AsyncRequestId. Another moves on.
+    let from = api.log().len();
+    for id in [6007, 6200] {
+        api.update(GZ, id, |j| {
+            j.status = "SUCCEED";
+            j.progress = 100;
+            j.end = Some(t);
+        });
+    }
     api.update(GZ, 6100, |j| j.progress = 77);
     let m = daemon
         .scrape_until(
@@ -251,8 +257,23 @@ async fn v3_refreshes_running_jobs_from_pages_and_sees_them_finish() {
         Some(t as f64)
     );
     let log = api.log();
-    assert!(log.iter().any(|l| l.body["AsyncRequestId"] == "async-6007"));
-    // Job-level state of 150 running jobs: two listing pages per round, not 150 requests.
+    let after: Vec<_> = log[from..]
+        .iter()
+        .filter(|l| l.action == "DescribeTasks")
+        .collect();
+    assert!(
+        after
+            .iter()
+            .any(|l| l.body["AsyncRequestId"] == "async-6200")
+    );
+    assert!(
+        !after
+            .iter()
+            .any(|l| l.body["AsyncRequestId"] == "async-6007"),
+        "found by the recent listing"
+    );
+    assert!(after.iter().any(|l| l.body["StartTimeBegin"].is_string()));
+    // Job-level state of 151 running jobs: two listing pages per round, not 150 requests.
     let rounds = log
         .iter()
         .filter(|l| {
