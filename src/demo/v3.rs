@@ -118,7 +118,7 @@ pub fn answer(t0: i64, headers: &HeaderMap, body: &[u8], now: i64) -> Value {
     }
 }
 
-type Answer = Result<Value, (&'static str, String)>;
+pub type Answer = Result<Value, (&'static str, String)>;
 
 fn time(t: Option<i64>) -> String {
     t.map_or_else(
@@ -178,7 +178,7 @@ fn task_row(j: &SimJob, v: &View) -> Value {
     })
 }
 
-fn describe_tasks(jobs: &[SimJob], params: &Value, now: i64) -> Answer {
+pub fn describe_tasks(jobs: &[SimJob], params: &Value, now: i64) -> Answer {
     let (offset, limit) = page(params)?;
     let instance = params["InstanceId"].as_str();
     let async_id = params["AsyncRequestId"].as_str();
@@ -233,7 +233,7 @@ fn instance_detail(task: &SimTask) -> Value {
            "Tables": [{"Database": db, "Table": tables}]})
 }
 
-fn rollback_detail(jobs: &[SimJob], params: &Value, now: i64) -> Answer {
+pub fn rollback_detail(jobs: &[SimJob], params: &Value, now: i64) -> Answer {
     let (offset, limit) = page(params)?;
     let Some(instance) = params["InstanceId"].as_str() else {
         return Err(("MissingParameter", "InstanceId is required".into()));

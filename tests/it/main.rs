@@ -7,5 +7,6 @@ mod credentials;
 mod daemon;
 mod demo;
 mod discovery;
+mod golden;
 mod regions;
 mod support;

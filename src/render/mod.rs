@@ -1,0 +1,267 @@
+//! Writes /metrics: the rollback series straight from the store's snapshot, walking the
+//! table of [`families`] (where every metric a user can alert on is born), then the
+//! exporter's own metrics.
+
+pub mod families;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use self::families::{FAMILIES, Family, Num, Rows};
+use crate::exposition::push_label;
+use crate::metrics::Metrics;
+use crate::rollback::{State, Task};
+use crate::store::{DiscoveryStatus, Entry, JobData, Source};
+
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// The exposition being written. Lines are assembled from pre-rendered label sets with
+/// itoa/ryu rather than `format!`: 10,000 jobs make several hundred thousand lines.
+struct Out<'s> {
+    buf: Vec<u8>,
+    ints: itoa::Buffer,
+    floats: ryu::Buffer,
+    sink: &'s mut dyn FnMut(Vec<u8>) -> bool,
+    /// False once the sink has refused a chunk (the scraper went away).
+    open: bool,
+}
+
+/// The exposition is handed out in chunks of about this size, so that memory stays flat
+/// and the first bytes leave before the last line is written.
+pub const CHUNK: usize = 64 * 1024;
+
+impl Out<'_> {
+    fn flush(&mut self) {
+        if self.buf.is_empty() {
+            return;
+        }
+        if self.open {
+            let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096));
+            self.open = (self.sink)(full);
+        } else {
+            self.buf.clear();
+        }
+    }
+
+    fn family(&mut self, name: &str, kind: &str, help: &str) {
+        for part in [
+            "# HELP ",
+            name,
+            " ",
+            help,
+            "\n# TYPE ",
+            name,
+            " ",
+            kind,
+            "\n",
+        ] {
+            self.buf.extend_from_slice(part.as_bytes());
+        }
+    }
+
+    fn head(&mut self, name: &str, labels: &str, extra: &str) {
+        if self.buf.len() >= CHUNK {
+            self.flush();
+        }
+        self.buf.extend_from_slice(name.as_bytes());
+        if labels.is_empty() && extra.is_empty() {
+            self.buf.push(b' ');
+            return;
+        }
+        self.buf.push(b'{');
+        self.buf.extend_from_slice(labels.as_bytes());
+        if !extra.is_empty() {
+            if !labels.is_empty() {
+                self.buf.push(b',');
+            }
+            self.buf.extend_from_slice(extra.as_bytes());
+        }
+        self.buf.extend_from_slice(b"} ");
+    }
+
+    fn num(&mut self, name: &str, labels: &str, extra: &str, value: Num) {
+        self.head(name, labels, extra);
+        match value {
+            Num::Int(v) => self.buf.extend_from_slice(self.ints.format(v).as_bytes()),
+            Num::Float(v) if v.is_finite() => self
+                .buf
+                .extend_from_slice(self.floats.format_finite(v).as_bytes()),
+            Num::Float(_) => self.buf.extend_from_slice(b"NaN"),
+        }
+        self.buf.push(b'\n');
+    }
+
+    /// Rows of one family; rows without a value write no series.
+    fn rows<'a>(&mut self, name: &str, rows: impl Iterator<Item = (&'a str, Option<Num>)>) {
+        for (labels, value) in rows {
+            if let Some(v) = value {
+                self.num(name, labels, "", v);
+            }
+        }
+    }
+
+    /// A state set per row: a series per state, 1 for the current one.
+    fn states<'a>(&mut self, name: &str, rows: impl Iterator<Item = (&'a str, State)>) {
+        for (labels, current) in rows {
+            if self.buf.len() >= CHUNK {
+                self.flush();
+            }
+            for s in State::ALL {
+                self.buf.extend_from_slice(name.as_bytes());
+                self.buf.push(b'{');
+                self.buf.extend_from_slice(labels.as_bytes());
+                self.buf.extend_from_slice(b",state=\"");
+                self.buf.extend_from_slice(s.as_str().as_bytes());
+                self.buf.extend_from_slice(b"\"} ");
+                self.buf
+                    .extend_from_slice(if s == current { b"1\n" } else { b"0\n" });
+            }
+        }
+    }
+}
+
+fn with_data(entries: &[Arc<Entry>]) -> impl Iterator<Item = (&str, &JobData)> + Clone {
+    entries
+        .iter()
+        .filter_map(|e| e.data.as_deref().map(|d| (&*e.job_labels, d)))
+}
+
+fn tasks(entries: &[Arc<Entry>]) -> impl Iterator<Item = (&str, &str, &Task)> + Clone {
+    with_data(entries).flat_map(|(_, d)| {
+        d.job
+            .tasks
+            .iter()
+            .zip(&d.task_labels)
+            .zip(&d.task_info_labels)
+            .map(|((t, l), i)| (l.as_str(), i.as_str(), t))
+    })
+}
+
+/// Renders the whole exposition into one buffer (for tests and small outputs).
+pub fn render(
+    entries: &[Arc<Entry>],
+    discovery: &[DiscoveryStatus],
+    metrics: &Metrics,
+    now: f64,
+) -> Vec<u8> {
+    let mut all = Vec::new();
+    render_to(entries, discovery, metrics, now, &mut |chunk| {
+        all.extend_from_slice(&chunk);
+        true
+    });
+    all
+}
+
+/// Renders the whole exposition, handing `sink` chunks of about [`CHUNK`] bytes; `sink`
+/// returns false to say it wants no more. `now` is Unix seconds, for running durations.
+pub fn render_to(
+    entries: &[Arc<Entry>],
+    discovery: &[DiscoveryStatus],
+    metrics: &Metrics,
+    now: f64,
+    sink: &mut dyn FnMut(Vec<u8>) -> bool,
+) {
+    let mut o = Out {
+        buf: Vec::with_capacity(CHUNK + 4096),
+        ints: itoa::Buffer::new(),
+        floats: ryu::Buffer::new(),
+        sink,
+        open: true,
+    };
+    let counts = discovered_jobs(entries);
+    for f in FAMILIES {
+        // Discovery families only where something is discovered.
+        if matches!(f.rows, Rows::Discovery(_)) && discovery.is_empty() {
+            continue;
+        }
+        write_family(&mut o, f, entries, discovery, &counts, now.floor() as i64);
+    }
+    metrics.encode(&mut o.buf);
+    o.flush();
+}
+
+fn write_family(
+    o: &mut Out<'_>,
+    f: &Family,
+    entries: &[Arc<Entry>],
+    discovery: &[DiscoveryStatus],
+    counts: &HashMap<(&str, Option<&str>), i64>,
+    now: i64,
+) {
+    if f.polled() {
+        let help = format!(
+            "{} (from the exporter's background poll of the CDB API).",
+            f.help
+        );
+        o.family(f.name, "gauge", &help);
+    } else {
+        o.family(f.name, "gauge", f.help);
+    }
+    let jobs = with_data(entries);
+    match f.rows {
+        Rows::Job(read) => o.rows(f.name, jobs.map(|(l, d)| (l, read(&d.job, now)))),
+        Rows::JobState => o.states(f.name, jobs.map(|(l, d)| (l, d.job.status.state()))),
+        Rows::JobInfo => {
+            let mut info = String::new();
+            for (l, d) in jobs {
+                info.clear();
+                push_label(&mut info, "type", o.ints.format(d.job.job_type));
+                push_label(&mut info, "async_request_id", &d.job.async_request_id);
+                o.num(f.name, l, &info, Num::Int(1));
+            }
+        }
+        Rows::Task(read) => o.rows(f.name, tasks(entries).map(|(l, _, t)| (l, read(t, now)))),
+        Rows::TaskState => o.states(
+            f.name,
+            tasks(entries).map(|(l, _, t)| (l, t.status.state())),
+        ),
+        Rows::TaskInfo => {
+            for (l, info, _) in tasks(entries) {
+                o.num(f.name, l, info, Num::Int(1));
+            }
+        }
+        Rows::Health(read) => o.rows(
+            f.name,
+            entries
+                .iter()
+                .filter_map(|e| e.health.as_ref().map(|h| (&*e.job_labels, read(h)))),
+        ),
+        Rows::Tracked => o.num(f.name, "", "", Num::Int(entries.len() as i64)),
+        Rows::Discovery(read) => {
+            for d in discovery {
+                let jobs = counts
+                    .get(&(d.region.as_str(), d.instance_id.as_deref()))
+                    .copied()
+                    .unwrap_or(0);
+                if let Some(v) = read(d, jobs) {
+                    o.num(f.name, &discovery_labels(d), "", v);
+                }
+            }
+        }
+    }
+}
+
+/// Jobs tracked through each discovery source: v2 counts per instance, v3 per region.
+fn discovered_jobs(entries: &[Arc<Entry>]) -> HashMap<(&str, Option<&str>), i64> {
+    let mut counts = HashMap::new();
+    for e in entries {
+        let source = match &e.source {
+            Source::Configured => continue,
+            Source::Discovered { instance_id } => {
+                (e.key.region.as_str(), Some(instance_id.as_str()))
+            }
+            Source::Listed { .. } => (e.key.region.as_str(), None),
+        };
+        *counts.entry(source).or_default() += 1;
+    }
+    counts
+}
+
+fn discovery_labels(d: &DiscoveryStatus) -> String {
+    let mut l = String::new();
+    push_label(&mut l, "region", &d.region);
+    if let Some(i) = &d.instance_id {
+        push_label(&mut l, "instance_id", i);
+    }
+    l
+}
