@@ -8,4 +8,5 @@ mod daemon;
 mod demo;
 mod discovery;
 mod regions;
+mod reload;
 mod support;
