@@ -147,31 +147,34 @@ impl Live {
         let config = Config::load_with(&source.path, &*source.env, &source.overrides)
             .map_err(|e| e.to_string())?;
         let old_spec = lock(&self.running).config.credentials.clone();
-        let creds = if config.credentials == old_spec {
-            None
-        } else {
+        if config.credentials != old_spec {
             let resolved = credentials::resolve(&config.credentials).await;
-            Some(resolved.map_err(|e| format!("credentials: {e}"))?)
-        };
-        self.switch(config, creds.as_ref())?;
-        if let Some(c) = creds {
-            tracing::info!(source = c.provider.label(), detail = %c.provider.describe(),
-                secret_id = %c.first.creds.secret_id, "credentials found");
-            self.metrics.prepare_credentials(c.provider.label());
-            self.spawn_refresher(c);
+            self.use_credentials(resolved.map_err(|e| format!("credentials: {e}"))?)
+                .await;
         }
-        Ok(())
+        self.switch(config)
+    }
+
+    /// Signs with `creds` from now on, under their own refresher. The old refresher is
+    /// stopped first, so that it cannot put its credentials back.
+    async fn use_credentials(&self, creds: Resolved) {
+        let old = lock(&self.running).refresher.take();
+        if let Some(old) = old {
+            old.abort();
+            let _ = old.await;
+        }
+        tracing::info!(source = creds.provider.label(), detail = %creds.provider.describe(),
+            secret_id = %creds.first.creds.secret_id, "credentials found");
+        self.metrics.prepare_credentials(creds.provider.label());
+        self.handle.replace(creds.first.creds.clone());
+        self.spawn_refresher(creds);
     }
 
     /// Stops the running poller, fits the store to `config` and starts `config`'s poller
-    /// over it, signing with `creds` when the credentials changed. Should the new poller
-    /// not start, the previous configuration runs again.
-    fn switch(&self, config: Config, creds: Option<&Resolved>) -> Result<(), String> {
+    /// over it. Starting fails only when no HTTP client can be built; then the previous
+    /// configuration is tried again.
+    fn switch(&self, config: Config) -> Result<(), String> {
         let mut running = lock(&self.running);
-        let previous = self.handle.current();
-        if let Some(c) = creds {
-            self.handle.replace(c.first.creds.clone());
-        }
         running.poller.stop();
         let (kept, dropped) = reconcile(&self.store, &config);
         self.metrics
@@ -193,7 +196,6 @@ impl Live {
                 Ok(())
             }
             Err(e) => {
-                self.handle.replace((*previous).clone());
                 let store = Arc::clone(&self.store);
                 let again = scheduler::start(
                     &running.config,
@@ -203,9 +205,8 @@ impl Live {
                 );
                 match again {
                     Ok(poller) => running.poller = poller,
-                    Err(e2) => {
-                        tracing::error!(error = %e2, "cannot start the previous poller again; nothing polls until a reload succeeds")
-                    }
+                    Err(e2) => tracing::error!(error = %e2,
+                        "cannot start the previous poller again; nothing polls until a reload succeeds"),
                 }
                 Err(format!("cannot start the poller: {e}"))
             }

@@ -217,6 +217,47 @@ async fn reload_endpoint_needs_the_lifecycle_flag_and_a_file() {
     daemon.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_switches_credentials_when_their_section_changes() {
+    let api = FakeApi::start().await;
+    running(&api, 2001);
+    let path = file("creds");
+    let plain = v2_yaml(&api.endpoint, "  - id: 2001\n");
+    std::fs::write(&path, &plain).unwrap();
+    let daemon = Daemon::start_file(&path, true).await;
+    daemon
+        .scrape_until(Duration::from_secs(10), "polled", |m| polled(m, "2001"))
+        .await;
+
+    let key = path.with_file_name("secret_key");
+    std::fs::write(&key, "not-the-key\n").unwrap();
+    let section = format!(
+        "credentials:\n  secret_id: AKIDother\n  secret_key_file: {}\n",
+        key.display()
+    );
+    std::fs::write(&path, format!("{plain}{section}")).unwrap();
+    assert_eq!(daemon.post("/-/reload").await.status(), 200);
+    daemon
+        .scrape_until(
+            Duration::from_secs(5),
+            "polls signed with the new key fail",
+            |m| m.value("cdb_rollback_job_poll_success", &[("job_id", "2001")]) == Some(0.0),
+        )
+        .await;
+    let ids = |api: &FakeApi| api.log().last().map(|l| l.params["SecretId"].clone());
+    assert_eq!(ids(&api).as_deref(), Some("AKIDother"));
+
+    std::fs::write(&path, &plain).unwrap();
+    assert_eq!(daemon.post("/-/reload").await.status(), 200);
+    daemon
+        .scrape_until(Duration::from_secs(5), "back to the environment's", |m| {
+            polled(m, "2001")
+        })
+        .await;
+    assert_eq!(ids(&api).as_deref(), Some(SECRET_ID));
+    daemon.stop().await;
+}
+
 async fn scrape(base: &str) -> Option<Exposition> {
     let resp = http_client()
         .get(format!("{base}/metrics"))
