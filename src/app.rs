@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::api::{ApiVersion, CredentialsHandle};
+use crate::api::ApiVersion;
 use crate::config::Config;
-use crate::credentials::{self, Resolved, refresh};
+use crate::credentials::{self, Resolved};
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
-use crate::scheduler::{self, Poller};
+use crate::reload;
+use crate::scheduler::Poller;
 use crate::store::{JobKey, Store};
 
 /// How long in-flight scrapes may take to finish once shutdown has begun.
@@ -61,11 +62,29 @@ pub async fn run(
     telemetry_path: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    run_reloadable(
+        config,
+        listener,
+        telemetry_path,
+        shutdown,
+        reload::Options::default(),
+    )
+    .await
+}
+
+/// [`run`], reloadable as `reload` says.
+pub async fn run_reloadable(
+    config: Config,
+    listener: TcpListener,
+    telemetry_path: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    reload: reload::Options,
+) -> Result<(), String> {
     check_telemetry_path(telemetry_path)?;
     let creds = credentials::resolve(&config.credentials)
         .await
         .map_err(|e| e.to_string())?;
-    run_with(config, creds, listener, telemetry_path, shutdown).await
+    run_with_reload(config, creds, listener, telemetry_path, shutdown, reload).await
 }
 
 /// Runs the exporter with credentials already resolved, so that the caller can tell a
@@ -76,6 +95,19 @@ pub async fn run_with(
     listener: TcpListener,
     telemetry_path: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
+    let options = reload::Options::default();
+    run_with_reload(config, creds, listener, telemetry_path, shutdown, options).await
+}
+
+/// [`run_with`], reloadable as `reload` says.
+pub async fn run_with_reload(
+    config: Config,
+    creds: Resolved,
+    listener: TcpListener,
+    telemetry_path: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    reload: reload::Options,
 ) -> Result<(), String> {
     check_telemetry_path(telemetry_path)?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -90,11 +122,15 @@ pub async fn run_with(
         expires_at = creds.first.expires,
         "credentials found"
     );
-    let handle = CredentialsHandle::new(creds.first.creds.clone());
     let store = Arc::new(Store::new());
-    let poller = scheduler::start(&config, Arc::clone(&store), handle.clone(), metrics.clone())?;
-    let recorder: Arc<dyn refresh::Recorder> = metrics.clone();
-    let refresher = refresh::spawn(creds.provider, handle, creds.first.expires, recorder);
+    let live = reload::Live::start(
+        config.clone(),
+        Arc::clone(&store),
+        creds,
+        metrics.clone(),
+        reload.source,
+    )?;
+    let poller: Arc<dyn Poller> = live.clone();
     let demand = tokio::spawn(watch_demand(
         Arc::clone(&poller),
         Arc::clone(&metrics),
@@ -143,7 +179,9 @@ pub async fn run_with(
 
     let stop = Arc::new(tokio::sync::Notify::new());
     let notify = Arc::clone(&stop);
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let hangups = reload::on_hangups(Arc::clone(&live), reload.hangups);
+    let app = router(state).merge(reload::router(live, reload.lifecycle));
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
         shutdown.await;
         notify.notify_one();
     });
@@ -155,8 +193,8 @@ pub async fn run_with(
         }
     };
     demand.abort();
-    if let Some(r) = refresher {
-        r.abort();
+    if let Some(h) = hangups {
+        h.abort();
     }
     poller.stop();
     tracing::info!("exporter stopped");

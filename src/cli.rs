@@ -104,6 +104,12 @@ pub struct Cli {
         conflicts_with = "config_file"
     )]
     pub demo: bool,
+    /// Enable POST /-/reload (reload the config file, as SIGHUP does).
+    #[arg(
+        long = "web.enable-lifecycle",
+        env = "CDB_ROLLBACK_EXPORTER_WEB_ENABLE_LIFECYCLE"
+    )]
+    pub enable_lifecycle: bool,
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -169,6 +175,24 @@ impl Cli {
                 None
             }
         }
+    }
+}
+
+/// How the daemon reloads: the file with the same overrides, unless it started without
+/// one or with --demo (then a reload only says there is nothing to reload).
+fn reload_options(cli: &Cli, hangups: Option<crate::reload::Hangups>) -> crate::reload::Options {
+    let source = match (&cli.config_file, cli.demo) {
+        (Some(path), false) => Some(crate::reload::ConfigSource {
+            path: path.clone(),
+            overrides: cli.overrides(),
+            env: std::sync::Arc::new(env_var),
+        }),
+        _ => None,
+    };
+    crate::reload::Options {
+        source,
+        lifecycle: cli.enable_lifecycle,
+        hangups,
     }
 }
 
@@ -280,6 +304,7 @@ async fn demo_api(listen: SocketAddr) -> ExitCode {
 
 async fn daemon(cli: &Cli) -> ExitCode {
     let shutdown = shutdown_signal();
+    let hangups = crate::reload::Hangups::install();
     if let Err(e) = crate::app::check_telemetry_path(&cli.telemetry_path) {
         eprintln!("{e}");
         return ExitCode::from(2);
@@ -311,7 +336,9 @@ async fn daemon(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match crate::app::run_with(config, creds, listener, &cli.telemetry_path, shutdown).await {
+    let reload = reload_options(cli, hangups);
+    let path = &cli.telemetry_path;
+    match crate::app::run_with_reload(config, creds, listener, path, shutdown, reload).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

@@ -43,10 +43,11 @@ pub struct AppState {
 
 impl AppState {
     /// Every configured job polled once and every instance discovered once, well or not.
+    /// A configured job no longer in the store was removed by a reload.
     pub fn is_ready(&self) -> bool {
         self.configured_jobs
             .iter()
-            .all(|key| self.store.get(key).is_some_and(|e| e.health.is_some()))
+            .all(|key| self.store.get(key).is_none_or(|e| e.health.is_some()))
             && self
                 .store
                 .discovery_snapshot()

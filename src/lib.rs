@@ -15,6 +15,7 @@ pub mod demo;
 pub mod exposition;
 pub mod http;
 pub mod metrics;
+pub mod reload;
 pub mod render;
 pub mod rollback;
 pub mod scheduler;

@@ -23,6 +23,35 @@ pub struct Metrics {
     pub budget: Gauge,
     credentials_expiry: GaugeVec,
     credentials_refreshes: IntCounterVec,
+    reload: ReloadGauges,
+}
+
+/// Prometheus's own names for the outcome of configuration reloads.
+struct ReloadGauges {
+    successful: IntGauge,
+    success_time: Gauge,
+}
+
+impl ReloadGauges {
+    /// Both exist from the start: the configuration loaded at start counts as a success.
+    fn new() -> Self {
+        let successful = IntGauge::new(
+            "cdb_rollback_config_last_reload_successful",
+            "Whether the last configuration reload attempt was successful (1) or not (0).",
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let success_time = Gauge::new(
+            "cdb_rollback_config_last_reload_success_timestamp_seconds",
+            "Unix time of the last successful configuration load (at start or by a reload).",
+        )
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        successful.set(1);
+        success_time.set(crate::rollback::time::unix_now());
+        Self {
+            successful,
+            success_time,
+        }
+    }
 }
 
 impl Default for Metrics {
@@ -87,7 +116,8 @@ impl Metrics {
             &["source", "result"],
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let collectors: [Box<dyn prometheus::core::Collector>; 7] = [
+        let reload = ReloadGauges::new();
+        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
             Box::new(api_requests.clone()),
             Box::new(api_duration.clone()),
             Box::new(build_info),
@@ -95,6 +125,8 @@ impl Metrics {
             Box::new(budget.clone()),
             Box::new(credentials_expiry.clone()),
             Box::new(credentials_refreshes.clone()),
+            Box::new(reload.successful.clone()),
+            Box::new(reload.success_time.clone()),
         ];
         for c in collectors {
             registry
@@ -115,6 +147,15 @@ impl Metrics {
             budget,
             credentials_expiry,
             credentials_refreshes,
+            reload,
+        }
+    }
+
+    /// The outcome of a configuration reload at Unix time `now`.
+    pub fn reloaded(&self, ok: bool, now: f64) {
+        self.reload.successful.set(i64::from(ok));
+        if ok {
+            self.reload.success_time.set(now);
         }
     }
 

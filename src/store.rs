@@ -237,6 +237,28 @@ impl Store {
         }
     }
 
+    /// Gives a tracked job another source and labels (a reload), re-rendering its label
+    /// sets and keeping its data and health; false if it is not tracked.
+    pub fn relabel(&self, key: &JobKey, source: Source, labels: Labels) -> bool {
+        let mut jobs = self.write();
+        let Some(e) = jobs.get_mut(key) else {
+            return false;
+        };
+        if e.source == source && *e.labels == labels {
+            return true;
+        }
+        let mut next = (**e).clone();
+        next.job_labels = job_labels(key, &source, &labels).into();
+        next.data = e
+            .data
+            .as_ref()
+            .map(|d| Arc::new(job_data(key, d.job.clone(), &labels)));
+        next.source = source;
+        next.labels = Arc::new(labels);
+        *e = Arc::new(next);
+        true
+    }
+
     /// A good answer replaces the job's data.
     pub fn record_success(&self, key: &JobKey, job: Job, now: f64) {
         self.update(key, |e| {
@@ -346,6 +368,15 @@ impl Store {
         self.discovery_entry(region, instance_id, |_| ());
     }
 
+    /// Forgets the discovery sources `keep` refuses (a region or instance no longer
+    /// configured), so that their series go.
+    pub fn retain_discovery(&self, keep: impl Fn(&DiscoveryStatus) -> bool) {
+        self.discovery
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|_, d| keep(d));
+    }
+
     pub fn discovery_snapshot(&self) -> Vec<DiscoveryStatus> {
         self.discovery
             .read()
@@ -432,6 +463,53 @@ mod tests {
         let h = e.health.as_ref().unwrap();
         assert_eq!((h.last_poll, h.last_success), (20.0, Some(10.0)));
         assert_eq!(h.last_error.as_ref().unwrap().kind, ErrorKind::Timeout);
+    }
+
+    #[test]
+    fn relabel_keeps_data_and_health_and_renders_again() {
+        let s = Store::new();
+        s.track(
+            key(3),
+            Source::Configured,
+            Labels::from_pairs(&[("team", "a")]),
+        );
+        let mut j = job(3);
+        j.tasks = vec![Task {
+            id: "t1".into(),
+            work_id: String::new(),
+            status: Status(1),
+            progress: None,
+            code: None,
+            message: String::new(),
+            start: None,
+            end: None,
+            instance: Instance {
+                instance_id: "cdb-x".into(),
+                ..Instance::default()
+            },
+        }];
+        s.record_success(&key(3), j, 10.0);
+        let source = Source::Discovered {
+            instance_id: "cdb-x".into(),
+        };
+        assert!(s.relabel(
+            &key(3),
+            source.clone(),
+            Labels::from_pairs(&[("team", "b")])
+        ));
+        assert!(!s.relabel(&key(4), source, Labels::default()));
+        let e = s.get(&key(3)).unwrap();
+        assert_eq!(
+            &*e.job_labels,
+            r#"job_id="3",region="ap-guangzhou",instance_id="cdb-x",team="b""#
+        );
+        let d = e.data.as_ref().unwrap();
+        assert!(
+            d.task_labels[0].ends_with(r#"team="b""#),
+            "{}",
+            d.task_labels[0]
+        );
+        assert_eq!(e.health.as_ref().unwrap().last_success, Some(10.0));
     }
 
     #[test]

@@ -89,7 +89,7 @@ pub const SOURCE_LABELS: [&str; 6] = [
 
 /// The environment variables the chain reads, captured when the config is built, so that
 /// tests inject them and nothing reads the process environment later. `Debug` shows names.
-#[derive(Clone, Default)]
+#[derive(Clone, Default, PartialEq)]
 pub struct Env(BTreeMap<&'static str, Secret>);
 
 impl Env {
@@ -129,14 +129,14 @@ impl fmt::Debug for Env {
 }
 
 /// A secret given as a file (re-read when it changes) or as a value.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum SecretValue {
     File(PathBuf),
     Given(Secret),
 }
 
 /// Credentials named by the config (or the demo): SecretId, key, optional token.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct StaticSpec {
     pub secret_id: String,
     pub secret_key: SecretValue,
@@ -151,7 +151,7 @@ pub struct RoleSpec {
     pub duration: Duration,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub enum Origin {
     Static(StaticSpec),
     /// env → profile → oidc → cvm_role.
@@ -160,8 +160,9 @@ pub enum Origin {
     Only(SourceKind),
 }
 
-/// What the config says about credentials; resolved at start by [`resolve`].
-#[derive(Clone, Debug)]
+/// What the config says about credentials; resolved at start by [`resolve`]. Compared
+/// on a reload, to resolve again only when it changed.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Spec {
     pub origin: Origin,
     /// The profile file's section; `None`: `default`, and a file without it is skipped.

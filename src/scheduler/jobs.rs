@@ -47,6 +47,26 @@ impl Scheduler {
         if !self.store.track(key.clone(), source, labels) {
             return false;
         }
+        self.spawn_loop(key);
+        true
+    }
+
+    /// Starts a loop for each job of this region already in the store and not polled yet
+    /// by this scheduler (jobs kept by a reload), on its own schedule: no poll at once.
+    pub fn resume(self: &Arc<Self>) {
+        for e in self.store.snapshot() {
+            let running = self
+                .loops
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(&e.key);
+            if e.key.region == self.client.region() && !running {
+                self.spawn_loop(e.key.clone());
+            }
+        }
+    }
+
+    fn spawn_loop(self: &Arc<Self>, key: JobKey) {
         let this = Arc::clone(self);
         let k = key.clone();
         let handle = tokio::spawn(async move { this.job_loop(k).await });
@@ -54,7 +74,6 @@ impl Scheduler {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(key, handle);
-        true
     }
 
     /// Stops polling a job; its series disappear with it.
@@ -77,14 +96,25 @@ impl Scheduler {
     }
 
     async fn job_loop(self: Arc<Self>, key: JobKey) {
-        // Spread the first polls; the request budget spreads them further.
-        let first = self.poll.interval.min(Duration::from_secs(2));
-        tokio::time::sleep(first.mul_f64(fastrand::f64())).await;
+        tokio::time::sleep(self.first_wait(&key)).await;
         loop {
             self.poll_once(&key).await;
             let every = interval(&self.poll, self.is_terminal(&key));
             tokio::time::sleep(jitter(every, 0.1)).await;
         }
+    }
+
+    /// A job polled before (kept by a reload) waits for the rest of its interval; a new
+    /// one for up to 2 s, which spreads the first polls (the budget spreads them further).
+    fn first_wait(&self, key: &JobKey) -> Duration {
+        let spread = self.poll.interval.min(Duration::from_secs(2));
+        let spread = spread.mul_f64(fastrand::f64());
+        let Some(last) = self.store.get(key).and_then(|e| e.health.clone()) else {
+            return spread;
+        };
+        let every = interval(&self.poll, self.is_terminal(key)).as_secs_f64();
+        let left = last.last_poll + every - unix_now();
+        Duration::try_from_secs_f64(left).unwrap_or(Duration::ZERO) + spread
     }
 
     fn is_terminal(&self, key: &JobKey) -> bool {

@@ -122,6 +122,7 @@ pub fn start(
             for job in &config.jobs {
                 scheduler.track(job.id, Source::Configured, job.labels.clone());
             }
+            scheduler.resume();
             let discovery = instances::Discovery::new(
                 Arc::clone(&scheduler),
                 store,

@@ -67,6 +67,7 @@ pub struct Regions {
 impl Regions {
     pub fn start(client: Arc<Client>, store: Arc<Store>, config: &Config) -> Arc<Self> {
         let this = Arc::new(Self {
+            details: Mutex::new(kept_marks(&store)),
             client,
             store,
             poll: config.poll.clone(),
@@ -77,7 +78,6 @@ impl Regions {
                 .map(|j| (j.id, j.labels.clone()))
                 .collect(),
             pages: Mutex::new(HashMap::new()),
-            details: Mutex::new(HashMap::new()),
             loops: Mutex::new(Vec::new()),
         });
         let mut loops = Vec::new();
@@ -270,28 +270,7 @@ impl Regions {
         if !is_current(terminal, job.start, job.end, now, self.discovery.max_age) {
             return None;
         }
-        let mut labels = Labels::default();
-        let narrowed = !self.discovery.instances.is_empty();
-        let mut matched = false;
-        for inst in &self.discovery.instances {
-            if job.instances.iter().any(|i| i.instance_id == inst.id) {
-                matched = true;
-                for (k, v) in &inst.labels.0 {
-                    labels.0.entry(k.clone()).or_insert_with(|| v.clone());
-                }
-            }
-        }
-        if narrowed && !matched {
-            return None;
-        }
-        if let Some(own) = self.job_labels.get(&job.id) {
-            labels.0.extend(own.0.clone());
-        }
-        let instance_id = match job.instances.as_slice() {
-            [one] => Some(one.instance_id.clone()),
-            _ => None,
-        };
-        Some((Source::Listed { instance_id }, labels))
+        listed_as(job, &self.discovery, &self.job_labels)
     }
 
     /// Drops the region's finished jobs that started longer than `max_age` ago.
@@ -464,6 +443,58 @@ impl Regions {
             }
         }
     }
+}
+
+/// The source and labels of a listed job under `discovery.instances` and `jobs:`; `None`
+/// when the instances narrow tracking and the job touches none of them.
+pub fn listed_as(
+    job: &Job,
+    discovery: &DiscoveryConfig,
+    job_labels: &HashMap<u64, Labels>,
+) -> Option<(Source, Labels)> {
+    let mut labels = Labels::default();
+    let mut matched = false;
+    for inst in &discovery.instances {
+        if job.instances.iter().any(|i| i.instance_id == inst.id) {
+            matched = true;
+            for (k, v) in &inst.labels.0 {
+                labels.0.entry(k.clone()).or_insert_with(|| v.clone());
+            }
+        }
+    }
+    if !discovery.instances.is_empty() && !matched {
+        return None;
+    }
+    if let Some(own) = job_labels.get(&job.id) {
+        labels.0.extend(own.0.clone());
+    }
+    let instance_id = match job.instances.as_slice() {
+        [one] => Some(one.instance_id.clone()),
+        _ => None,
+    };
+    Some((Source::Listed { instance_id }, labels))
+}
+
+/// Jobs already in the store when the poller starts (after a reload) whose tasks are
+/// known count as just asked for, so that a reload does not ask every job's tasks again.
+fn kept_marks(store: &Store) -> HashMap<JobKey, DetailMark> {
+    let at = Instant::now();
+    store
+        .snapshot()
+        .iter()
+        .filter_map(|e| {
+            let d = e.data.as_ref().filter(|d| !d.job.tasks.is_empty())?;
+            let (state, progress) = (d.job.status.state(), d.job.progress);
+            Some((
+                e.key.clone(),
+                DetailMark {
+                    at,
+                    state,
+                    progress,
+                },
+            ))
+        })
+        .collect()
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

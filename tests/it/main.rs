@@ -9,4 +9,5 @@ mod demo;
 mod discovery;
 mod golden;
 mod regions;
+mod reload;
 mod support;

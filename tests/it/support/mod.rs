@@ -13,18 +13,23 @@ use std::path::Path;
 use std::time::Duration;
 
 use cdb_rollback_exporter::config::Config;
+use cdb_rollback_exporter::reload;
 use tokio::sync::oneshot;
 
 pub const SECRET_ID: &str = "AKIDtest0000000000000000000000000000";
 pub const SECRET_KEY: &str = "test-secret-key-0123456789";
 
-/// Parses a YAML config with the test credentials in the environment.
-pub fn config(yaml: &str) -> Config {
-    let env = |name: &str| match name {
+/// The environment of the tests: their credentials, nothing else.
+pub fn env(name: &str) -> Option<String> {
+    match name {
         "TENCENTCLOUD_SECRET_ID" => Some(SECRET_ID.to_string()),
         "TENCENTCLOUD_SECRET_KEY" => Some(SECRET_KEY.to_string()),
         _ => None,
-    };
+    }
+}
+
+/// Parses a YAML config with the test credentials in the environment.
+pub fn config(yaml: &str) -> Config {
     match Config::parse(yaml, Path::new("test.yml"), &env) {
         Ok(c) => c,
         Err(e) => panic!("test config is invalid: {e}"),
@@ -47,16 +52,38 @@ pub fn http_client() -> reqwest::Client {
 
 impl Daemon {
     pub async fn start(config: Config) -> Daemon {
+        Self::start_with(config, reload::Options::default()).await
+    }
+
+    /// Started from the config file at `path`, reloadable (POST /-/reload when
+    /// `lifecycle`).
+    pub async fn start_file(path: &Path, lifecycle: bool) -> Daemon {
+        let source = reload::ConfigSource {
+            path: path.to_path_buf(),
+            overrides: Default::default(),
+            env: std::sync::Arc::new(env),
+        };
+        let config = Config::load_with(path, &env, &source.overrides).unwrap();
+        let options = reload::Options {
+            source: Some(source),
+            lifecycle,
+            hangups: None,
+        };
+        Self::start_with(config, options).await
+    }
+
+    pub async fn start_with(config: Config, options: reload::Options) -> Daemon {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(cdb_rollback_exporter::app::run(
+        let task = tokio::spawn(cdb_rollback_exporter::app::run_reloadable(
             config,
             listener,
             "/metrics",
             async move {
                 let _ = rx.await;
             },
+            options,
         ));
         Daemon {
             base: format!("http://{addr}"),
@@ -69,6 +96,14 @@ impl Daemon {
     pub async fn get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn post(&self, path: &str) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
             .send()
             .await
             .unwrap()
