@@ -11,6 +11,7 @@ use cdb_rollback_exporter::config::Labels;
 use cdb_rollback_exporter::demo::story::jobs_at;
 use cdb_rollback_exporter::demo::v3;
 use cdb_rollback_exporter::metrics::Metrics;
+use cdb_rollback_exporter::render::families::FAMILIES;
 use cdb_rollback_exporter::render::render;
 use cdb_rollback_exporter::rollback::time::UtcOffset;
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
@@ -20,7 +21,8 @@ const SEED: &str = include_str!("../../test-data/seed-answer.json");
 /// 2026-11-28 10:00:00 in Beijing.
 const T0: i64 = 1_795_831_200;
 
-/// The rollback families only: the exporter's own metrics carry a revision and process data.
+/// The rollback families of the table only: the exporter's own metrics carry a revision,
+/// process data and start times.
 fn rollback_text(store: &Store, now: f64) -> String {
     let text = String::from_utf8(render(
         &store.snapshot(),
@@ -34,13 +36,7 @@ fn rollback_text(store: &Store, now: f64) -> String {
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# HELP ") {
             let name = rest.split(' ').next().unwrap_or("");
-            keep = name.starts_with("cdb_rollback_")
-                && !matches!(
-                    name,
-                    "cdb_rollback_exporter_build_info"
-                        | "cdb_rollback_api_request_duration_seconds"
-                        | "cdb_rollback_api_requests_total"
-                );
+            keep = FAMILIES.iter().any(|f| f.name == name);
         }
         if keep {
             out.push_str(line);
