@@ -1,6 +1,6 @@
 //! The exporter's own metrics (API usage, build info, process), kept in a prometheus
 //! registry. The rollback series are not here: they are written straight from the store
-//! by [`crate::render`], so that a job or task that disappears leaves no stale series.
+//! by the renderer, so that a job or task that disappears leaves no stale series.
 
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::{Base, Provider};
 use crate::api::CredentialsHandle;
+use crate::api::retry::jitter;
 use crate::rollback::time::unix_now;
-use crate::scheduler::jitter;
 
 /// How often key files are compared with the credentials in use. Their content is
 /// compared, not only their mtime: a Kubernetes Secret update swaps a symlink.

@@ -8,20 +8,15 @@ pub mod instances;
 pub mod jobs;
 pub mod regions;
 
-use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use crate::api::{ApiError, ApiVersion, CredentialsHandle, Recorder, Retry, v2, v3};
+pub use crate::api::retry::{jitter, with_backoff};
+use crate::api::{ApiVersion, CredentialsHandle, Recorder, v2, v3};
 use crate::config::{Config, PollConfig};
 use crate::store::{Source, Store};
-
-/// `base` ± `spread` (a fraction), so that loops started together drift apart.
-pub fn jitter(base: Duration, spread: f64) -> Duration {
-    base.mul_f64(1.0 + spread * (fastrand::f64() * 2.0 - 1.0))
-}
 
 /// How often a job is polled: finished jobs will not change much any more.
 pub fn interval(poll: &PollConfig, terminal: bool) -> Duration {
@@ -29,31 +24,6 @@ pub fn interval(poll: &PollConfig, terminal: bool) -> Duration {
         poll.finished_interval
     } else {
         poll.interval
-    }
-}
-
-/// Runs `call` again after retryable failures, with exponential back-off and full jitter.
-pub async fn with_backoff<T, F, Fut>(
-    retries: u32,
-    cap: Duration,
-    mut call: F,
-) -> Result<T, ApiError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Result<T, ApiError>>,
-{
-    let mut attempt = 0u32;
-    loop {
-        match call().await {
-            Err(e) if e.retry() == Retry::Backoff && attempt < retries => {
-                let ceiling = Duration::from_secs(1u64 << attempt.min(6)).min(cap);
-                let wait = ceiling.mul_f64(0.5 + fastrand::f64() / 2.0);
-                tracing::debug!(error = %e, attempt, wait_ms = wait.as_millis() as u64, "retrying after back-off");
-                tokio::time::sleep(wait).await;
-                attempt += 1;
-            }
-            other => return other,
-        }
     }
 }
 

@@ -1,0 +1,165 @@
+//! The values a configuration is made of, checked as they are read: durations, label
+//! sets, and strings parsed through `FromStr` with the key's line in the error.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use serde::{Deserialize, Deserializer};
+
+pub const RESERVED_LABELS: &[&str] = &[
+    "job_id",
+    "region",
+    "task_id",
+    "async_request_id",
+    "instance_id",
+    "state",
+    "type",
+    "work_id",
+    "instance_name",
+    "strategy",
+    "operator",
+    "action",
+    "result",
+    "version",
+    "revision",
+    "le",
+    "quantile",
+    // Prometheus's own target labels: a clash would be renamed to exported_*.
+    "job",
+    "instance",
+];
+
+/// A duration written like `30s`, `10m`, `24h`, `1h30m` or `500ms`; never zero.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Interval(pub Duration);
+
+impl FromStr for Interval {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let bad = || format!("`{s}` is not a duration (write e.g. 30s, 10m, 24h, 1h30m)");
+        let mut rest = s.trim();
+        if rest.is_empty() {
+            return Err(bad());
+        }
+        let mut total = Duration::ZERO;
+        while !rest.is_empty() {
+            let digits = rest.find(|c: char| !c.is_ascii_digit()).ok_or_else(bad)?;
+            if digits == 0 {
+                return Err(bad());
+            }
+            let n: u64 = rest[..digits].parse().map_err(|_| bad())?;
+            rest = &rest[digits..];
+            let unit_len = rest
+                .find(|c: char| c.is_ascii_digit())
+                .unwrap_or(rest.len());
+            let unit = match &rest[..unit_len] {
+                "ms" => Duration::from_millis(1),
+                "s" => Duration::from_secs(1),
+                "m" => Duration::from_secs(60),
+                "h" => Duration::from_secs(3600),
+                "d" => Duration::from_secs(86_400),
+                "w" => Duration::from_secs(7 * 86_400),
+                _ => return Err(bad()),
+            };
+            rest = &rest[unit_len..];
+            let part = u32::try_from(n)
+                .ok()
+                .and_then(|n| unit.checked_mul(n))
+                .ok_or_else(bad)?;
+            total = total.checked_add(part).ok_or_else(bad)?;
+        }
+        if total.is_zero() {
+            return Err(format!("`{s}` is zero; it must be positive"));
+        }
+        Ok(Interval(total))
+    }
+}
+
+/// Extra labels from the configuration, checked as they are read.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Labels(pub BTreeMap<String, String>);
+
+impl Labels {
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Labels {
+        Labels(
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+    }
+}
+
+pub fn check_label_name(name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !valid {
+        return Err(format!(
+            "`{name}` is not a valid Prometheus label name (letters, digits and _, not starting with a digit)"
+        ));
+    }
+    if name.starts_with("__") {
+        return Err(format!(
+            "`{name}`: label names starting with __ are reserved by Prometheus"
+        ));
+    }
+    if RESERVED_LABELS.contains(&name) {
+        return Err(format!(
+            "`{name}` clashes with a label the exporter or Prometheus sets itself"
+        ));
+    }
+    Ok(())
+}
+
+impl<'de> Deserialize<'de> for Labels {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = BTreeMap::<String, String>::deserialize(d)?;
+        for name in map.keys() {
+            check_label_name(name).map_err(serde::de::Error::custom)?;
+        }
+        Ok(Labels(map))
+    }
+}
+
+pub(super) fn parsed<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    Option::<String>::deserialize(d)?
+        .map(|s| s.parse::<T>().map_err(serde::de::Error::custom))
+        .transpose()
+}
+
+/// Like [`parsed`], for a value YAML may write as a number (`version: 3`).
+pub(super) fn parsed_any<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr<Err = String>,
+{
+    let v = Option::<serde_yaml_ng::Value>::deserialize(d)?;
+    let text = match v {
+        None | Some(serde_yaml_ng::Value::Null) => return Ok(None),
+        Some(serde_yaml_ng::Value::Number(n)) => n.to_string(),
+        Some(serde_yaml_ng::Value::String(s)) => s,
+        Some(other) => format!("{other:?}"),
+    };
+    text.parse::<T>()
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+impl fmt::Display for Labels {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, (k, v)) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{k}={v}")?;
+        }
+        Ok(())
+    }
+}
