@@ -2,6 +2,7 @@
 //! registry. The rollback series are not here: they are written straight from the store
 //! by the renderer, so that a job or task that disappears leaves no stale series.
 
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -32,19 +33,53 @@ struct ReloadGauges {
     success_time: Gauge,
 }
 
+/// Registers `metric` on `registry` and hands it back: each metric registers itself where
+/// it is declared, so adding one is one declaration.
+fn registered<M: Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry
+        .register(Box::new(metric.clone()))
+        .unwrap_or_else(|e| unreachable!("distinct metric names: {e}"));
+    metric
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> Gauge {
+    let g =
+        Gauge::new(name, help).unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+    registered(registry, g)
+}
+
+fn counters(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
+    let c = IntCounterVec::new(Opts::new(name, help), labels)
+        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+    registered(registry, c)
+}
+
+fn build_info(registry: &Registry) {
+    let opts = Opts::new(
+        "cdb_rollback_exporter_build_info",
+        "The exporter's version and source revision; the value is always 1.",
+    )
+    .const_label("version", VERSION)
+    .const_label("revision", REVISION);
+    let g =
+        IntGauge::with_opts(opts).unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+    registered(registry, g).set(1);
+}
+
 impl ReloadGauges {
     /// Both exist from the start: the configuration loaded at start counts as a success.
-    fn new() -> Self {
+    fn new(registry: &Registry) -> Self {
         let successful = IntGauge::new(
             "cdb_rollback_config_last_reload_successful",
             "Whether the last configuration reload attempt was successful (1) or not (0).",
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let success_time = Gauge::new(
+        let success_time = gauge(
+            registry,
             "cdb_rollback_config_last_reload_success_timestamp_seconds",
             "Unix time of the last successful configuration load (at start or by a reload).",
-        )
-        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        );
+        let successful = registered(registry, successful);
         successful.set(1);
         success_time.set(crate::rollback::time::unix_now());
         Self {
@@ -63,44 +98,32 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let api_requests = IntCounterVec::new(
-            Opts::new(
-                "cdb_rollback_api_requests_total",
-                "Requests made to the CDB API, by action, region and result (success, throttled or the error kind).",
-            ),
+        let api_requests = counters(
+            &registry,
+            "cdb_rollback_api_requests_total",
+            "Requests made to the CDB API, by action, region and result (success, throttled or the error kind).",
             &["action", "region", "result"],
+        );
+        let durations = HistogramOpts::new(
+            "cdb_rollback_api_request_duration_seconds",
+            "Time taken by requests to the CDB API, by action.",
         )
-        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let api_duration = HistogramVec::new(
-            HistogramOpts::new(
-                "cdb_rollback_api_request_duration_seconds",
-                "Time taken by requests to the CDB API, by action.",
-            )
-            .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
-            &["action"],
-        )
-        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let build_info = IntGauge::with_opts(
-            Opts::new(
-                "cdb_rollback_exporter_build_info",
-                "The exporter's version and source revision; the value is always 1.",
-            )
-            .const_label("version", VERSION)
-            .const_label("revision", REVISION),
-        )
-        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        build_info.set(1);
-        let demand = Gauge::new(
+        .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
+        let api_duration = HistogramVec::new(durations, &["action"])
+            .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
+        let api_duration = registered(&registry, api_duration);
+        build_info(&registry);
+        let demand = gauge(
+            &registry,
             "cdb_rollback_poll_demand_requests_per_second",
-            "Requests per second the tracked jobs' poll intervals and discovery ask for; above the budget, polls run late (finished jobs first).",
-        )
-        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let budget = Gauge::new(
+            "Requests per second the poll intervals ask for (listings, task details, polls, discovery); above the budget, polls run late (finished jobs and task details first).",
+        );
+        let budget = gauge(
+            &registry,
             "cdb_rollback_api_budget_requests_per_second",
             "API requests per second the exporter allows itself now: api.max_requests_per_second, halved on throttling and won back gradually.",
-        )
-        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let credentials_expiry = GaugeVec::new(
+        );
+        let expiry = GaugeVec::new(
             Opts::new(
                 "cdb_rollback_credentials_expiry_timestamp_seconds",
                 "When the temporary credentials in use expire (Unix seconds), by source; absent for long-lived keys.",
@@ -108,31 +131,14 @@ impl Metrics {
             &["source"],
         )
         .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let credentials_refreshes = IntCounterVec::new(
-            Opts::new(
-                "cdb_rollback_credentials_refreshes_total",
-                "Refreshes of the credentials (temporary ones renewed, key files changed), by source and result (success or failure).",
-            ),
+        let credentials_expiry = registered(&registry, expiry);
+        let credentials_refreshes = counters(
+            &registry,
+            "cdb_rollback_credentials_refreshes_total",
+            "Refreshes of the credentials (temporary ones renewed, key files changed), by source and result (success or failure).",
             &["source", "result"],
-        )
-        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let reload = ReloadGauges::new();
-        let collectors: [Box<dyn prometheus::core::Collector>; 9] = [
-            Box::new(api_requests.clone()),
-            Box::new(api_duration.clone()),
-            Box::new(build_info),
-            Box::new(demand.clone()),
-            Box::new(budget.clone()),
-            Box::new(credentials_expiry.clone()),
-            Box::new(credentials_refreshes.clone()),
-            Box::new(reload.successful.clone()),
-            Box::new(reload.success_time.clone()),
-        ];
-        for c in collectors {
-            registry
-                .register(c)
-                .unwrap_or_else(|e| unreachable!("distinct metric names: {e}"));
-        }
+        );
+        let reload = ReloadGauges::new(&registry);
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
