@@ -6,4 +6,5 @@ mod contract;
 mod daemon;
 mod demo;
 mod discovery;
+mod properties;
 mod support;
