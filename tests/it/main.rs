@@ -7,4 +7,5 @@ mod daemon;
 mod demo;
 mod discovery;
 mod properties;
+mod soak;
 mod support;

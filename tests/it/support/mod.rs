@@ -3,6 +3,7 @@
 
 pub mod exposition;
 pub mod fake_api;
+pub mod faults;
 
 use std::path::Path;
 use std::time::Duration;
