@@ -7,5 +7,6 @@ mod daemon;
 mod demo;
 mod discovery;
 mod properties;
+mod restart;
 mod soak;
 mod support;
