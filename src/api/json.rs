@@ -6,6 +6,7 @@
 use serde_json::{Map, Value};
 
 use super::error::ApiError;
+use crate::rollback::span;
 use crate::rollback::time::{UtcOffset, parse_local};
 
 pub type Obj = Map<String, Value>;
@@ -123,6 +124,17 @@ impl Reader<'_> {
             }
             Some((n, v)) => Err(self.bad(at, n, v, "a time")),
         }
+    }
+
+    /// A start and an end time, ordered as the model keeps them ([`span`]).
+    pub fn span(
+        &self,
+        o: &Obj,
+        at: &str,
+        start: &[&'static str],
+        end: &[&'static str],
+    ) -> Result<(Option<i64>, Option<i64>), ApiError> {
+        Ok(span(self.time(o, at, start)?, self.time(o, at, end)?))
     }
 
     /// An array of objects, a single object, or nothing.

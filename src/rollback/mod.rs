@@ -183,6 +183,16 @@ pub struct JobPage {
     pub jobs: Vec<JobSummary>,
 }
 
+/// A start and an end as the model keeps them. An end before the start (a clock step on
+/// the API's side, or a damaged row) is kept as the start: the job has ended, took no
+/// time, and nothing downstream (times, durations, alerts) sees time run backwards.
+pub fn span(start: Option<i64>, end: Option<i64>) -> (Option<i64>, Option<i64>) {
+    match (start, end) {
+        (Some(s), Some(e)) => (Some(s), Some(e.max(s))),
+        other => other,
+    }
+}
+
 /// Seconds a job or task has taken: until its end, or until `now` while it is not terminal.
 pub fn duration(start: Option<i64>, end: Option<i64>, state: State, now: i64) -> Option<i64> {
     let start = start?;
@@ -251,6 +261,14 @@ mod tests {
             assert_eq!(State::from_name(name), state, "{name}");
             assert_eq!(Status::from_name(name), Status(code), "{name}");
         }
+    }
+
+    #[test]
+    fn an_end_before_the_start_is_the_start() {
+        assert_eq!(span(Some(100), Some(40)), (Some(100), Some(100)));
+        assert_eq!(span(Some(100), Some(140)), (Some(100), Some(140)));
+        assert_eq!(span(None, Some(40)), (None, Some(40)));
+        assert_eq!(span(Some(100), None), (Some(100), None));
     }
 
     #[test]

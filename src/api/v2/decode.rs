@@ -139,6 +139,7 @@ pub fn job_detail(body: &[u8], offset: UtcOffset, expected: u64) -> Result<Job, 
             Some(o) => r.instance(o, &format!("{at}.taskInfo"))?,
             None => Instance::default(),
         };
+        let (start, end) = r.span(t, &at, START, END)?;
         tasks.push(Task {
             id: task_id,
             work_id: r.text(t, WORK_ID),
@@ -148,11 +149,12 @@ pub fn job_detail(body: &[u8], offset: UtcOffset, expected: u64) -> Result<Job, 
                 .map(progress_ratio),
             code: r.int(t, &at, &["code", "Code"])?,
             message: r.text(t, &["message", "Message"]),
-            start: r.time(t, &at, START)?,
-            end: r.time(t, &at, END)?,
+            start,
+            end,
             instance,
         });
     }
+    let (start, end) = r.span(info, at, START, END)?;
     Ok(Job {
         id,
         job_type: r.int(info, at, &["type", "Type"])?.unwrap_or(0),
@@ -163,8 +165,8 @@ pub fn job_detail(body: &[u8], offset: UtcOffset, expected: u64) -> Result<Job, 
             .map(progress_ratio),
         code: r.int(info, at, &["code", "Code"])?,
         message: r.text(info, &["message", "Message"]),
-        start: r.time(info, at, START)?,
-        end: r.time(info, at, END)?,
+        start,
+        end,
         instances,
         tasks,
     })
@@ -186,6 +188,7 @@ pub fn job_page(body: &[u8], offset: UtcOffset) -> Result<JobPage, ApiError> {
         .enumerate()
         .map(|(i, s)| {
             let at = format!("data.taskList[{i}]");
+            let (start, end) = r.span(s, &at, START, END)?;
             Ok(JobSummary {
                 id: r.id(s, &at, JOB_ID)?,
                 job_type: r.int(s, &at, &["type", "Type"])?.unwrap_or(0),
@@ -193,8 +196,8 @@ pub fn job_page(body: &[u8], offset: UtcOffset) -> Result<JobPage, ApiError> {
                 progress: r
                     .float(s, &at, &["progress", "Progress"])?
                     .map(progress_ratio),
-                start: r.time(s, &at, START)?,
-                end: r.time(s, &at, END)?,
+                start,
+                end,
             })
         })
         .collect::<Result<Vec<_>, ApiError>>()?;

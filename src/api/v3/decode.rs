@@ -94,6 +94,7 @@ fn job(r: &Reader<'_>, o: &Obj, at: &str, job_type: i64) -> Result<Job, ApiError
             ..Instance::default()
         })
         .collect();
+    let (start, end) = r.span(o, at, START, END)?;
     Ok(Job {
         id: r.id(o, at, &["JobId", "jobId"])?,
         job_type,
@@ -102,8 +103,8 @@ fn job(r: &Reader<'_>, o: &Obj, at: &str, job_type: i64) -> Result<Job, ApiError
         progress: r.float(o, at, PROGRESS)?.map(progress_ratio),
         code: r.int(o, at, &["Code", "code"])?,
         message: r.text(o, &["Message", "message"]),
-        start: r.time(o, at, START)?,
-        end: r.time(o, at, END)?,
+        start,
+        end,
         instances,
         tasks: Vec::new(),
     })
@@ -186,6 +187,7 @@ pub fn rollback_detail(
             None => Instance::default(),
         };
         inst.instance_id = instance_id.to_string();
+        let (start, end) = r.span(o, &at, START, END)?;
         let task = Task {
             id: String::new(),
             work_id: String::new(),
@@ -193,8 +195,8 @@ pub fn rollback_detail(
             progress: r.float(o, &at, PROGRESS)?.map(progress_ratio),
             code: None,
             message: r.text(o, &["Info", "info"]),
-            start: r.time(o, &at, START)?,
-            end: r.time(o, &at, END)?,
+            start,
+            end,
             instance: inst,
         };
         if best.as_ref().is_none_or(|b| task.start > b.start) {

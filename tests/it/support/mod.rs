@@ -7,6 +7,7 @@ pub mod fake_cdb_v3_min;
 pub mod fake_metadata;
 pub mod fake_sts;
 pub mod fake_v3;
+pub mod faults;
 pub mod tc3_check;
 
 use std::path::Path;

@@ -1,0 +1,541 @@
+//! A fake CDB API that misbehaves on purpose, for both API versions, on 127.0.0.1.
+//!
+//! It speaks HTTP/1.1 itself (a few lines over a `TcpStream`) so that it can do what a
+//! framework would not: reset a connection, hang past the client's timeout, or cut a
+//! body short. Faults are drawn with a seeded generator; what each request got, and when
+//! it arrived, is logged, and for every job the latest answer served in full is kept, so
+//! that a test can check the exporter against it.
+//!
+//! - v2 (`/v2/index.php`, `GetCdbRollbackJobTask`): its own world of `jobs` jobs that run
+//!   for a few seconds and then succeed or fail. **Signatures are not checked** here:
+//!   `fake_api.rs` and the client tests cover them.
+//! - v3 (`POST /`): the built-in simulator's answers ([`cdb_rollback_exporter::demo::v3::answer`]),
+//!   whose signature check does run (the exporter uses the demo key pair).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use cdb_rollback_exporter::rollback::time::{UtcOffset, format_local, unix_now};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+
+use super::exposition::Exposition;
+
+/// What one request got.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Fault {
+    /// A good answer at once.
+    None,
+    /// A good answer, late but within the client's timeout.
+    Slow,
+    /// No answer until after the client's timeout.
+    Timeout,
+    /// The connection reset without an answer.
+    Reset,
+    /// Throttling in an HTTP 200 (`RequestLimitExceeded`, v2's code 4400).
+    Throttled,
+    /// HTTP 429.
+    Http429,
+    /// HTTP 500 or 503 with a JSON-ish body.
+    Http5xx,
+    /// A proxy's HTML 502 page.
+    Html502,
+    /// A server fault in an HTTP 200 (`InternalError`, v2's 6000).
+    ApiInternal,
+    /// The good answer cut in half.
+    Truncated,
+    /// Random bytes with HTTP 200.
+    Garbage,
+}
+
+impl Fault {
+    /// The mix, in percent; the rest are good answers.
+    const MIX: [(Fault, u32); 10] = [
+        (Fault::Slow, 10),
+        (Fault::Timeout, 8),
+        (Fault::Reset, 6),
+        (Fault::Throttled, 2),
+        (Fault::Http429, 2),
+        (Fault::Http5xx, 5),
+        (Fault::Html502, 4),
+        (Fault::ApiInternal, 4),
+        (Fault::Truncated, 4),
+        (Fault::Garbage, 4),
+    ];
+
+    fn draw(rng: &mut fastrand::Rng) -> Fault {
+        let mut roll = rng.u32(0..100);
+        for (fault, share) in Self::MIX {
+            if roll < share {
+                return fault;
+            }
+            roll -= share;
+        }
+        Fault::None
+    }
+
+    /// Whether the request's answer reached the client whole.
+    pub fn served(self) -> bool {
+        matches!(self, Fault::None | Fault::Slow)
+    }
+}
+
+/// How the fake answers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Every answer good and immediate.
+    Good = 0,
+    /// Faults drawn from [`Fault::MIX`].
+    Faults = 1,
+    /// Every request hangs past the client's timeout.
+    Hang = 2,
+}
+
+/// One request as it arrived.
+#[derive(Clone, Debug)]
+pub struct Arrival {
+    pub at: Instant,
+    pub action: String,
+    pub fault: Fault,
+}
+
+/// A job's values as the fake last served them whole, and when.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Served {
+    pub at: f64,
+    pub status: i64,
+    /// Percent.
+    pub progress: Option<f64>,
+    pub start: Option<i64>,
+    pub end: Option<i64>,
+}
+
+/// The v2 world: job `first_id + i` starts at `t0` and runs `run_for(i)` seconds, then
+/// succeeds, or fails for every fifth job.
+#[derive(Clone, Debug)]
+pub struct World {
+    pub jobs: u64,
+    pub first_id: u64,
+    pub t0: i64,
+    /// Each job runs `base + i % spread` seconds.
+    pub base: i64,
+    pub spread: i64,
+}
+
+impl World {
+    pub fn ids(&self) -> impl Iterator<Item = u64> + '_ {
+        (0..self.jobs).map(|i| self.first_id + i)
+    }
+
+    fn job(&self, id: u64, now: f64) -> Option<Served> {
+        let i = id.checked_sub(self.first_id).filter(|i| *i < self.jobs)? as i64;
+        let run = self.base + i % self.spread.max(1);
+        let elapsed = now - self.t0 as f64;
+        let (status, progress, end) = if elapsed < run as f64 {
+            (
+                1,
+                (elapsed.max(0.0) * 100.0 / run as f64).floor().min(99.0),
+                None,
+            )
+        } else if i % 5 == 0 {
+            (3, 60.0, Some(self.t0 + run))
+        } else {
+            (2, 100.0, Some(self.t0 + run))
+        };
+        Some(Served {
+            at: now,
+            status,
+            progress: Some(progress),
+            start: Some(self.t0),
+            end,
+        })
+    }
+
+    fn answer(&self, id: u64, s: &Served) -> Value {
+        let time = |t: Option<i64>| {
+            t.map_or_else(
+                || "0000-00-00 00:00:00".to_string(),
+                |t| format_local(t, UtcOffset::CST),
+            )
+        };
+        let instance = format!("cdb-fault{:04}", id % 10_000);
+        json!({"code": 0, "message": "", "data": {
+            "jobInfo": {"jobId": id, "type": 10, "status": s.status, "progress": s.progress,
+                "code": 0, "startTime": time(s.start), "endTime": time(s.end),
+                "detail": [{"cdbInstanceId": instance, "strategy": "full"}]},
+            "taskDetail": [{"taskId": id * 10, "workId": id, "status": s.status,
+                "progress": s.progress, "code": 0, "startTime": time(s.start),
+                "endTime": time(s.end), "taskInfo": {"cdbInstanceId": instance}}]}})
+    }
+}
+
+#[derive(Default)]
+pub struct Log {
+    pub arrivals: Vec<Arrival>,
+    /// Per job, the latest answer served whole (v2 by job id, v3 by `JobId`).
+    pub latest: HashMap<u64, Served>,
+    /// Per job, every answer served whole, oldest first.
+    pub history: HashMap<u64, Vec<Served>>,
+}
+
+impl Log {
+    fn record(&mut self, id: u64, s: Served) {
+        self.latest.insert(id, s.clone());
+        self.history.entry(id).or_default().push(s);
+    }
+
+    /// The answer for `id` served last at or before `t` (Unix seconds).
+    pub fn served_before(&self, id: u64, t: f64) -> Option<&Served> {
+        self.history.get(&id)?.iter().rev().find(|s| s.at <= t)
+    }
+
+    /// The largest number of arrivals in any window of `window` (sliding, at every arrival).
+    pub fn max_in_window(&self, window: Duration) -> usize {
+        let at: Vec<Instant> = self.arrivals.iter().map(|a| a.at).collect();
+        let mut best = 0;
+        let mut lo = 0;
+        for hi in 0..at.len() {
+            while at[hi].duration_since(at[lo]) >= window {
+                lo += 1;
+            }
+            best = best.max(hi - lo + 1);
+        }
+        best
+    }
+}
+
+pub struct FaultApi {
+    pub base: String,
+    pub log: Arc<Mutex<Log>>,
+    mode: Arc<AtomicU8>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+struct Shared {
+    world: Option<World>,
+    v3_t0: i64,
+    timeout: Duration,
+    rng: Mutex<fastrand::Rng>,
+    mode: Arc<AtomicU8>,
+    log: Arc<Mutex<Log>>,
+}
+
+impl FaultApi {
+    /// Serves on a free loopback port. `world` is the v2 world (None for v3 only);
+    /// `timeout` is the client's, which `Fault::Timeout` outlasts.
+    pub async fn start(world: Option<World>, timeout: Duration, seed: u64) -> FaultApi {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let mode = Arc::new(AtomicU8::new(Mode::Faults as u8));
+        let log = Arc::new(Mutex::new(Log::default()));
+        let shared = Arc::new(Shared {
+            world,
+            v3_t0: unix_now() as i64 - 30,
+            timeout,
+            rng: Mutex::new(fastrand::Rng::with_seed(seed)),
+            mode: Arc::clone(&mode),
+            log: Arc::clone(&log),
+        });
+        let task = tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                tokio::spawn(connection(Arc::clone(&shared), stream));
+            }
+        });
+        FaultApi {
+            base,
+            log,
+            mode,
+            task,
+        }
+    }
+
+    pub fn endpoint_v2(&self) -> String {
+        format!("{}/v2/index.php", self.base)
+    }
+
+    pub fn endpoint_v3(&self) -> String {
+        format!("{}/", self.base)
+    }
+
+    /// Turns the faults on or off; off, every answer is good and immediate.
+    pub fn set_faults(&self, on: bool) {
+        self.set_mode(if on { Mode::Faults } else { Mode::Good });
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        self.mode.store(mode as u8, Ordering::SeqCst);
+    }
+
+    pub fn with<R>(&self, f: impl FnOnce(&Log) -> R) -> R {
+        f(&self.log.lock().unwrap())
+    }
+}
+
+impl Drop for FaultApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Request {
+    method: String,
+    target: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+async fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
+    let mut line = String::new();
+    if r.read_line(&mut line).await.ok()? == 0 {
+        return None;
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_string();
+    let target = parts.next()?.to_string();
+    let mut headers = Vec::new();
+    let mut length = 0usize;
+    loop {
+        let mut h = String::new();
+        if r.read_line(&mut h).await.ok()? == 0 {
+            return None;
+        }
+        let h = h.trim_end();
+        if h.is_empty() {
+            break;
+        }
+        let (name, value) = h.split_once(':')?;
+        let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_string());
+        if name == "content-length" {
+            length = value.parse().ok()?;
+        }
+        headers.push((name, value));
+    }
+    let mut body = vec![0; length.min(1 << 20)];
+    r.read_exact(&mut body).await.ok()?;
+    Some(Request {
+        method,
+        target,
+        headers,
+        body,
+    })
+}
+
+async fn connection(shared: Arc<Shared>, stream: TcpStream) {
+    let mut r = BufReader::new(stream);
+    while let Some(req) = read_request(&mut r).await {
+        let at = Instant::now();
+        let fault = match shared.mode.load(Ordering::SeqCst) {
+            m if m == Mode::Faults as u8 => Fault::draw(&mut shared.rng.lock().unwrap()),
+            m if m == Mode::Hang as u8 => Fault::Timeout,
+            _ => Fault::None,
+        };
+        let (action, good, served) = shared.good_answer(&req);
+        shared.log.lock().unwrap().arrivals.push(Arrival {
+            at,
+            action: action.clone(),
+            fault,
+        });
+        let v3 = req.method == "POST" && !req.target.starts_with("/v2/");
+        let (status, body): (u16, Vec<u8>) = match fault {
+            Fault::None | Fault::Slow => {
+                if fault == Fault::Slow {
+                    let ms = shared.rng.lock().unwrap().u64(100..600);
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+                (200, good.into_bytes())
+            }
+            Fault::Timeout => {
+                tokio::time::sleep(shared.timeout + Duration::from_millis(500)).await;
+                return;
+            }
+            Fault::Reset => {
+                let _ = r.get_ref().set_zero_linger();
+                return;
+            }
+            Fault::Throttled if v3 => (
+                200,
+                v3_error("RequestLimitExceeded", "too many requests").into_bytes(),
+            ),
+            Fault::Throttled => (200, br#"{"code":4400,"message":"too fast"}"#.to_vec()),
+            Fault::Http429 => (429, b"Too Many Requests".to_vec()),
+            Fault::Http5xx => (503, br#"{"error":"service unavailable"}"#.to_vec()),
+            Fault::Html502 => (
+                502,
+                b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
+                    .to_vec(),
+            ),
+            Fault::ApiInternal if v3 => (
+                200,
+                v3_error("InternalError", "internal error").into_bytes(),
+            ),
+            Fault::ApiInternal => (200, br#"{"code":6000,"message":"busy"}"#.to_vec()),
+            Fault::Truncated => (200, good.as_bytes()[..good.len() / 2].to_vec()),
+            Fault::Garbage => {
+                let mut rng = shared.rng.lock().unwrap();
+                let n = rng.usize(1..300);
+                (200, (0..n).map(|_| rng.u8(..)).collect())
+            }
+        };
+        let head = format!(
+            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        // Taken before the answer leaves, so the client's own record of it is later.
+        let sent_at = unix_now();
+        let stream = r.get_mut();
+        if stream.write_all(head.as_bytes()).await.is_err()
+            || stream.write_all(&body).await.is_err()
+        {
+            return;
+        }
+        if fault.served() {
+            let mut log = shared.log.lock().unwrap();
+            for (id, mut s) in served {
+                s.at = sent_at;
+                log.record(id, s);
+            }
+        }
+    }
+}
+
+fn v3_error(code: &str, message: &str) -> String {
+    json!({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "fault"}})
+        .to_string()
+}
+
+impl Shared {
+    /// The good answer to a request: the action, the body, and the jobs it reports.
+    fn good_answer(&self, req: &Request) -> (String, String, Vec<(u64, Served)>) {
+        let now = unix_now();
+        if req.target.starts_with("/v2/") {
+            let query = req.target.split_once('?').map_or("", |(_, q)| q);
+            let form = if req.method == "POST" {
+                String::from_utf8_lossy(&req.body).into_owned()
+            } else {
+                query.to_string()
+            };
+            let params: HashMap<String, String> = form_urlencoded::parse(form.as_bytes())
+                .into_owned()
+                .collect();
+            let action = params.get("Action").cloned().unwrap_or_default();
+            let job = params.get("jobId").and_then(|j| j.parse::<u64>().ok());
+            let found = job.and_then(|id| Some((id, self.world.as_ref()?.job(id, now)?)));
+            return match (found, &self.world) {
+                (Some((id, s)), Some(w)) => (action, w.answer(id, &s).to_string(), vec![(id, s)]),
+                _ => (
+                    action,
+                    json!({"code": 9003, "message": "no such job"}).to_string(),
+                    Vec::new(),
+                ),
+            };
+        }
+        let mut headers = HeaderMap::new();
+        for (k, v) in &req.headers {
+            if let (Ok(k), Ok(v)) = (
+                HeaderName::from_bytes(k.as_bytes()),
+                HeaderValue::from_str(v),
+            ) {
+                headers.append(k, v);
+            }
+        }
+        let action = headers
+            .get("x-tc-action")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string();
+        let answer =
+            cdb_rollback_exporter::demo::v3::answer(self.v3_t0, &headers, &req.body, now as i64);
+        let mut served = Vec::new();
+        if action == "DescribeTasks" {
+            let items = answer["Response"]["Items"].as_array().cloned();
+            for item in items.unwrap_or_default() {
+                let Some(id) = item["JobId"].as_u64() else {
+                    continue;
+                };
+                let time = |name: &str| {
+                    item[name].as_str().and_then(|t| {
+                        cdb_rollback_exporter::rollback::time::parse_local(t, UtcOffset::CST)
+                            .ok()
+                            .flatten()
+                    })
+                };
+                let status = cdb_rollback_exporter::rollback::Status::from_name(
+                    item["TaskStatus"].as_str().unwrap_or(""),
+                );
+                served.push((
+                    id,
+                    Served {
+                        at: now,
+                        status: status.0,
+                        progress: item["Progress"].as_f64(),
+                        start: time("StartTime"),
+                        end: time("EndTime"),
+                    },
+                ));
+            }
+        }
+        (action, answer.to_string(), served)
+    }
+}
+
+/// Each job's series against what the fake served: the values of the latest answer
+/// served before the job's last success, and no answer served well before the scrape
+/// left unseen. Returns the problems found.
+pub fn check_jobs(e: &Exposition, log: &Log, scraped_at: f64) -> Vec<String> {
+    let mut problems = Vec::new();
+    for s in e.find("cdb_rollback_job_last_success_time_seconds", &[]) {
+        let Some(id) = s.labels.get("job_id").and_then(|j| j.parse::<u64>().ok()) else {
+            continue;
+        };
+        let labels = [("job_id", s.labels["job_id"].as_str())];
+        let Some(served) = log.served_before(id, s.value) else {
+            problems.push(format!(
+                "job {id}: success at {} but nothing served before",
+                s.value
+            ));
+            continue;
+        };
+        let got = (
+            e.value("cdb_rollback_job_status", &labels),
+            e.value("cdb_rollback_job_progress_ratio", &labels),
+            e.value("cdb_rollback_job_start_time_seconds", &labels),
+            e.value("cdb_rollback_job_end_time_seconds", &labels),
+        );
+        let want = (
+            Some(served.status as f64),
+            served.progress.map(|p| p / 100.0),
+            served.start.map(|t| t as f64),
+            served.end.map(|t| t as f64),
+        );
+        let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => (a - b).abs() < 1e-9,
+            (a, b) => a == b,
+        };
+        if !(close(got.0, want.0)
+            && close(got.1, want.1)
+            && close(got.2, want.2)
+            && close(got.3, want.3))
+        {
+            problems.push(format!(
+                "job {id}: shows {got:?}, latest served before its success {want:?}"
+            ));
+        }
+        // An answer served 1.5 s before the scrape has had time to be recorded.
+        if let Some(latest) = log.latest.get(&id) {
+            if latest.at < scraped_at - 1.5 && s.value < latest.at {
+                problems.push(format!(
+                    "job {id}: last success {} older than the answer served at {}",
+                    s.value, latest.at
+                ));
+            }
+        }
+        if e.value("cdb_rollback_job_poll_success", &labels).is_none() {
+            problems.push(format!("job {id}: no poll_success"));
+        }
+    }
+    problems
+}
