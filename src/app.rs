@@ -1,6 +1,7 @@
 //! Wires the rooms together: config → client → scheduler/discovery → store → HTTP.
 
 use std::future::Future;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,10 +10,12 @@ use tokio::net::TcpListener;
 use crate::api::Client;
 use crate::config::Config;
 use crate::discovery::Discovery;
+use crate::exposition_cache::ExpositionCache;
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
 use crate::scheduler::Scheduler;
 use crate::store::{Source, Store};
+use crate::web::WebConfig;
 
 /// How long in-flight scrapes may take to finish once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -63,7 +66,19 @@ pub async fn run(
     telemetry_path: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
+    run_with_web(config, listener, telemetry_path, None, shutdown).await
+}
+
+/// [`run`], with TLS and basic auth from an exporter-toolkit web config file.
+pub async fn run_with_web(
+    config: Config,
+    listener: TcpListener,
+    telemetry_path: &str,
+    web_config: Option<&Path>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), String> {
     check_telemetry_path(telemetry_path)?;
+    let web = web_config.map(WebConfig::load).transpose()?.map(Arc::new);
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
     metrics.budget.set(config.client.max_requests_per_second);
@@ -83,7 +98,10 @@ pub async fn run(
         config.discovery.clone(),
         config.poll.retries,
     );
+    let (exposition, rendering) =
+        ExpositionCache::start(Arc::clone(&store), Arc::clone(&metrics)).await;
     let background = [
+        rendering,
         tokio::spawn(discovery.run()),
         tokio::spawn(watch_demand(
             Arc::clone(&scheduler),
@@ -97,22 +115,26 @@ pub async fn run(
         metrics,
         telemetry_path: telemetry_path.to_string(),
         configured_jobs: config.jobs.iter().map(|j| j.id).collect(),
-        scrapes: Arc::new(tokio::sync::Semaphore::new(
-            crate::http::MAX_CONCURRENT_SCRAPES,
-        )),
+        exposition,
+        ready: Default::default(),
     });
+    let tls = web.as_ref().is_some_and(|w| w.current().tls.is_some());
+    let basic_auth = web.as_ref().is_some_and(|w| !w.current().users.is_empty());
     tracing::info!(
         %addr,
         telemetry_path,
         jobs = config.jobs.len(),
         instances = config.discovery.instances.len(),
         endpoint = %config.client.endpoint,
+        tls,
+        basic_auth,
         "exporter listening"
     );
 
     let stop = Arc::new(tokio::sync::Notify::new());
     let notify = Arc::clone(&stop);
-    let server = axum::serve(listener, router(state)).with_graceful_shutdown(async move {
+    let app = crate::web::protect(router(state), web.clone());
+    let server = crate::web::serve(listener, app, web, async move {
         shutdown.await;
         notify.notify_one();
     });

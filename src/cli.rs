@@ -56,6 +56,14 @@ pub struct Cli {
         default_value = "/metrics"
     )]
     pub telemetry_path: String,
+    /// Path of the web configuration file (TLS, basic auth, headers), in
+    /// exporter-toolkit's format.
+    #[arg(
+        long = "web.config.file",
+        env = "CDB_ROLLBACK_EXPORTER_WEB_CONFIG_FILE",
+        value_name = "PATH"
+    )]
+    pub web_config_file: Option<PathBuf>,
     /// Only log messages of this level or higher.
     #[arg(long = "log.level", env = "CDB_ROLLBACK_EXPORTER_LOG_LEVEL", default_value = "info",
           value_parser = ["error", "warn", "info", "debug", "trace"], global = true)]
@@ -229,7 +237,8 @@ async fn daemon(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match crate::app::run(config, listener, &cli.telemetry_path, shutdown).await {
+    let web = cli.web_config_file.as_deref();
+    match crate::app::run_with_web(config, listener, &cli.telemetry_path, web, shutdown).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

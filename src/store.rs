@@ -75,6 +75,8 @@ pub struct DiscoveryStatus {
 pub struct Store {
     jobs: RwLock<BTreeMap<u64, Arc<Entry>>>,
     discovery: RwLock<BTreeMap<String, DiscoveryStatus>>,
+    /// Bumped after every change, so the exposition is rendered again only when needed.
+    generation: tokio::sync::watch::Sender<u64>,
 }
 
 /// Writes `value` as a label value: backslash, quote and newline escaped.
@@ -144,6 +146,15 @@ impl Store {
         Self::default()
     }
 
+    fn changed(&self) {
+        self.generation.send_modify(|g| *g += 1);
+    }
+
+    /// The generation now, and a receiver that wakes at each change after it.
+    pub fn generation(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<u64, Arc<Entry>>> {
         self.jobs.write().unwrap_or_else(|p| p.into_inner())
     }
@@ -168,11 +179,15 @@ impl Store {
             health: None,
         };
         jobs.insert(id, Arc::new(entry));
+        drop(jobs);
+        self.changed();
         true
     }
 
     pub fn untrack(&self, id: u64) -> Option<Arc<Entry>> {
-        self.write().remove(&id)
+        let gone = self.write().remove(&id);
+        self.changed();
+        gone
     }
 
     pub fn get(&self, id: u64) -> Option<Arc<Entry>> {
@@ -200,6 +215,8 @@ impl Store {
             });
             *e = Arc::new(next);
         }
+        drop(jobs);
+        self.changed();
     }
 
     /// A failed poll keeps the last good data and says so in the health.
@@ -214,6 +231,8 @@ impl Store {
             });
             *e = Arc::new(next);
         }
+        drop(jobs);
+        self.changed();
     }
 
     fn discovery_entry<R>(
@@ -229,7 +248,10 @@ impl Store {
                 success: None,
                 last_success: None,
             });
-        f(s)
+        let r = f(s);
+        drop(d);
+        self.changed();
+        r
     }
 
     /// The outcome of one listing of an instance.
