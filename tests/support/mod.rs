@@ -4,6 +4,7 @@
 
 pub mod exposition;
 pub mod fake_api;
+pub mod web;
 
 use std::path::Path;
 use std::time::Duration;
