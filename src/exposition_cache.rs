@@ -2,12 +2,15 @@
 //! changes (at most once per [`COALESCE`]) into shared bytes, plain and gzipped; scrapes
 //! clone those bytes, so a scrape costs the same with 10 jobs or 10,000.
 //!
-//! Freshness: a scrape is served an exposition whose render began at most [`MAX_AGE`]
-//! before the scrape arrived. When the store is quiet nothing is rendered; a scrape that
-//! finds an older exposition wakes the renderer and waits for the new one.
+//! Freshness: a scrape is served the latest finished render. If that began more than
+//! [`MAX_AGE`] before the scrape and no render is under way (the store was quiet, so
+//! nothing was rendered), the scrape wakes the renderer and waits for the new one; if a
+//! render is under way, the scrape does not wait for it. So what a scrape gets began at
+//! most [`MAX_AGE`] plus one render's time before the scrape.
 
 use std::io::Write as _;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -40,6 +43,7 @@ pub struct ExpositionCache {
     current: watch::Sender<Arc<Exposition>>,
     /// Scrapes that found the exposition too old ask for a render here.
     wanted: Notify,
+    rendering: AtomicBool,
 }
 
 impl ExpositionCache {
@@ -48,10 +52,11 @@ impl ExpositionCache {
         store: Arc<Store>,
         metrics: Arc<Metrics>,
     ) -> (Arc<Self>, tokio::task::JoinHandle<()>) {
-        let first = render(Arc::clone(&store), Arc::clone(&metrics)).await;
+        let first = render(Arc::clone(&store), Arc::clone(&metrics), 0).await;
         let cache = Arc::new(Self {
             current: watch::Sender::new(Arc::new(first)),
             wanted: Notify::new(),
+            rendering: AtomicBool::new(false),
         });
         let task = tokio::spawn(Arc::clone(&cache).run(store, metrics));
         (cache, task)
@@ -62,13 +67,14 @@ impl ExpositionCache {
         Arc::clone(&self.current.borrow())
     }
 
-    /// An exposition begun at most [`MAX_AGE`] before this call.
+    /// An exposition begun at most [`MAX_AGE`] plus one render's time before this call.
     pub async fn fresh(&self) -> Arc<Exposition> {
         let asked = Instant::now();
         let mut rx = self.current.subscribe();
         loop {
             let e = Arc::clone(&rx.borrow_and_update());
-            if asked.saturating_duration_since(e.rendered_at) <= MAX_AGE {
+            let rendering = self.rendering.load(Ordering::Acquire);
+            if rendering || asked.saturating_duration_since(e.rendered_at) <= MAX_AGE {
                 return e;
             }
             self.wanted.notify_one();
@@ -90,21 +96,25 @@ impl ExpositionCache {
                     () = self.wanted.notified() => {},
                 }
             }
-            let next = render(Arc::clone(&store), Arc::clone(&metrics)).await;
+            self.rendering.store(true, Ordering::Release);
+            let size = self.current.borrow().plain.len();
+            let next = render(Arc::clone(&store), Arc::clone(&metrics), size).await;
             self.current.send_replace(Arc::new(next));
+            self.rendering.store(false, Ordering::Release);
         }
     }
 }
 
-/// Renders the store off the async workers.
-async fn render(store: Arc<Store>, metrics: Arc<Metrics>) -> Exposition {
+/// Renders the store off the async workers. `size` is the last render's: the buffer is
+/// sized after it, so that it does not double past what is needed (and stay that big).
+async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposition {
     let rendered_at = Instant::now();
     let generation = *store.generation().borrow();
     let entries = store.snapshot();
     let discovery = store.discovery_snapshot();
     let work = move || {
-        let mut plain = Vec::new();
-        let mut gzip = GzEncoder::new(Vec::new(), Compression::fast());
+        let mut plain = Vec::with_capacity(size + size / 16);
+        let mut gzip = GzEncoder::new(Vec::with_capacity(size / 8), Compression::fast());
         render_to(&entries, &discovery, &metrics, unix_now(), &mut |chunk| {
             // Writing to a Vec cannot fail.
             let _ = gzip.write_all(&chunk);
@@ -115,7 +125,16 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>) -> Exposition {
         (Bytes::from(plain), Bytes::from(gzip))
     };
     let (plain, gzip) = match tokio::task::spawn_blocking(work).await {
-        Ok(bodies) => bodies,
+        Ok(bodies) => {
+            let ms = rendered_at.elapsed().as_secs_f64() * 1000.0;
+            tracing::debug!(
+                bytes = bodies.0.len(),
+                gzip = bodies.1.len(),
+                ms,
+                "rendered the metrics"
+            );
+            bodies
+        }
         Err(e) => {
             tracing::error!(error = %e, "rendering the metrics failed");
             (Bytes::new(), Bytes::new())
