@@ -131,20 +131,8 @@ pub async fn run_with_web(
         "exporter listening"
     );
 
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let notify = Arc::clone(&stop);
     let app = crate::web::protect(router(state), web.clone());
-    let server = crate::web::serve(listener, app, web, async move {
-        shutdown.await;
-        notify.notify_one();
-    });
-    let result = tokio::select! {
-        r = server => r.map_err(|e| format!("HTTP server failed: {e}")),
-        _ = async { stop.notified().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-            tracing::warn!("scrapes still open after the grace period; closing them");
-            Ok(())
-        }
-    };
+    let result = crate::web::serve(listener, app, web, shutdown, SHUTDOWN_GRACE).await;
     // Discovery first, and wait for it: a round in progress could otherwise track new jobs
     // after the poll loops have been stopped.
     for task in background {

@@ -26,8 +26,31 @@ pub const STALL: Duration = Duration::from_secs(30);
 /// A TLS handshake must finish within this.
 const HANDSHAKE: Duration = Duration::from_secs(10);
 
-/// Serves `app` on `listener` (over TLS when the web config has TLS) until `shutdown`.
+/// Serves `app` on `listener` (over TLS when the web config has TLS) until `shutdown`,
+/// then lets open requests finish for at most `grace`.
 pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    web: Option<Arc<WebConfig>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: Duration,
+) -> Result<(), String> {
+    let stop = Arc::new(tokio::sync::Notify::new());
+    let notify = Arc::clone(&stop);
+    let server = serve_until(listener, app, web, async move {
+        shutdown.await;
+        notify.notify_one();
+    });
+    tokio::select! {
+        r = server => r.map_err(|e| format!("HTTP server failed: {e}")),
+        _ = async { stop.notified().await; tokio::time::sleep(grace).await } => {
+            tracing::warn!("scrapes still open after the grace period; closing them");
+            Ok(())
+        }
+    }
+}
+
+async fn serve_until(
     listener: TcpListener,
     app: Router,
     web: Option<Arc<WebConfig>>,

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use cdb_rollback_exporter::config::Labels;
 use cdb_rollback_exporter::exposition_cache::ExpositionCache;
@@ -45,7 +46,8 @@ pub async fn serve(store: Arc<Store>, web_config: Option<&Path>) -> Server {
     let addr = listener.local_addr().unwrap();
     let app = web::protect(router(state), web.clone());
     let task = tokio::spawn(async move {
-        web::serve(listener, app, web, std::future::pending())
+        let forever = std::future::pending();
+        web::serve(listener, app, web, forever, Duration::ZERO)
             .await
             .unwrap();
     });
