@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -28,8 +28,23 @@ pub struct AppState {
     /// Ready once each of these has been polled once.
     pub configured_jobs: Vec<u64>,
     pub exposition: Arc<ExpositionCache>,
-    /// Set once ready; readiness never goes back.
-    pub ready: AtomicBool,
+    pub ready: Readiness,
+}
+
+/// Readiness never goes back once reached, as the first polls stay done.
+pub struct Readiness {
+    reached: AtomicBool,
+    /// The first store generation found ready; the served metrics must be at least as new.
+    since: AtomicU64,
+}
+
+impl Default for Readiness {
+    fn default() -> Self {
+        Self {
+            reached: AtomicBool::new(false),
+            since: AtomicU64::new(u64::MAX),
+        }
+    }
 }
 
 impl AppState {
@@ -100,11 +115,10 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
 
 /// Ready once the first polls are done and the served metrics show them.
 async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
-    if state.ready.load(Ordering::Relaxed) {
+    if state.ready.reached.load(Ordering::Relaxed) {
         return (StatusCode::OK, "Ready\n");
     }
-    // The generation is read first: the exposition must be at least as new as the store
-    // that was found ready.
+    // Read before the check, so the store found ready is at least this new.
     let generation = *state.store.generation().borrow();
     if !state.is_ready() {
         return (
@@ -112,13 +126,19 @@ async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str)
             "Not ready: the first polls are still running\n",
         );
     }
-    if state.exposition.latest().generation < generation {
+    // The first generation found ready stays the mark, however fast polls go on.
+    let since = state
+        .ready
+        .since
+        .fetch_min(generation, Ordering::Relaxed)
+        .min(generation);
+    if state.exposition.latest().generation < since {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "Not ready: the metrics of the first polls are being rendered\n",
         );
     }
-    state.ready.store(true, Ordering::Relaxed);
+    state.ready.reached.store(true, Ordering::Relaxed);
     (StatusCode::OK, "Ready\n")
 }
 
