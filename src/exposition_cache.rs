@@ -22,7 +22,7 @@ use tokio::time::Instant;
 use crate::metrics::Metrics;
 use crate::render::render_to;
 use crate::rollback::time::unix_now;
-use crate::store::Store;
+use crate::store::{DiscoveryStatus, Entry, Store};
 
 /// The least time between the starts of two renders.
 pub const COALESCE: Duration = Duration::from_secs(1);
@@ -37,6 +37,9 @@ pub struct Exposition {
     pub rendered_at: Instant,
     pub plain: Bytes,
     pub gzip: Bytes,
+    /// The snapshot rendered, by job id: readiness is judged on what is served.
+    pub entries: Vec<Arc<Entry>>,
+    pub discovery: Vec<DiscoveryStatus>,
 }
 
 pub struct ExpositionCache {
@@ -122,29 +125,33 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
             true
         });
         let gzip = gzip.finish().unwrap_or_default();
-        (Bytes::from(plain), Bytes::from(gzip))
+        Exposition {
+            generation,
+            rendered_at,
+            plain: Bytes::from(plain),
+            gzip: Bytes::from(gzip),
+            entries,
+            discovery,
+        }
     };
-    let (plain, gzip) = match tokio::task::spawn_blocking(work).await {
-        Ok(bodies) => {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(e) => {
             let ms = rendered_at.elapsed().as_secs_f64() * 1000.0;
-            tracing::debug!(
-                bytes = bodies.0.len(),
-                gzip = bodies.1.len(),
-                ms,
-                "rendered the metrics"
-            );
-            bodies
+            let (bytes, gzip) = (e.plain.len(), e.gzip.len());
+            tracing::debug!(bytes, gzip, ms, "rendered the metrics");
+            e
         }
-        Err(e) => {
-            tracing::error!(error = %e, "rendering the metrics failed");
-            (Bytes::new(), Bytes::new())
+        Err(err) => {
+            tracing::error!(error = %err, "rendering the metrics failed");
+            Exposition {
+                generation,
+                rendered_at,
+                plain: Bytes::new(),
+                gzip: Bytes::new(),
+                entries: Vec::new(),
+                discovery: Vec::new(),
+            }
         }
-    };
-    Exposition {
-        generation,
-        rendered_at,
-        plain,
-        gzip,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::body::Body;
@@ -28,36 +28,23 @@ pub struct AppState {
     /// Ready once each of these has been polled once.
     pub configured_jobs: Vec<u64>,
     pub exposition: Arc<ExpositionCache>,
-    pub ready: Readiness,
-}
-
-/// Readiness never goes back once reached, as the first polls stay done.
-pub struct Readiness {
-    reached: AtomicBool,
-    /// The first store generation found ready; the served metrics must be at least as new.
-    since: AtomicU64,
-}
-
-impl Default for Readiness {
-    fn default() -> Self {
-        Self {
-            reached: AtomicBool::new(false),
-            since: AtomicU64::new(u64::MAX),
-        }
-    }
+    /// Set once ready; readiness never goes back, as the first polls stay done.
+    pub ready: AtomicBool,
 }
 
 impl AppState {
-    /// Every configured job polled once and every instance discovered once, well or not.
+    /// Every configured job polled once and every instance discovered once, well or not,
+    /// in the metrics being served.
     pub fn is_ready(&self) -> bool {
-        self.configured_jobs
-            .iter()
-            .all(|id| self.store.get(*id).is_some_and(|e| e.health.is_some()))
-            && self
-                .store
-                .discovery_snapshot()
-                .iter()
-                .all(|d| d.success.is_some())
+        let served = self.exposition.latest();
+        let polled = |id: &u64| {
+            served
+                .entries
+                .binary_search_by_key(id, |e| e.id)
+                .is_ok_and(|i| served.entries[i].health.is_some())
+        };
+        self.configured_jobs.iter().all(polled)
+            && served.discovery.iter().all(|d| d.success.is_some())
     }
 }
 
@@ -113,33 +100,17 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     response
 }
 
-/// Ready once the first polls are done and the served metrics show them.
+/// Ready once the served metrics show the first polls.
 async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
-    if state.ready.reached.load(Ordering::Relaxed) {
-        return (StatusCode::OK, "Ready\n");
-    }
-    // Read before the check, so the store found ready is at least this new.
-    let generation = *state.store.generation().borrow();
-    if !state.is_ready() {
-        return (
+    if state.ready.load(Ordering::Relaxed) || state.is_ready() {
+        state.ready.store(true, Ordering::Relaxed);
+        (StatusCode::OK, "Ready\n")
+    } else {
+        (
             StatusCode::SERVICE_UNAVAILABLE,
             "Not ready: the first polls are still running\n",
-        );
+        )
     }
-    // The first generation found ready stays the mark, however fast polls go on.
-    let since = state
-        .ready
-        .since
-        .fetch_min(generation, Ordering::Relaxed)
-        .min(generation);
-    if state.exposition.latest().generation < since {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "Not ready: the metrics of the first polls are being rendered\n",
-        );
-    }
-    state.ready.reached.store(true, Ordering::Relaxed);
-    (StatusCode::OK, "Ready\n")
 }
 
 fn esc(s: &str) -> String {
