@@ -211,6 +211,19 @@ async fn eventually(what: &str, check: impl AsyncFn() -> bool) {
     }
 }
 
+/// The status of a GET of `url` as `user`, or 0 if there was no HTTP answer.
+async fn status(client: &reqwest::Client, url: &str, user: &str, password: &str) -> u16 {
+    match client
+        .get(url)
+        .basic_auth(user, Some(password))
+        .send()
+        .await
+    {
+        Ok(r) => r.status().as_u16(),
+        Err(_) => 0,
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_are_picked_up_without_restart_and_a_broken_file_is_ignored() {
     let dir = temp_dir("reload");
@@ -218,88 +231,45 @@ async fn users_are_picked_up_without_restart_and_a_broken_file_is_ignored() {
     let server_pair = pki.sign(&["localhost", "127.0.0.1"]);
     let config = web_config(&dir, &server_pair, "", &[("alice", "old password")]);
     let server = serve(store_with(1), Some(&config)).await;
-    let url = format!("https://127.0.0.1:{}/metrics", server.addr.port());
-    let status = |client: reqwest::Client, user: &'static str, password: &'static str| {
-        let url = url.clone();
-        async move {
-            match client
-                .get(&url)
-                .basic_auth(user, Some(password))
-                .send()
-                .await
-            {
-                Ok(r) => r.status().as_u16(),
-                Err(_) => 0,
-            }
-        }
-    };
-    let client = tls_client(&pki.ca_pem, None);
-    assert_eq!(status(client.clone(), "alice", "old password").await, 200);
+    let url = &format!("https://127.0.0.1:{}/metrics", server.addr.port());
+    let client = &tls_client(&pki.ca_pem, None);
+    assert_eq!(status(client, url, "alice", "old password").await, 200);
 
-    web_config(
-        &dir,
-        &server_pair,
-        "",
-        &[("alice", "new password"), ("bob", PASSWORD)],
-    );
+    let users = [("alice", "new password"), ("bob", PASSWORD)];
+    web_config(&dir, &server_pair, "", &users);
     eventually("the new password works", async || {
-        status(client.clone(), "alice", "new password").await == 200
+        status(client, url, "alice", "new password").await == 200
     })
     .await;
-    assert_eq!(status(client.clone(), "bob", PASSWORD).await, 200);
-    assert_eq!(status(client.clone(), "alice", "old password").await, 401);
+    assert_eq!(status(client, url, "bob", PASSWORD).await, 200);
+    assert_eq!(status(client, url, "alice", "old password").await, 401);
 
     // A broken file keeps the settings in force.
     write_atomically(&config, "basic_auth_users:\n  alice: [not, a, hash]\n");
     tokio::time::sleep(Duration::from_millis(2_500)).await;
-    assert_eq!(status(client.clone(), "bob", PASSWORD).await, 200);
+    assert_eq!(status(client, url, "bob", PASSWORD).await, 200);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rotated_certificate_is_served_without_restart() {
     let dir = temp_dir("rotate");
     let pki = Pki::new("test CA");
-    let config = web_config(
-        &dir,
-        &pki.sign(&["localhost", "127.0.0.1"]),
-        "",
-        &[("bob", PASSWORD)],
-    );
-    let server = serve(store_with(1), Some(&config)).await;
-    let url = format!("https://127.0.0.1:{}/metrics", server.addr.port());
-    let status = |client: reqwest::Client| {
-        let url = url.clone();
-        async move {
-            match client
-                .get(&url)
-                .basic_auth("bob", Some(PASSWORD))
-                .send()
-                .await
-            {
-                Ok(r) => r.status().as_u16(),
-                Err(_) => 0,
-            }
-        }
-    };
-    let client = tls_client(&pki.ca_pem, None);
-    assert_eq!(status(client).await, 200);
+    let users = [("bob", PASSWORD)];
+    web_config(&dir, &pki.sign(&["localhost", "127.0.0.1"]), "", &users);
+    let server = serve(store_with(1), Some(&dir.join("web.yml"))).await;
+    let url = &format!("https://127.0.0.1:{}/metrics", server.addr.port());
+    let ok = async |ca: &str| status(&tls_client(ca, None), url, "bob", PASSWORD).await;
+    assert_eq!(ok(&pki.ca_pem).await, 200);
 
-    // A certificate from another CA, written in place of the old one, is served.
+    // A certificate from another CA, written in place of the old one, is served to new
+    // connections (one kept alive from before goes on with the old certificate).
     let rotated = Pki::new("rotated CA");
-    web_config(
-        &dir,
-        &rotated.sign(&["localhost", "127.0.0.1"]),
-        "",
-        &[("bob", PASSWORD)],
-    );
-    let new_client = tls_client(&rotated.ca_pem, None);
+    web_config(&dir, &rotated.sign(&["localhost", "127.0.0.1"]), "", &users);
     eventually("the rotated certificate is served", async || {
-        status(new_client.clone()).await == 200
+        ok(&rotated.ca_pem).await == 200
     })
     .await;
-    // New connections only: one kept alive from before goes on with the old certificate.
-    let old_ca = tls_client(&pki.ca_pem, None);
-    assert_eq!(status(old_ca).await, 0, "the old CA still verifies");
+    assert_eq!(ok(&pki.ca_pem).await, 0, "the old CA still verifies");
 }
 
 #[test]
