@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# End to end: BINARY --demo scraped every second by a real Prometheus (Debian's
-# 2.42) that loads deploy/prometheus/rules. Passes when Prometheus has
-# cdb_rollback_job_state series and the alert CdbRollbackFailed is pending or
-# firing, with every rule evaluating without error.
+# End to end: BINARY --demo scraped every second over TLS with basic auth (a
+# certificate made here with openssl, a bcrypt hash made with htpasswd) by a real
+# Prometheus (Debian's 2.42) that loads deploy/prometheus/rules. Passes when the
+# target is up, Prometheus has cdb_rollback_job_state series and the alert
+# CdbRollbackFailed is pending or firing, with every rule evaluating without error.
 # Usage: .ci/e2e-prometheus.sh BINARY
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,6 +14,8 @@ bin=${1:?usage: .ci/e2e-prometheus.sh BINARY}
 [ -x "$bin" ] || die "$bin is not an executable"
 bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 need_prometheus
+need_apt htpasswd apache2-utils
+command -v openssl >/dev/null 2>&1 || die "openssl is needed to make the test certificate"
 timeout_s=${E2E_TIMEOUT:-120}
 
 tmp=$(mktemp -d)
@@ -39,11 +42,32 @@ fail() {
   die "e2e-prometheus: $*"
 }
 
+# TLS and basic auth as a user would set them up: a self-signed certificate for
+# 127.0.0.1 and a bcrypt hash in the web config; Prometheus reads the password from a file.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 \
+  -keyout "$tmp/tls.key" -out "$tmp/tls.crt" 2>/dev/null || die "openssl could not make a certificate"
+password=$(head -c 18 /dev/urandom | base64)
+printf '%s' "$password" >"$tmp/password"
+hash=$(htpasswd -nbBC 10 "" "$password" | tr -d ':\n')
+cat >"$tmp/web.yml" <<YAML
+tls_server_config:
+  cert_file: tls.crt
+  key_file: tls.key
+basic_auth_users:
+  prometheus: '$hash'
+YAML
+
 exp_port=$(free_port)
-log "starting $bin --demo on 127.0.0.1:$exp_port"
-"$bin" --demo --web.listen-address="127.0.0.1:$exp_port" >"$tmp/exporter.log" 2>&1 &
+exp=https://127.0.0.1:$exp_port
+log "starting $bin --demo on $exp with TLS and basic auth"
+"$bin" --demo --web.listen-address="127.0.0.1:$exp_port" --web.config.file="$tmp/web.yml" \
+  >"$tmp/exporter.log" 2>&1 &
 pids+=("$!")
-wait_http "http://127.0.0.1:$exp_port/-/healthy" 30 "${pids[0]}" || fail "the exporter did not come up"
+wait_http "$exp/-/healthy" 30 "${pids[0]}" --cacert "$tmp/tls.crt" -u "prometheus:$password" \
+  || fail "the exporter did not come up"
+code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 --cacert "$tmp/tls.crt" "$exp/metrics") || true
+[ "$code" = 401 ] || fail "a scrape without a password got $code, not 401"
 
 cat >"$tmp/prometheus.yml" <<YAML
 global:
@@ -53,6 +77,12 @@ rule_files:
   - $PWD/deploy/prometheus/rules/*.yml
 scrape_configs:
   - job_name: cdb-rollback-exporter
+    scheme: https
+    tls_config:
+      ca_file: $tmp/tls.crt
+    basic_auth:
+      username: prometheus
+      password_file: $tmp/password
     static_configs:
       - targets: ["127.0.0.1:$exp_port"]
 YAML

@@ -50,10 +50,12 @@ free_port() {
   python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_http URL SECONDS [PID]: until URL answers 2xx; fails early if PID dies.
+# wait_http URL SECONDS [PID [CURL_ARG...]]: until URL answers 2xx; fails early if PID
+# dies. CURL_ARGs (e.g. --cacert FILE -u USER:PASS) are passed to curl.
 wait_http() {
   local url=$1 deadline=$((SECONDS + $2)) pid=${3:-}
-  until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+  shift $(($# < 3 ? $# : 3))
+  until curl -fsS -o /dev/null --max-time 2 "$@" "$url" 2>/dev/null; do
     if [ -n "$pid" ] && ! kill -0 "$pid" 2>/dev/null; then
       log "process $pid exited while waiting for $url"
       return 1

@@ -1,5 +1,7 @@
 //! The whole daemon carrying 10,000 jobs: memory, and /metrics latency over HTTP while
-//! polling goes on. Runs a small answering API on 127.0.0.1; prints its figures.
+//! polling goes on, plain and gzip, and the throughput of repeated scrapes next to a static
+//! server (nginx if installed, else python3 -m http.server) serving the same bytes from
+//! files. Runs a small answering API on 127.0.0.1; prints its figures.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -38,18 +40,204 @@ fn rss_mib(pid: u32) -> f64 {
     kb / 1024.0
 }
 
-#[tokio::main]
-async fn main() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+/// Connections and duration of the throughput runs.
+const CONNECTIONS: usize = 4;
+const THROUGHPUT_SECS: f64 = 5.0;
+
+/// 30 scrapes 100 ms apart, asking for `encoding`: sorted times in ms, and the last body.
+async fn latencies(http: &reqwest::Client, url: &str, encoding: &str) -> (Vec<f64>, bytes::Bytes) {
+    let mut times = Vec::new();
+    let mut body = bytes::Bytes::new();
+    for _ in 0..30 {
+        let t = Instant::now();
+        let r = http
+            .get(url)
+            .header("accept-encoding", encoding)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        body = r.bytes().await.unwrap();
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    times.sort_by(f64::total_cmp);
+    (times, body)
+}
+
+/// Requests per second and MB per second of back-to-back GETs on a few connections.
+async fn throughput(http: &reqwest::Client, url: &str, encoding: &'static str) -> (f64, f64) {
+    let until = Instant::now() + Duration::from_secs_f64(THROUGHPUT_SECS);
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..CONNECTIONS)
+        .map(|_| {
+            let (http, url) = (http.clone(), url.to_string());
+            tokio::spawn(async move {
+                let (mut n, mut bytes) = (0u64, 0usize);
+                while Instant::now() < until {
+                    let r = http
+                        .get(&url)
+                        .header("accept-encoding", encoding)
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(r.status(), 200);
+                    bytes += r.bytes().await.unwrap().len();
+                    n += 1;
+                }
+                (n, bytes)
+            })
+        })
+        .collect();
+    let (mut n, mut bytes) = (0, 0);
+    for t in tasks {
+        let (tn, tb) = t.await.unwrap();
+        n += tn;
+        bytes += tb;
+    }
+    let secs = started.elapsed().as_secs_f64();
+    (n as f64 / secs, bytes as f64 / 1e6 / secs)
+}
+
+/// A static file server over `dir`/www, to compare with: nginx (two workers) with
+/// sendfile (the kernel sends the file's pages without a copy) or without (it copies the
+/// bytes through user space, as the exporter does), or python3 -m http.server.
+struct StaticServer {
+    child: std::process::Child,
+    base: String,
+}
+
+impl StaticServer {
+    fn start(dir: &std::path::Path, name: &'static str) -> Option<StaticServer> {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut command = if name == "python3 http.server" {
+            let mut c = std::process::Command::new("python3");
+            c.args([
+                "-m",
+                "http.server",
+                "--bind",
+                "127.0.0.1",
+                &port.to_string(),
+            ]);
+            c.arg("--directory").arg(dir.join("www"));
+            c
+        } else {
+            let sendfile = if name.contains("without") {
+                "off"
+            } else {
+                "on"
+            };
+            let conf = dir.join(format!("nginx-{sendfile}.conf"));
+            std::fs::write(
+                &conf,
+                format!(
+                    "worker_processes 2;\ndaemon off;\npid {d}/nginx-{sendfile}.pid;\nerror_log {d}/nginx-error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n  access_log off;\n  sendfile {sendfile};\n  keepalive_requests 1000000;\n  types {{ text/plain txt; application/gzip gz; }}\n  server {{ listen 127.0.0.1:{port}; root {d}/www; }}\n}}\n",
+                    d = dir.display()
+                ),
+            )
+            .unwrap();
+            let mut c = std::process::Command::new("nginx");
+            c.arg("-c").arg(&conf).arg("-p").arg(dir);
+            c
+        };
+        let child = command
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .ok()?;
+        let base = format!("http://127.0.0.1:{port}");
+        Some(StaticServer { child, base })
+    }
+
+    fn stop(mut self) {
+        // SIGTERM, so that nginx's master stops its workers too.
+        let _ = std::process::Command::new("kill")
+            .arg(self.child.id().to_string())
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// Repeated scrapes of the exporter next to static servers serving the same bytes.
+async fn compare_with_static(
+    http: &reqwest::Client,
+    url: &str,
+    dir: &std::path::Path,
+    bodies: &[bytes::Bytes],
+) {
+    let www = dir.join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::fs::write(www.join("metrics.txt"), &bodies[0]).unwrap();
+    std::fs::write(www.join("metrics.txt.gz"), &bodies[1]).unwrap();
+    for (encoding, file) in [("identity", "metrics.txt"), ("gzip", "metrics.txt.gz")] {
+        let ours = throughput(http, url, encoding).await;
+        println!(
+            "repeated scrapes, {encoding}, {CONNECTIONS} connections for {THROUGHPUT_SECS} s: exporter {:.1} req/s ({:.0} MB/s)",
+            ours.0, ours.1
+        );
+        for name in [
+            "nginx with sendfile",
+            "nginx without sendfile",
+            "python3 http.server",
+        ] {
+            let Some(server) = StaticServer::start(dir, name) else {
+                println!("  {name}: not installed");
+                continue;
+            };
+            let file_url = format!("{}/{file}", server.base);
+            wait_for(http, &file_url).await;
+            let theirs = throughput(http, &file_url, encoding).await;
+            println!(
+                "  {name}: {:.1} req/s ({:.0} MB/s); the exporter does {:.0} % of it",
+                theirs.0,
+                theirs.1,
+                ours.0 / theirs.0 * 100.0
+            );
+            server.stop();
+        }
+    }
+}
+
+/// How long the exporter's background renders took, from its debug log.
+fn report_renders(log: &std::path::Path) {
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    let mut ms: Vec<f64> = text
+        .lines()
+        .filter(|l| l.contains("rendered the metrics"))
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok()?["ms"].as_f64())
+        .collect();
+    ms.sort_by(f64::total_cmp);
+    if ms.is_empty() {
+        println!("no render found in the exporter's log");
+        return;
+    }
+    println!(
+        "{} renders (plain + gzip) in the background: median {:.1} ms, max {:.1} ms",
+        ms.len(),
+        ms[ms.len() / 2],
+        ms[ms.len() - 1]
+    );
+}
+
+/// The bench's answering API on 127.0.0.1.
+async fn start_api() -> std::net::SocketAddr {
     let api = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let api_addr = api.local_addr().unwrap();
     tokio::spawn(async move {
         axum::serve(api, Router::new().route("/v2/index.php", get(answer))).await
     });
+    api_addr
+}
 
-    // 10s asks for 1,000 polls a second, the most the budget may be set to;
-    // SCALE_POLL_INTERVAL=10m is closer to a real deployment (about 17 a second).
-    let interval = std::env::var("SCALE_POLL_INTERVAL").unwrap_or_else(|_| "10s".into());
+/// The exporter as its own process (so its memory is measured alone), tracking JOBS jobs.
+fn start_exporter(
+    dir: &std::path::Path,
+    api_addr: std::net::SocketAddr,
+    interval: &str,
+) -> (std::process::Child, String) {
     let mut yaml = format!(
         "api:\n  endpoint: http://{api_addr}/v2/index.php\n  max_requests_per_second: 1000\npoll:\n  interval: {interval}\n  finished_interval: {interval}\n  concurrency: 32\njobs:\n"
     );
@@ -59,24 +247,45 @@ async fn main() {
             id % 7
         ));
     }
-    // The exporter runs as its own process, so its memory is measured alone.
-    let dir = std::env::temp_dir().join(format!("cdb-scale-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
     let config = dir.join("config.yml");
     std::fs::write(&config, yaml).unwrap();
     let port = {
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let base = format!("http://127.0.0.1:{port}");
-    let mut daemon = std::process::Command::new(env!("CARGO_BIN_EXE_cdb-rollback-exporter"))
+    let daemon = std::process::Command::new(env!("CARGO_BIN_EXE_cdb-rollback-exporter"))
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--log.level=error")
+        .arg("--log.level=debug")
+        .arg("--log.format=json")
+        .stderr(std::fs::File::create(dir.join("exporter.log")).unwrap())
         .env("TENCENTCLOUD_SECRET_ID", "bench")
         .env("TENCENTCLOUD_SECRET_KEY", "bench")
         .spawn()
         .unwrap();
+    (daemon, format!("http://127.0.0.1:{port}"))
+}
+
+async fn wait_for(http: &reqwest::Client, url: &str) {
+    for _ in 0..100 {
+        if http.get(url).send().await.is_ok_and(|r| r.status() == 200) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("{url} did not answer");
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let api_addr = start_api().await;
+    // 10s asks for 1,000 polls a second, the most the budget may be set to;
+    // SCALE_POLL_INTERVAL=10m is closer to a real deployment (about 17 a second).
+    let interval = std::env::var("SCALE_POLL_INTERVAL").unwrap_or_else(|_| "10s".into());
+    let dir = std::env::temp_dir().join(format!("cdb-scale-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (mut daemon, base) = start_exporter(&dir, api_addr, &interval);
     let http = reqwest::Client::new();
     let started = Instant::now();
     while http
@@ -98,31 +307,22 @@ async fn main() {
 
     // Scrape while the polls go on.
     println!("poll interval {interval}");
-    let mut times = Vec::new();
-    let mut size = 0;
-    for _ in 0..30 {
-        let t = Instant::now();
-        let body = http
-            .get(format!("{base}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
-        times.push(t.elapsed().as_secs_f64() * 1000.0);
-        size = body.len();
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let url = format!("{base}/metrics");
+    let mut bodies = Vec::new();
+    for encoding in ["identity", "gzip"] {
+        let (times, body) = latencies(&http, &url, encoding).await;
+        println!(
+            "scrape of {JOBS} jobs over HTTP, {encoding} ({:.1} MB): min {:.1} ms, median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+            body.len() as f64 / 1e6,
+            times[0],
+            times[times.len() / 2],
+            times[times.len() * 9 / 10],
+            times[times.len() - 1]
+        );
+        bodies.push(body);
     }
-    times.sort_by(f64::total_cmp);
-    println!(
-        "scrape of {JOBS} jobs over HTTP ({:.1} MB): min {:.1} ms, median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
-        size as f64 / 1e6,
-        times[0],
-        times[times.len() / 2],
-        times[times.len() * 9 / 10],
-        times[times.len() - 1]
-    );
+    compare_with_static(&http, &url, &dir, &bodies).await;
+    report_renders(&dir.join("exporter.log"));
     println!(
         "exporter RSS with {JOBS} jobs: {:.1} MiB",
         rss_mib(daemon.id())

@@ -1,6 +1,7 @@
 //! Wires the rooms together: config → client → poller → store → HTTP.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,11 +10,13 @@ use tokio::net::TcpListener;
 use crate::api::ApiVersion;
 use crate::config::Config;
 use crate::credentials::{self, Resolved};
+use crate::exposition_cache::ExpositionCache;
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
 use crate::reload;
 use crate::scheduler::Poller;
 use crate::store::{JobKey, Store};
+use crate::web::WebConfig;
 
 /// How long in-flight scrapes may take to finish once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -87,6 +90,14 @@ pub async fn run_reloadable(
     run_with_reload(config, creds, listener, telemetry_path, shutdown, reload).await
 }
 
+/// How the daemon runs beyond its configuration: reloads, and the web config file.
+#[derive(Default)]
+pub struct Options {
+    pub reload: reload::Options,
+    /// exporter-toolkit's `--web.config.file`: TLS, basic auth, headers.
+    pub web_config: Option<PathBuf>,
+}
+
 /// Runs the exporter with credentials already resolved, so that the caller can tell a
 /// start without any from other failures.
 pub async fn run_with(
@@ -96,8 +107,8 @@ pub async fn run_with(
     telemetry_path: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), String> {
-    let options = reload::Options::default();
-    run_with_reload(config, creds, listener, telemetry_path, shutdown, options).await
+    let options = Options::default();
+    run_with_options(config, creds, listener, telemetry_path, shutdown, options).await
 }
 
 /// [`run_with`], reloadable as `reload` says.
@@ -109,20 +120,68 @@ pub async fn run_with_reload(
     shutdown: impl Future<Output = ()> + Send + 'static,
     reload: reload::Options,
 ) -> Result<(), String> {
-    check_telemetry_path(telemetry_path)?;
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let metrics = Arc::new(Metrics::new());
-    metrics.prepare(config.client.version.actions(), &config.client.regions);
-    let source = creds.provider.describe();
-    metrics.prepare_credentials(creds.provider.label());
+    let options = Options {
+        reload,
+        web_config: None,
+    };
+    run_with_options(config, creds, listener, telemetry_path, shutdown, options).await
+}
+
+fn log_credentials(creds: &Resolved) {
     tracing::info!(
         source = creds.provider.label(),
-        detail = %source,
+        detail = %creds.provider.describe(),
         secret_id = %creds.first.creds.secret_id,
         expires_at = creds.first.expires,
         "credentials found"
     );
+}
+
+/// v3 finds `jobs:` in the listings; v2 polls each, and is ready once each answered.
+fn configured_jobs(config: &Config) -> Vec<JobKey> {
+    match config.client.version {
+        ApiVersion::V2 => {
+            let region = config.client.regions.first().cloned().unwrap_or_default();
+            let key = |id| JobKey::new(region.clone(), id);
+            config.jobs.iter().map(|j| key(j.id)).collect()
+        }
+        ApiVersion::V3 => Vec::new(),
+    }
+}
+
+fn describe_api(config: &Config, credentials: &str) -> String {
+    format!(
+        "API {}.0 at {}, region {}, credentials from {credentials}",
+        config.client.version.number(),
+        config.client.endpoint,
+        config.client.regions.join(", ")
+    )
+}
+
+/// [`run_with`], with every option.
+pub async fn run_with_options(
+    config: Config,
+    creds: Resolved,
+    listener: TcpListener,
+    telemetry_path: &str,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    options: Options,
+) -> Result<(), String> {
+    check_telemetry_path(telemetry_path)?;
+    let web = options
+        .web_config
+        .as_deref()
+        .map(WebConfig::load)
+        .transpose()?
+        .map(Arc::new);
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let metrics = Arc::new(Metrics::new());
+    metrics.prepare(config.client.version.actions(), &config.client.regions);
+    metrics.prepare_credentials(creds.provider.label());
+    log_credentials(&creds);
+    let api = describe_api(&config, &creds.provider.describe().to_string());
     let store = Arc::new(Store::new());
+    let reload = options.reload;
     let live = reload::Live::start(
         config.clone(),
         Arc::clone(&store),
@@ -131,41 +190,25 @@ pub async fn run_with_reload(
         reload.source,
     )?;
     let poller: Arc<dyn Poller> = live.clone();
+    let budget = config.client.max_requests_per_second;
     let demand = tokio::spawn(watch_demand(
         Arc::clone(&poller),
         Arc::clone(&metrics),
-        config.client.max_requests_per_second,
+        budget,
     ));
-    // v3 finds `jobs:` in the listings; v2 polls each, and is ready once each answered.
-    let configured_jobs = match config.client.version {
-        ApiVersion::V2 => config
-            .jobs
-            .iter()
-            .map(|j| {
-                JobKey::new(
-                    config.client.regions.first().cloned().unwrap_or_default(),
-                    j.id,
-                )
-            })
-            .collect(),
-        ApiVersion::V3 => Vec::new(),
-    };
-
+    let (exposition, rendering) =
+        ExpositionCache::start(Arc::clone(&store), Arc::clone(&metrics)).await;
     let state = Arc::new(AppState {
         store,
         metrics,
         telemetry_path: telemetry_path.to_string(),
-        api: format!(
-            "API {}.0 at {}, region {}, credentials from {source}",
-            config.client.version.number(),
-            config.client.endpoint,
-            config.client.regions.join(", ")
-        ),
-        configured_jobs,
-        scrapes: Arc::new(tokio::sync::Semaphore::new(
-            crate::http::MAX_CONCURRENT_SCRAPES,
-        )),
+        api,
+        configured_jobs: configured_jobs(&config),
+        exposition,
+        ready: Default::default(),
     });
+    let tls = web.as_ref().is_some_and(|w| w.current().tls.is_some());
+    let basic_auth = web.as_ref().is_some_and(|w| !w.current().users.is_empty());
     tracing::info!(
         %addr,
         telemetry_path,
@@ -174,27 +217,19 @@ pub async fn run_with_reload(
         jobs = config.jobs.len(),
         instances = config.discovery.instances.len(),
         endpoint = %config.client.endpoint,
+        tls,
+        basic_auth,
         "exporter listening"
     );
-
-    let stop = Arc::new(tokio::sync::Notify::new());
-    let notify = Arc::clone(&stop);
     let hangups = reload::on_hangups(Arc::clone(&live), reload.hangups);
     let app = router(state).merge(reload::router(live, reload.lifecycle));
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
-        shutdown.await;
-        notify.notify_one();
-    });
-    let result = tokio::select! {
-        r = server => r.map_err(|e| format!("HTTP server failed: {e}")),
-        _ = async { stop.notified().await; tokio::time::sleep(SHUTDOWN_GRACE).await } => {
-            tracing::warn!("scrapes still open after the grace period; closing them");
-            Ok(())
-        }
-    };
-    demand.abort();
-    if let Some(h) = hangups {
-        h.abort();
+    let app = crate::web::protect(app, web.clone());
+    let result = crate::web::serve(listener, app, web, shutdown, SHUTDOWN_GRACE).await;
+    for task in [Some(demand), Some(rendering), hangups]
+        .into_iter()
+        .flatten()
+    {
+        task.abort();
     }
     poller.stop();
     tracing::info!("exporter stopped");

@@ -62,6 +62,14 @@ pub struct Cli {
         default_value = "/metrics"
     )]
     pub telemetry_path: String,
+    /// Path of the web configuration file (TLS, basic auth, headers), in
+    /// exporter-toolkit's format.
+    #[arg(
+        long = "web.config.file",
+        env = "CDB_ROLLBACK_EXPORTER_WEB_CONFIG_FILE",
+        value_name = "PATH"
+    )]
+    pub web_config_file: Option<PathBuf>,
     /// Only log messages of this level or higher.
     #[arg(long = "log.level", env = "CDB_ROLLBACK_EXPORTER_LOG_LEVEL", default_value = "info",
           value_parser = ["error", "warn", "info", "debug", "trace"], global = true)]
@@ -336,9 +344,12 @@ async fn daemon(cli: &Cli) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let reload = reload_options(cli, hangups);
+    let options = crate::app::Options {
+        reload: reload_options(cli, hangups),
+        web_config: cli.web_config_file.clone(),
+    };
     let path = &cli.telemetry_path;
-    match crate::app::run_with_reload(config, creds, listener, path, shutdown, reload).await {
+    match crate::app::run_with_options(config, creds, listener, path, shutdown, options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

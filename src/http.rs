@@ -1,31 +1,23 @@
-//! The HTTP server: /metrics behind load shedding and a timeout, health, readiness, and
-//! a landing page listing the tracked jobs.
+//! The HTTP routes: /metrics from the shared, pre-rendered exposition (gzipped when the
+//! client accepts it), health, readiness, and a landing page listing the tracked jobs.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::time::Duration;
-
-use std::pin::Pin;
-use std::task::{Context, Poll};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, Response};
 use axum::routing::get;
-use tokio::sync::{Semaphore, mpsc};
 
+use crate::exposition_cache::ExpositionCache;
 use crate::metrics::{Metrics, REVISION, VERSION};
-use crate::render::{CONTENT_TYPE, render_to};
+use crate::render::CONTENT_TYPE;
 use crate::rollback::time::format_utc;
-use crate::rollback::time::unix_now;
 use crate::store::{JobKey, Source, Store};
 
-/// Scrapes rendered at once; more are refused with 503 rather than queued.
-pub const MAX_CONCURRENT_SCRAPES: usize = 4;
-/// A scraper that takes no data for this long is given up on.
-const SCRAPE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Rows on the landing page; the metrics carry every job.
 const MAX_ROWS: usize = 500;
 
@@ -37,22 +29,23 @@ pub struct AppState {
     pub api: String,
     /// Ready once each of these has been polled once.
     pub configured_jobs: Vec<JobKey>,
-    /// Permits for concurrent scrapes.
-    pub scrapes: Arc<Semaphore>,
+    pub exposition: Arc<ExpositionCache>,
+    /// Set once ready; readiness never goes back, as the first polls stay done.
+    pub ready: AtomicBool,
 }
 
 impl AppState {
-    /// Every configured job polled once and every instance discovered once, well or not.
-    /// A configured job no longer in the store was removed by a reload.
+    /// Every configured job polled once and every instance or region listed once, well or
+    /// not, in the metrics being served. A configured job no longer there was removed by a
+    /// reload.
     pub fn is_ready(&self) -> bool {
-        self.configured_jobs
-            .iter()
-            .all(|key| self.store.get(key).is_none_or(|e| e.health.is_some()))
-            && self
-                .store
-                .discovery_snapshot()
-                .iter()
-                .all(|d| d.success.is_some())
+        let served = self.exposition.latest();
+        let polled = |key: &JobKey| match served.entries.binary_search_by(|e| e.key.cmp(key)) {
+            Ok(i) => served.entries[i].health.is_some(),
+            Err(_) => true,
+        };
+        self.configured_jobs.iter().all(polled)
+            && served.discovery.iter().all(|d| d.success.is_some())
     }
 }
 
@@ -65,59 +58,53 @@ pub fn router(state: Arc<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The body of a scrape: chunks arrive from the renderer as they are written.
-struct ChunkBody {
-    rx: mpsc::Receiver<Vec<u8>>,
-}
-
-impl http_body::Body for ChunkBody {
-    type Data = bytes::Bytes;
-    type Error = std::convert::Infallible;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
-        self.rx
-            .poll_recv(cx)
-            .map(|chunk| chunk.map(|c| Ok(http_body::Frame::data(bytes::Bytes::from(c)))))
+/// Whether an `Accept-Encoding` header accepts gzip: named with a q-value above 0, or
+/// not named and `*` accepted.
+pub fn accepts_gzip(headers: &HeaderMap) -> bool {
+    let (mut gzip, mut any) = (None, None);
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let coding = parts.next().unwrap_or("").trim();
+            let q = parts
+                .filter_map(|p| p.trim().split_once('='))
+                .find(|(k, _)| k.trim().eq_ignore_ascii_case("q"))
+                .map_or(Some(1.0), |(_, v)| v.trim().parse::<f32>().ok());
+            // An unreadable q-value counts as a refusal: plain text is always fine.
+            let accepted = q.is_some_and(|q| q > 0.0 && q <= 1.0);
+            if coding.eq_ignore_ascii_case("gzip") || coding.eq_ignore_ascii_case("x-gzip") {
+                gzip = Some(accepted);
+            } else if coding == "*" {
+                any = Some(accepted);
+            }
+        }
     }
+    gzip.or(any).unwrap_or(false)
 }
 
-async fn metrics(State(state): State<Arc<AppState>>) -> Response {
-    // Bounds the CPU and memory that concurrent scrapes can take; more are refused.
-    let Ok(permit) = Arc::clone(&state.scrapes).try_acquire_owned() else {
-        return (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "too many concurrent scrapes\n",
-        )
-            .into_response();
+async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    let exposition = state.exposition.fresh().await;
+    let gzip = accepts_gzip(&headers);
+    let body = if gzip {
+        exposition.gzip.clone()
+    } else {
+        exposition.plain.clone()
     };
-    let entries = state.store.snapshot();
-    let discovery = state.store.discovery_snapshot();
-    let metrics = Arc::clone(&state.metrics);
-    let (tx, rx) = mpsc::channel::<Vec<u8>>(4);
-    let runtime = tokio::runtime::Handle::current();
-    // Rendering 10,000 jobs is CPU work: keep it off the async workers, and stream it out
-    // in chunks so memory stays flat. A scraper that stops reading ends the render.
-    tokio::task::spawn_blocking(move || {
-        let _permit = permit;
-        let now = unix_now();
-        render_to(&entries, &discovery, &metrics, now, &mut |chunk| {
-            runtime
-                .block_on(tokio::time::timeout(SCRAPE_TIMEOUT, tx.send(chunk)))
-                .is_ok_and(|sent| sent.is_ok())
-        });
-    });
-    (
-        [(header::CONTENT_TYPE, CONTENT_TYPE)],
-        Body::new(ChunkBody { rx }),
-    )
-        .into_response()
+    let mut response = Response::new(Body::from(body));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
 }
 
+/// Ready once the served metrics show the first polls.
 async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
-    if state.is_ready() {
+    if state.ready.load(Ordering::Relaxed) || state.is_ready() {
+        state.ready.store(true, Ordering::Relaxed);
         (StatusCode::OK, "Ready\n")
     } else {
         (
@@ -223,4 +210,36 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
     }
     h.push_str("</body></html>\n");
     Html(h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gzip_is_chosen_by_q_values() {
+        for (value, gzip) in [
+            ("gzip", true),
+            ("GZIP", true),
+            ("deflate, gzip;q=0.5", true),
+            ("gzip;q=0", false),
+            ("gzip; q=0.000", false),
+            ("gzip;q=0, *", false),
+            ("*", true),
+            ("*;q=0", false),
+            ("br, identity", false),
+            ("x-gzip", true),
+            ("gzip;q=abc", false),
+            ("gzip;q=2", false),
+            ("", false),
+        ] {
+            let mut h = HeaderMap::new();
+            h.insert(
+                header::ACCEPT_ENCODING,
+                HeaderValue::from_str(value).unwrap(),
+            );
+            assert_eq!(accepts_gzip(&h), gzip, "{value}");
+        }
+        assert!(!accepts_gzip(&HeaderMap::new()));
+    }
 }

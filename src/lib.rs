@@ -2,8 +2,10 @@
 //!
 //! Data flows one way: [`config`] → [`api`] (sign, request, decode; `v2/` and `v3/`) →
 //! [`rollback`] (states, times) → [`store`] (latest snapshot per job) → [`render`]
-//! (/metrics text, with [`exposition`]) → [`http`]; [`scheduler`] drives the polls,
-//! [`demo`] plays Tencent's side; [`credentials`] finds and refreshes the credentials.
+//! (/metrics text, with [`exposition`]) → [`exposition_cache`] (rendered once per change,
+//! shared by scrapes) → [`http`] behind [`web`] (TLS, basic auth); [`scheduler`] drives
+//! the polls, [`reload`] swaps the configuration, [`demo`] plays Tencent's side;
+//! [`credentials`] finds and refreshes the credentials.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -13,6 +15,7 @@ pub mod config;
 pub mod credentials;
 pub mod demo;
 pub mod exposition;
+pub mod exposition_cache;
 pub mod http;
 pub mod metrics;
 pub mod reload;
@@ -20,3 +23,4 @@ pub mod render;
 pub mod rollback;
 pub mod scheduler;
 pub mod store;
+pub mod web;

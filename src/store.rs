@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use crate::api::ErrorKind;
 use crate::config::Labels;
@@ -137,6 +137,49 @@ type DiscoveryKey = (String, Option<String>);
 pub struct Store {
     jobs: RwLock<BTreeMap<JobKey, Arc<Entry>>>,
     discovery: RwLock<BTreeMap<DiscoveryKey, DiscoveryStatus>>,
+    /// Bumped after every change, so the exposition is rendered again only when needed.
+    generation: tokio::sync::watch::Sender<u64>,
+}
+
+/// A write guard that bumps the store's generation once the write is done, so a render
+/// woken by the bump sees the change.
+struct Changing<'a, T> {
+    guard: Option<RwLockWriteGuard<'a, T>>,
+    generation: &'a tokio::sync::watch::Sender<u64>,
+}
+
+impl<T> std::ops::Deref for Changing<'_, T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        self.guard
+            .as_deref()
+            .unwrap_or_else(|| unreachable!("the guard lives until drop"))
+    }
+}
+
+impl<T> std::ops::DerefMut for Changing<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        self.guard
+            .as_deref_mut()
+            .unwrap_or_else(|| unreachable!("the guard lives until drop"))
+    }
+}
+
+impl<T> Drop for Changing<'_, T> {
+    fn drop(&mut self) {
+        self.guard.take();
+        self.generation.send_modify(|g| *g += 1);
+    }
+}
+
+fn changing<'a, T>(
+    lock: &'a RwLock<T>,
+    generation: &'a tokio::sync::watch::Sender<u64>,
+) -> Changing<'a, T> {
+    Changing {
+        guard: Some(lock.write().unwrap_or_else(|p| p.into_inner())),
+        generation,
+    }
 }
 
 fn push_labels(out: &mut String, labels: &Labels) {
@@ -188,8 +231,13 @@ impl Store {
         Self::default()
     }
 
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<JobKey, Arc<Entry>>> {
-        self.jobs.write().unwrap_or_else(|p| p.into_inner())
+    /// The generation now, and a receiver that wakes at each change after it.
+    pub fn generation(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.generation.subscribe()
+    }
+
+    fn write(&self) -> Changing<'_, BTreeMap<JobKey, Arc<Entry>>> {
+        changing(&self.jobs, &self.generation)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<JobKey, Arc<Entry>>> {
@@ -342,7 +390,7 @@ impl Store {
         instance_id: Option<&str>,
         f: impl FnOnce(&mut DiscoveryStatus) -> R,
     ) -> R {
-        let mut d = self.discovery.write().unwrap_or_else(|p| p.into_inner());
+        let mut d = changing(&self.discovery, &self.generation);
         let key = (region.to_string(), instance_id.map(str::to_string));
         let s = d.entry(key).or_insert_with(|| DiscoveryStatus {
             region: region.to_string(),
@@ -371,10 +419,7 @@ impl Store {
     /// Forgets the discovery sources `keep` refuses (a region or instance no longer
     /// configured), so that their series go.
     pub fn retain_discovery(&self, keep: impl Fn(&DiscoveryStatus) -> bool) {
-        self.discovery
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|_, d| keep(d));
+        changing(&self.discovery, &self.generation).retain(|_, d| keep(d));
     }
 
     pub fn discovery_snapshot(&self) -> Vec<DiscoveryStatus> {

@@ -81,11 +81,13 @@ async fn cvm_role_credentials_are_refreshed_before_expiry_without_a_failed_poll(
         assert_eq!(s.token, Some(format!("token-of-{}", s.secret_id)));
     }
     assert_eq!(refused(&cdb), Vec::<String>::new(), "a poll failed");
-    let e = d.scrape().await;
-    let ok = e.value(
-        "cdb_rollback_credentials_refreshes_total",
-        &[("source", "cvm_role"), ("result", "success")],
-    );
+    let success = [("source", "cvm_role"), ("result", "success")];
+    let e = d
+        .scrape_until(Duration::from_secs(5), "the refreshes counted", |e| {
+            e.value("cdb_rollback_credentials_refreshes_total", &success) >= Some(2.0)
+        })
+        .await;
+    let ok = e.value("cdb_rollback_credentials_refreshes_total", &success);
     assert!(ok >= Some(2.0), "{}", e.text);
     let expiry = e
         .value(
@@ -229,7 +231,18 @@ async fn pod_identity_assumes_a_role_and_rereads_its_token_file() {
         assert_eq!(c.body["RoleSessionName"], "cdb-rollback-exporter");
     }
     assert_eq!(refused(&cdb), Vec::<String>::new(), "a poll failed");
-    let e = d.scrape().await;
+    let e = d
+        .scrape_until(
+            Duration::from_secs(5),
+            "the assumed role's refreshes",
+            |e| {
+                e.value(
+                    "cdb_rollback_credentials_refreshes_total",
+                    &[("source", "assume_role"), ("result", "success")],
+                ) >= Some(2.0)
+            },
+        )
+        .await;
     assert!(
         e.value(
             "cdb_rollback_credentials_refreshes_total",
@@ -399,7 +412,12 @@ async fn a_rotated_key_file_is_used_without_restart() {
         },
     )
     .await;
-    let e = d.scrape().await;
+    let static_ok = [("source", "static"), ("result", "success")];
+    let e = d
+        .scrape_until(Duration::from_secs(5), "the rotation counted", |e| {
+            e.value("cdb_rollback_credentials_refreshes_total", &static_ok) == Some(1.0)
+        })
+        .await;
     assert_eq!(
         e.value(
             "cdb_rollback_credentials_refreshes_total",

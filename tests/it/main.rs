@@ -14,3 +14,4 @@ mod reload;
 mod restart;
 mod soak;
 mod support;
+mod web;

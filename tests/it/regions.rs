@@ -318,8 +318,8 @@ async fn v3_errors_keep_the_last_good_values() {
         (api_error("InternalError"), "api_error"),
         (api_error("ResourceNotFound.InstanceNotFound"), "api_error"),
     ] {
-        // More faults than retries: the poll fails, and the values stay.
-        api.with(|s| s.faults.extend(std::iter::repeat_n(fault.clone(), 6)));
+        // More faults than retries, for a few rounds: the poll fails, and the values stay.
+        api.with(|s| s.faults.extend(std::iter::repeat_n(fault.clone(), 100)));
         let m = daemon
             .scrape_until(Duration::from_secs(10), kind, |m| {
                 m.value("cdb_rollback_job_poll_success", &gz("7000")) == Some(0.0)

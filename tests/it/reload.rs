@@ -70,9 +70,14 @@ async fn v2_reload_adds_drops_and_relabels_jobs_keeping_their_state() {
     let resp = daemon.post("/-/reload").await;
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
 
-    // At once: the kept job carries its new label with its data, the removed one is gone.
-    let m = daemon.scrape().await;
+    // The kept job carries its new label with its data, the removed one is gone (the
+    // served metrics follow within the render's coalescing delay).
     let b = [("job_id", "2001"), ("team", "b")];
+    let m = daemon
+        .scrape_until(Duration::from_secs(5), "the new label", |m| {
+            m.value("cdb_rollback_job_poll_success", &b).is_some()
+        })
+        .await;
     assert_eq!(m.value("cdb_rollback_job_poll_success", &b), Some(1.0));
     assert_eq!(m.value("cdb_rollback_job_progress_ratio", &b), Some(0.4));
     assert!(m.value(LAST_SUCCESS, &b).unwrap() >= before);
@@ -105,8 +110,11 @@ async fn v2_reload_adds_drops_and_relabels_jobs_keeping_their_state() {
         why.contains("config.yml") && why.contains("lables") && why.contains("line 3"),
         "{why}"
     );
-    let m = daemon.scrape().await;
-    assert_eq!(m.value(OK, &[]), Some(0.0));
+    let m = daemon
+        .scrape_until(Duration::from_secs(5), "the failed reload", |m| {
+            m.value(OK, &[]) == Some(0.0)
+        })
+        .await;
     assert_eq!(m.value(AT, &[]), Some(reloaded_at));
     let last = m.value(LAST_SUCCESS, &[("job_id", "2003")]).unwrap();
     daemon
@@ -118,8 +126,11 @@ async fn v2_reload_adds_drops_and_relabels_jobs_keeping_their_state() {
     // Fixed again: back to 1, and the time moves.
     std::fs::write(&path, v2_yaml(&api.endpoint, "  - id: 2003\n")).unwrap();
     assert_eq!(daemon.post("/-/reload").await.status(), 200);
-    let m = daemon.scrape().await;
-    assert_eq!(m.value(OK, &[]), Some(1.0));
+    let m = daemon
+        .scrape_until(Duration::from_secs(5), "the fixed reload", |m| {
+            m.value(OK, &[]) == Some(1.0)
+        })
+        .await;
     assert!(m.value(AT, &[]).unwrap() > reloaded_at);
     assert!(
         m.find("cdb_rollback_job_status", &[("job_id", "2001")])
@@ -159,11 +170,12 @@ async fn v3_reload_drops_a_removed_region_and_lists_an_added_one() {
 
     std::fs::write(&path, yaml("ap-shanghai")).unwrap();
     assert_eq!(daemon.post("/-/reload").await.status(), 200);
-    let m = daemon.scrape().await;
-    assert!(
-        m.find("cdb_rollback_job_status", &[("job_id", "1000")])
-            .is_empty()
-    );
+    let m = daemon
+        .scrape_until(Duration::from_secs(5), "Guangzhou gone", |m| {
+            m.find("cdb_rollback_job_status", &[("job_id", "1000")])
+                .is_empty()
+        })
+        .await;
     let gz = [("region", "ap-guangzhou")];
     assert!(m.find("cdb_rollback_discovery_jobs", &gz).is_empty());
     let m = daemon

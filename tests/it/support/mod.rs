@@ -9,6 +9,7 @@ pub mod fake_sts;
 pub mod fake_v3;
 pub mod faults;
 pub mod tc3_check;
+pub mod web;
 
 use std::path::Path;
 use std::time::Duration;
