@@ -603,7 +603,7 @@ proptest! {
 
     #[test]
     fn damaged_answers_are_classified(s in spec(), cut in any::<prop::sample::Index>(), flip in any::<(prop::sample::Index, u8)>()) {
-        for body in [v2_answer(&s, &Style::canonical()), v3_tasks(&[s.clone()], &V3Style::canonical()), v3_detail(&s, &V3Style::canonical())] {
+        for body in [v2_answer(&s, &Style::canonical()), v3_tasks(std::slice::from_ref(&s), &V3Style::canonical()), v3_detail(&s, &V3Style::canonical())] {
             let b = body.as_bytes();
             decode_all(&b[..cut.index(b.len())]);
             let mut flipped = b.to_vec();
