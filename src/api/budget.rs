@@ -17,8 +17,9 @@ pub enum Priority {
 /// Spaces requests evenly: the n-th request may start no earlier than n/rate seconds
 /// after the first, so no one-second window ever holds more than `rate` (+1) of them.
 ///
-/// The rate adapts to the API: throttling halves it, and each quiet second after that
-/// wins back a twentieth of the configured rate, up to the configured rate.
+/// The rate adapts to the API: throttling halves it (once a second at most: the answers
+/// of one burst are one signal, not many), and each quiet second after that wins back a
+/// tenth of the configured rate, up to the configured rate.
 #[derive(Debug)]
 pub struct RequestBudget {
     configured: f64,
@@ -32,12 +33,15 @@ struct BudgetState {
     spacing: Duration,
     /// When the rate last changed, so that recovery is paced by time, not by requests.
     changed: Instant,
+    halved: Option<Instant>,
 }
 
 /// The slowest the budget backs off to, as a fraction of the configured rate.
 const FLOOR: f64 = 1.0 / 32.0;
 /// The share of the configured rate won back per quiet second.
-const RECOVERY: f64 = 1.0 / 20.0;
+const RECOVERY: f64 = 1.0 / 10.0;
+/// Throttled answers within this long of a halving are part of the same signal.
+const HALVING_WINDOW: Duration = Duration::from_secs(1);
 
 fn clamp_rate(rate: f64) -> f64 {
     if rate.is_finite() {
@@ -58,6 +62,7 @@ impl RequestBudget {
                 rate,
                 spacing: Duration::from_secs_f64(1.0 / rate),
                 changed: Instant::now(),
+                halved: None,
             }),
         }
     }
@@ -71,11 +76,16 @@ impl RequestBudget {
         self.lock().rate
     }
 
-    /// The API throttled a request: halve the rate. Returns the new rate.
+    /// The API throttled a request: halve the rate, unless it was halved within the last
+    /// second. Returns the rate now.
     pub fn throttled(&self) -> f64 {
         let mut s = self.lock();
+        if s.halved.is_some_and(|at| at.elapsed() < HALVING_WINDOW) {
+            return s.rate;
+        }
         let rate = clamp_rate((s.rate / 2.0).max(self.configured * FLOOR));
         s.set(rate);
+        s.halved = Some(Instant::now());
         rate
     }
 
@@ -144,6 +154,11 @@ mod tests {
         let budget = RequestBudget::per_second(10.0);
         assert_eq!(budget.throttled(), 5.0);
         assert_eq!(
+            budget.throttled(),
+            5.0,
+            "one burst of throttled answers halves once"
+        );
+        assert_eq!(
             budget.succeeded(),
             None,
             "no recovery within the same second"
@@ -153,9 +168,10 @@ mod tests {
             budget.acquire(Priority::Normal).await;
         }
         assert_eq!(start.elapsed(), Duration::from_secs(1), "spaced at 5/s");
-        assert_eq!(budget.succeeded(), Some(5.5));
-        assert_eq!(budget.throttled(), 2.75);
+        assert_eq!(budget.succeeded(), Some(6.0));
+        assert_eq!(budget.throttled(), 3.0);
         for _ in 0..20 {
+            tokio::time::advance(Duration::from_secs(1)).await;
             assert_eq!(budget.throttled().max(10.0 * FLOOR), budget.rate());
         }
         assert_eq!(budget.rate(), 10.0 * FLOOR, "never below the floor");
