@@ -158,6 +158,23 @@ fn describe_api(config: &Config, credentials: &str) -> String {
     )
 }
 
+fn log_listening(addr: std::net::SocketAddr, path: &str, config: &Config, web: Option<&WebConfig>) {
+    let tls = web.is_some_and(|w| w.current().tls.is_some());
+    let basic_auth = web.is_some_and(|w| !w.current().users.is_empty());
+    tracing::info!(
+        %addr,
+        telemetry_path = path,
+        api_version = config.client.version.number(),
+        regions = config.client.regions.join(","),
+        jobs = config.jobs.len(),
+        instances = config.discovery.instances.len(),
+        endpoint = %config.client.endpoint,
+        tls,
+        basic_auth,
+        "exporter listening"
+    );
+}
+
 /// [`run_with`], with every option.
 pub async fn run_with_options(
     config: Config,
@@ -168,12 +185,8 @@ pub async fn run_with_options(
     options: Options,
 ) -> Result<(), String> {
     check_telemetry_path(telemetry_path)?;
-    let web = options
-        .web_config
-        .as_deref()
-        .map(WebConfig::load)
-        .transpose()?
-        .map(Arc::new);
+    let web = options.web_config.as_deref().map(WebConfig::load);
+    let web = web.transpose()?.map(Arc::new);
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
     let metrics = Arc::new(Metrics::new());
     metrics.prepare(config.client.version.actions(), &config.client.regions);
@@ -207,30 +220,13 @@ pub async fn run_with_options(
         exposition,
         ready: Default::default(),
     });
-    let tls = web.as_ref().is_some_and(|w| w.current().tls.is_some());
-    let basic_auth = web.as_ref().is_some_and(|w| !w.current().users.is_empty());
-    tracing::info!(
-        %addr,
-        telemetry_path,
-        api_version = config.client.version.number(),
-        regions = config.client.regions.join(","),
-        jobs = config.jobs.len(),
-        instances = config.discovery.instances.len(),
-        endpoint = %config.client.endpoint,
-        tls,
-        basic_auth,
-        "exporter listening"
-    );
+    log_listening(addr, telemetry_path, &config, web.as_deref());
     let hangups = reload::on_hangups(Arc::clone(&live), reload.hangups);
     let app = router(state).merge(reload::router(live, reload.lifecycle));
     let app = crate::web::protect(app, web.clone());
     let result = crate::web::serve(listener, app, web, shutdown, SHUTDOWN_GRACE).await;
-    for task in [Some(demand), Some(rendering), hangups]
-        .into_iter()
-        .flatten()
-    {
-        task.abort();
-    }
+    let tasks = [Some(demand), Some(rendering), hangups];
+    tasks.into_iter().flatten().for_each(|t| t.abort());
     poller.stop();
     tracing::info!("exporter stopped");
     result

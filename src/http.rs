@@ -129,6 +129,60 @@ fn esc(s: &str) -> String {
     out
 }
 
+/// One job's row of the landing page.
+fn landing_row(h: &mut String, e: &crate::store::Entry) {
+    let source = match &e.source {
+        Source::Configured => "configured".to_string(),
+        Source::Discovered { instance_id } => format!("discovered on {instance_id}"),
+        Source::Listed {
+            instance_id: Some(i),
+        } => format!("listed, on {i}"),
+        Source::Listed { instance_id: None } => "listed".to_string(),
+    };
+    let (state_name, progress) = match &e.data {
+        Some(d) => (
+            d.job.status.state().as_str().to_string(),
+            d.job
+                .progress
+                .map_or_else(|| "–".to_string(), |p| format!("{:.0}%", p * 100.0)),
+        ),
+        None if e.health.is_some() => ("no data (poll failing)".into(), "–".into()),
+        None => ("not polled yet".into(), "–".into()),
+    };
+    let (last_poll, error) = match &e.health {
+        Some(h) => (
+            format_utc(h.last_poll as i64),
+            h.error()
+                .map(|err| match &err.api_code {
+                    Some(code) => format!("{} (code {code})", err.kind.as_str()),
+                    None => err.kind.as_str().to_string(),
+                })
+                .unwrap_or_else(|| "–".into()),
+        ),
+        None => ("–".into(), "–".into()),
+    };
+    // The API's own words (v3 `Message`, each task's `Info`): shown here, never as labels.
+    let message = e.data.as_ref().map_or_else(String::new, |d| {
+        let mut m = vec![d.job.message.as_str()];
+        m.extend(d.job.tasks.iter().map(|t| t.message.as_str()));
+        m.retain(|s| !s.is_empty());
+        m.join("; ")
+    });
+    let _ = write!(
+        h,
+        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+        e.key.id,
+        esc(&e.key.region),
+        esc(&source),
+        esc(&e.labels.to_string()),
+        esc(&state_name),
+        esc(&progress),
+        esc(&last_poll),
+        esc(&error),
+        esc(&message)
+    );
+}
+
 async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
     let entries = state.store.snapshot();
     let path = esc(&state.telemetry_path);
@@ -149,56 +203,7 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
         entries.len()
     );
     for e in entries.iter().take(MAX_ROWS) {
-        let source = match &e.source {
-            Source::Configured => "configured".to_string(),
-            Source::Discovered { instance_id } => format!("discovered on {instance_id}"),
-            Source::Listed {
-                instance_id: Some(i),
-            } => format!("listed, on {i}"),
-            Source::Listed { instance_id: None } => "listed".to_string(),
-        };
-        let (state_name, progress) = match &e.data {
-            Some(d) => (
-                d.job.status.state().as_str().to_string(),
-                d.job
-                    .progress
-                    .map_or_else(|| "–".to_string(), |p| format!("{:.0}%", p * 100.0)),
-            ),
-            None if e.health.is_some() => ("no data (poll failing)".into(), "–".into()),
-            None => ("not polled yet".into(), "–".into()),
-        };
-        let (last_poll, error) = match &e.health {
-            Some(h) => (
-                format_utc(h.last_poll as i64),
-                h.error()
-                    .map(|err| match &err.api_code {
-                        Some(code) => format!("{} (code {code})", err.kind.as_str()),
-                        None => err.kind.as_str().to_string(),
-                    })
-                    .unwrap_or_else(|| "–".into()),
-            ),
-            None => ("–".into(), "–".into()),
-        };
-        // The API's own words (v3 `Message`, each task's `Info`): shown here, never as labels.
-        let message = e.data.as_ref().map_or_else(String::new, |d| {
-            let mut m = vec![d.job.message.as_str()];
-            m.extend(d.job.tasks.iter().map(|t| t.message.as_str()));
-            m.retain(|s| !s.is_empty());
-            m.join("; ")
-        });
-        let _ = write!(
-            h,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-            e.key.id,
-            esc(&e.key.region),
-            esc(&source),
-            esc(&e.labels.to_string()),
-            esc(&state_name),
-            esc(&progress),
-            esc(&last_poll),
-            esc(&error),
-            esc(&message)
-        );
+        landing_row(&mut h, e);
     }
     h.push_str("</table>");
     if entries.len() > MAX_ROWS {

@@ -215,7 +215,7 @@ mod tests {
     }
 
     #[test]
-    fn v3_codes_follow_the_reference() {
+    fn v3_throttling_and_faults_are_retried_with_back_off() {
         for code in [
             "RequestLimitExceeded",
             "RequestLimitExceeded.UinLimitExceeded",
@@ -237,6 +237,10 @@ mod tests {
                 "{code}"
             );
         }
+    }
+
+    #[test]
+    fn v3_auth_codes_are_never_retried_but_clock_skew_once() {
         assert_eq!(
             (
                 api("AuthFailure.SignatureExpire").kind(),
@@ -258,6 +262,10 @@ mod tests {
                 "{code}"
             );
         }
+    }
+
+    #[test]
+    fn v3_configuration_codes_are_never_retried() {
         for code in [
             "InvalidParameter",
             "InvalidParameterValue.X",
@@ -276,6 +284,10 @@ mod tests {
                 "{code}"
             );
         }
+    }
+
+    #[test]
+    fn request_ids_are_told_and_429_is_throttling() {
         let e = ApiError::Api {
             code: "InternalError".into(),
             message: "boom".into(),

@@ -62,15 +62,9 @@ fn static_creds(c: &Config) -> crate::api::Credentials {
     Static::new(s.clone()).load().unwrap()
 }
 
-#[test]
-fn full_example_parses() {
-    let dir = std::env::temp_dir().join(format!("cdbcfg-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (key, token) = (dir.join("key"), dir.join("token"));
-    std::fs::write(&key, "file-key\n").unwrap();
-    std::fs::write(&token, "file-token\n").unwrap();
-    // Every value differs from its default, so a key that were ignored would show.
-    let text = format!(
+/// A file where every value differs from its default, so a key that were ignored would show.
+fn full_example(key: &Path, token: &Path) -> String {
+    format!(
         r#"
 api:
   version: 2
@@ -103,8 +97,10 @@ discovery:
 "#,
         key.display(),
         token.display()
-    );
-    let c = parse(&text).unwrap();
+    )
+}
+
+fn check_api_and_poll(c: &Config) {
     assert_eq!(
         c.client.endpoint.as_str(),
         "http://127.0.0.1:9999/v2/index.php"
@@ -126,7 +122,10 @@ discovery:
             retries: 5,
         }
     );
-    let creds = static_creds(&c);
+}
+
+fn check_credentials(c: &Config) {
+    let creds = static_creds(c);
     assert_eq!(creds.secret_id, "AKIDfile");
     assert_eq!(creds.secret_key.expose(), "file-key");
     assert_eq!(
@@ -140,6 +139,9 @@ discovery:
             && !debug.contains("key-from-env"),
         "{debug}"
     );
+}
+
+fn check_jobs_and_discovery(c: &Config) {
     assert_eq!(
         c.jobs,
         vec![JobConfig {
@@ -162,6 +164,19 @@ discovery:
             },
         ]
     );
+}
+
+#[test]
+fn full_example_parses() {
+    let dir = std::env::temp_dir().join(format!("cdbcfg-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (key, token) = (dir.join("key"), dir.join("token"));
+    std::fs::write(&key, "file-key\n").unwrap();
+    std::fs::write(&token, "file-token\n").unwrap();
+    let c = parse(&full_example(&key, &token)).unwrap();
+    check_api_and_poll(&c);
+    check_credentials(&c);
+    check_jobs_and_discovery(&c);
     let _ = std::fs::remove_dir_all(dir);
 }
 
@@ -369,6 +384,10 @@ fn credentials_keys() {
     let role = c.credentials.role.unwrap();
     assert_eq!(role.session_name, "cdb-rollback-exporter");
     assert_eq!(role.duration, Duration::from_secs(3600));
+}
+
+#[test]
+fn bad_credentials_keys_are_named() {
     for (text, expected) in [
         ("credentials:\n  source: vault\n", "`vault` is not a source"),
         (

@@ -88,33 +88,8 @@ impl V2 for Reader<'_> {
     }
 }
 
-/// Decodes a `GetCdbRollbackJobTask` answer for job `expected`.
-pub fn job_detail(body: &[u8], offset: UtcOffset, expected: u64) -> Result<Job, ApiError> {
-    let r = Reader { body, offset };
-    let top = r.envelope(&parse(body)?)?;
-    let data = r
-        .objects(&top, "", &["data", "Data"])?
-        .into_iter()
-        .next()
-        .ok_or_else(|| r.fail("`data` is empty".into()))?;
-    let info = r
-        .objects(data, "data", JOB_INFO)?
-        .into_iter()
-        .next()
-        .ok_or_else(|| r.fail("`data.jobInfo` is missing".into()))?;
-    let at = "data.jobInfo";
-    let id = r.id(info, at, JOB_ID)?;
-    if id != expected {
-        return Err(r.fail(format!(
-            "the answer is for job {id}, not for job {expected}"
-        )));
-    }
-    let instances = r
-        .objects(info, at, &["detail", "Detail"])?
-        .into_iter()
-        .enumerate()
-        .map(|(i, o)| r.instance(o, &format!("{at}.detail[{i}]")))
-        .collect::<Result<_, _>>()?;
+/// The tasks of `data.taskDetail`, each once.
+fn tasks(r: &Reader<'_>, data: &Obj, id: u64) -> Result<Vec<Task>, ApiError> {
     let mut tasks: Vec<Task> = Vec::new();
     for (i, t) in r
         .objects(data, "data", TASK_DETAIL)?
@@ -154,6 +129,37 @@ pub fn job_detail(body: &[u8], offset: UtcOffset, expected: u64) -> Result<Job, 
             instance,
         });
     }
+    Ok(tasks)
+}
+
+/// Decodes a `GetCdbRollbackJobTask` answer for job `expected`.
+pub fn job_detail(body: &[u8], offset: UtcOffset, expected: u64) -> Result<Job, ApiError> {
+    let r = Reader { body, offset };
+    let top = r.envelope(&parse(body)?)?;
+    let data = r
+        .objects(&top, "", &["data", "Data"])?
+        .into_iter()
+        .next()
+        .ok_or_else(|| r.fail("`data` is empty".into()))?;
+    let info = r
+        .objects(data, "data", JOB_INFO)?
+        .into_iter()
+        .next()
+        .ok_or_else(|| r.fail("`data.jobInfo` is missing".into()))?;
+    let at = "data.jobInfo";
+    let id = r.id(info, at, JOB_ID)?;
+    if id != expected {
+        return Err(r.fail(format!(
+            "the answer is for job {id}, not for job {expected}"
+        )));
+    }
+    let instances = r
+        .objects(info, at, &["detail", "Detail"])?
+        .into_iter()
+        .enumerate()
+        .map(|(i, o)| r.instance(o, &format!("{at}.detail[{i}]")))
+        .collect::<Result<_, _>>()?;
+    let tasks = tasks(&r, data, id)?;
     let (start, end) = r.span(info, at, START, END)?;
     Ok(Job {
         id,
