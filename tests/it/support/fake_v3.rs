@@ -1,6 +1,6 @@
 //! A fake Tencent Cloud API 3.0 for CDB on 127.0.0.1. It checks every request's
-//! TC3-HMAC-SHA256 signature with its own code (written apart from the exporter's) and
-//! answers `AuthFailure.SignatureFailure` on a mismatch. It lists other task types too,
+//! TC3-HMAC-SHA256 signature with the tests' own checker (`tc3_check`, written apart from
+//! the exporter's) and answers `AuthFailure.SignatureFailure` on a mismatch. It lists other task types too,
 //! whatever `TaskTypes` asks, so that the exporter's own filter is what keeps them out.
 
 use std::collections::{HashMap, VecDeque};
@@ -13,12 +13,11 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use hmac::{Hmac, Mac};
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use super::SECRET_KEY;
 use super::fake_api::{Reply, cst};
+use super::tc3_check::Keyring;
+use super::{SECRET_ID, SECRET_KEY};
 
 /// One job as DescribeTasks lists it, with its parts per instance.
 #[derive(Clone, Debug)]
@@ -161,61 +160,6 @@ pub fn api_error(code: &str) -> Reply {
     )
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn hmac256(key: &[u8], msg: &str) -> Vec<u8> {
-    let mut m = Hmac::<Sha256>::new_from_slice(key).unwrap();
-    m.update(msg.as_bytes());
-    m.finalize().into_bytes().to_vec()
-}
-
-/// The UTC date of a Unix time, by the civil-from-days algorithm.
-fn utc_date(t: i64) -> String {
-    let z = t.div_euclid(86_400) + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02}")
-}
-
-/// Recomputes the TC3 signature from what arrived, as Tencent's documentation describes it.
-pub fn expected_authorization(headers: &HeaderMap, body: &[u8], secret_id: &str) -> String {
-    let h = |n: &str| {
-        headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
-    let ts: i64 = h("x-tc-timestamp").parse().unwrap_or(0);
-    let date = utc_date(ts);
-    let canonical = format!(
-        "POST\n/\n\ncontent-type:{}\nhost:{}\n\ncontent-type;host\n{}",
-        h("content-type"),
-        h("host"),
-        hex(&Sha256::digest(body))
-    );
-    let scope = format!("{date}/cdb/tc3_request");
-    let to_sign = format!(
-        "TC3-HMAC-SHA256\n{ts}\n{scope}\n{}",
-        hex(&Sha256::digest(canonical.as_bytes()))
-    );
-    let k = hmac256(format!("TC3{SECRET_KEY}").as_bytes(), &date);
-    let k = hmac256(&k, "cdb");
-    let k = hmac256(&k, "tc3_request");
-    let sig = hex(&hmac256(&k, &to_sign));
-    format!(
-        "TC3-HMAC-SHA256 Credential={secret_id}/{scope}, SignedHeaders=content-type;host, Signature={sig}"
-    )
-}
-
 async fn handle(
     State(state): State<Arc<Mutex<FakeV3State>>>,
     headers: HeaderMap,
@@ -249,9 +193,10 @@ async fn handle(
                 .map(str::to_string),
             body: params.clone(),
         });
-        if auth != expected_authorization(&headers, &body, &secret_id)
-            || h("x-tc-version") != "2017-03-20"
-        {
+        let keys = Keyring::default();
+        keys.insert(SECRET_ID, SECRET_KEY, None, None);
+        let signed = super::tc3_check::verify(&headers, &body, "cdb", &keys).is_ok();
+        if !signed || h("x-tc-version") != "2017-03-20" {
             s.rejected_signatures += 1;
             api_error("AuthFailure.SignatureFailure")
         } else if let Some(fault) = s.region_faults.get(&h("x-tc-region")) {
@@ -356,10 +301,4 @@ fn route(s: &FakeV3State, action: &str, region: &str, p: &Value) -> Reply {
         }
         _ => api_error("InvalidAction"),
     }
-}
-
-#[test]
-fn the_checker_agrees_with_the_official_vector_date() {
-    assert_eq!(utc_date(1_551_113_065), "2019-02-25");
-    assert_eq!(utc_date(0), "1970-01-01");
 }
