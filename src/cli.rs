@@ -59,7 +59,8 @@ pub struct Cli {
     #[arg(
         long = "web.telemetry-path",
         env = "CDB_ROLLBACK_EXPORTER_WEB_TELEMETRY_PATH",
-        default_value = "/metrics"
+        default_value = "/metrics",
+        value_parser = telemetry_path
     )]
     pub telemetry_path: String,
     /// Path of the web configuration file (TLS, basic auth, headers), in
@@ -146,6 +147,11 @@ fn init_logging(cli: &Cli) {
     } else {
         builder.with_ansi(false).init();
     }
+}
+
+/// The telemetry path, checked once, when the flags are read.
+fn telemetry_path(path: &str) -> Result<String, String> {
+    crate::app::check_telemetry_path(path).map(|()| path.to_string())
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -313,10 +319,6 @@ async fn demo_api(listen: SocketAddr) -> ExitCode {
 async fn daemon(cli: &Cli) -> ExitCode {
     let shutdown = shutdown_signal();
     let hangups = crate::reload::Hangups::install();
-    if let Err(e) = crate::app::check_telemetry_path(&cli.telemetry_path) {
-        eprintln!("{e}");
-        return ExitCode::from(2);
-    }
     let config = if cli.demo {
         match crate::demo::start().await {
             Ok(c) => c,

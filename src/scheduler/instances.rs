@@ -55,6 +55,8 @@ pub async fn list_instance(
 }
 
 pub struct Discovery {
+    /// Its own handle on the client: listing is discovery's work, tracking the scheduler's.
+    client: Arc<Client>,
     scheduler: Arc<Scheduler>,
     store: Arc<Store>,
     config: DiscoveryConfig,
@@ -63,16 +65,18 @@ pub struct Discovery {
 
 impl Discovery {
     pub fn new(
+        client: Arc<Client>,
         scheduler: Arc<Scheduler>,
         store: Arc<Store>,
         config: DiscoveryConfig,
         retries: u32,
     ) -> Self {
-        let region = scheduler.client().region().to_string();
+        let region = client.region().to_string();
         for i in &config.instances {
             store.add_discovery_source(&region, Some(&i.id));
         }
         Self {
+            client,
             scheduler,
             store,
             config,
@@ -94,9 +98,9 @@ impl Discovery {
     pub async fn round(&self) {
         let mut succeeded: HashSet<&str> = HashSet::new();
         let mut listed: HashMap<u64, JobSummary> = HashMap::new();
-        let region = self.scheduler.client().region();
+        let region = self.client.region();
         for inst in &self.config.instances {
-            match list_instance(self.scheduler.client(), &inst.id, self.retries).await {
+            match list_instance(&self.client, &inst.id, self.retries).await {
                 Ok(jobs) => {
                     let now = unix_now();
                     let added = self.track_current(inst, &jobs, now);

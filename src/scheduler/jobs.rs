@@ -32,10 +32,6 @@ impl Scheduler {
         })
     }
 
-    pub fn client(&self) -> &Arc<Client> {
-        &self.client
-    }
-
     /// Tracks a job and starts polling it; a job tracked already keeps its source.
     pub fn key(&self, id: u64) -> JobKey {
         JobKey::new(self.client.region(), id)

@@ -88,12 +88,14 @@ pub fn start(
     match config.client.version {
         ApiVersion::V2 => {
             let client = Arc::new(v2::Client::new(&config.client, creds, recorder)?);
-            let scheduler = jobs::Scheduler::new(client, Arc::clone(&store), config.poll.clone());
+            let polls = Arc::clone(&client);
+            let scheduler = jobs::Scheduler::new(polls, Arc::clone(&store), config.poll.clone());
             for job in &config.jobs {
                 scheduler.track(job.id, Source::Configured, job.labels.clone());
             }
             scheduler.resume();
             let discovery = instances::Discovery::new(
+                client,
                 Arc::clone(&scheduler),
                 store,
                 config.discovery.clone(),

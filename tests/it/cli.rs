@@ -129,3 +129,17 @@ fn sigterm_stops_the_daemon_within_two_seconds() {
         "{log}"
     );
 }
+
+#[test]
+fn a_bad_telemetry_path_is_refused_when_the_flags_are_read() {
+    let out = Command::new(BIN)
+        .args(["--demo", "--web.telemetry-path=/-/metrics"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--web.telemetry-path") && err.contains("/-/metrics"),
+        "{err}"
+    );
+}

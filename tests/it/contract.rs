@@ -229,3 +229,17 @@ fn the_contract_file_matches_the_code() {
         set(v2::ACTIONS.into_iter().chain(v3::ACTIONS).collect())
     );
 }
+
+/// The README's reference names every family the exporter writes, so a new family
+/// cannot go undocumented.
+#[test]
+fn the_readme_names_every_family() {
+    let readme = used_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
+    let missing: Vec<_> = exposed()
+        .into_iter()
+        .filter(|n| n.starts_with("cdb_rollback_"))
+        .filter(|n| !["_bucket", "_sum", "_count"].iter().any(|s| n.ends_with(s)))
+        .filter(|n| !readme.contains(n))
+        .collect();
+    assert!(missing.is_empty(), "README.md does not name {missing:?}");
+}
