@@ -87,7 +87,11 @@ pub async fn run_reloadable(
     let creds = credentials::resolve(&config.credentials)
         .await
         .map_err(|e| e.to_string())?;
-    run_with_reload(config, creds, listener, telemetry_path, shutdown, reload).await
+    let options = Options {
+        reload,
+        web_config: None,
+    };
+    run_with_options(config, creds, listener, telemetry_path, shutdown, options).await
 }
 
 /// How the daemon runs beyond its configuration: reloads, and the web config file.
@@ -96,35 +100,6 @@ pub struct Options {
     pub reload: reload::Options,
     /// exporter-toolkit's `--web.config.file`: TLS, basic auth, headers.
     pub web_config: Option<PathBuf>,
-}
-
-/// Runs the exporter with credentials already resolved, so that the caller can tell a
-/// start without any from other failures.
-pub async fn run_with(
-    config: Config,
-    creds: Resolved,
-    listener: TcpListener,
-    telemetry_path: &str,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
-    let options = Options::default();
-    run_with_options(config, creds, listener, telemetry_path, shutdown, options).await
-}
-
-/// [`run_with`], reloadable as `reload` says.
-pub async fn run_with_reload(
-    config: Config,
-    creds: Resolved,
-    listener: TcpListener,
-    telemetry_path: &str,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    reload: reload::Options,
-) -> Result<(), String> {
-    let options = Options {
-        reload,
-        web_config: None,
-    };
-    run_with_options(config, creds, listener, telemetry_path, shutdown, options).await
 }
 
 fn log_credentials(creds: &Resolved) {
@@ -175,7 +150,8 @@ fn log_listening(addr: std::net::SocketAddr, path: &str, config: &Config, web: O
     );
 }
 
-/// [`run_with`], with every option.
+/// Runs the exporter with credentials already resolved (so that the caller can tell a
+/// start without any from other failures), with every option.
 pub async fn run_with_options(
     config: Config,
     creds: Resolved,

@@ -121,15 +121,6 @@ impl Transport {
         &self.host
     }
 
-    pub fn credentials(&self) -> &CredentialsHandle {
-        &self.creds
-    }
-
-    /// The rate the budget allows now.
-    pub fn rate(&self) -> f64 {
-        self.budget.rate()
-    }
-
     /// A budget slot, then a concurrency slot. A request that had to wait for the second
     /// takes a fresh budget slot: its first one has passed, and requests released together
     /// by a freed slot must not leave together.

@@ -309,25 +309,25 @@ impl Store {
 
     /// A good answer replaces the job's data.
     pub fn record_success(&self, key: &JobKey, job: Job, now: f64) {
-        self.update(key, |e| {
-            let mut next = e.clone();
-            next.data = Some(Arc::new(job_data(key, job, &e.labels)));
-            let health = next.health.get_or_insert_with(PollHealth::default);
-            health.last_poll = now;
-            health.last_success = Some(now);
-            health.last_error = None;
-            next
-        });
+        self.succeeded(key, now, |_| job);
     }
 
     /// A job-level answer (a listing row) that keeps the tasks already known.
     pub fn record_row(&self, key: &JobKey, mut row: Job, now: f64) {
-        self.update(key, |e| {
+        self.succeeded(key, now, |e| {
             if let Some(d) = &e.data {
                 row.tasks.clone_from(&d.job.tasks);
             }
+            row
+        });
+    }
+
+    /// A good answer: the job `make` builds from the entry becomes its data.
+    fn succeeded(&self, key: &JobKey, now: f64, make: impl FnOnce(&Entry) -> Job) {
+        self.update(key, |e| {
+            let job = make(e);
             let mut next = e.clone();
-            next.data = Some(Arc::new(job_data(key, row, &e.labels)));
+            next.data = Some(Arc::new(job_data(key, job, &e.labels)));
             let health = next.health.get_or_insert_with(PollHealth::default);
             health.last_poll = now;
             health.last_success = Some(now);

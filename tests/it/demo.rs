@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::support::exposition::Exposition;
 use crate::support::http_client;
+use crate::support::scrape;
 use cdb_rollback_exporter::api::v2::Client;
 use cdb_rollback_exporter::api::{
     ApiVersion, ClientConfig, Credentials, CredentialsHandle, ErrorKind, Priority, Secret,
@@ -31,15 +32,6 @@ fn free_port() -> u16 {
         .local_addr()
         .unwrap()
         .port()
-}
-
-async fn scrape(base: &str) -> Option<Exposition> {
-    let resp = http_client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .ok()?;
-    Some(Exposition::parse(&resp.text().await.ok()?))
 }
 
 fn states(m: &Exposition) -> Vec<String> {

@@ -8,7 +8,8 @@ use std::time::Duration;
 use crate::support::exposition::Exposition;
 use crate::support::fake_api::{FakeApi, TaskSpec, cst, job_answer, now};
 use crate::support::fake_v3::{FakeJob, FakeV3};
-use crate::support::{Daemon, SECRET_ID, SECRET_KEY, config, http_client};
+use crate::support::scrape;
+use crate::support::{Daemon, SECRET_ID, SECRET_KEY, config};
 
 const OK: &str = "cdb_rollback_config_last_reload_successful";
 const AT: &str = "cdb_rollback_config_last_reload_success_timestamp_seconds";
@@ -268,15 +269,6 @@ async fn reload_switches_credentials_when_their_section_changes() {
         .await;
     assert_eq!(ids(&api).as_deref(), Some(SECRET_ID));
     daemon.stop().await;
-}
-
-async fn scrape(base: &str) -> Option<Exposition> {
-    let resp = http_client()
-        .get(format!("{base}/metrics"))
-        .send()
-        .await
-        .ok()?;
-    Some(Exposition::parse(&resp.text().await.ok()?))
 }
 
 async fn scrape_until(base: &str, what: &str, check: impl Fn(&Exposition) -> bool) {

@@ -101,10 +101,6 @@ impl Client {
         &self.region
     }
 
-    pub fn transport(&self) -> &Transport {
-        &self.transport
-    }
-
     /// The detail of one rollback job, at the given priority for the request budget.
     pub async fn get_rollback_job_task(
         &self,

@@ -136,10 +136,6 @@ impl Client {
         })
     }
 
-    pub fn transport(&self) -> &Transport {
-        &self.transport
-    }
-
     /// One page of a region's rollback jobs.
     pub async fn describe_tasks(
         &self,

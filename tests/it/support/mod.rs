@@ -46,6 +46,16 @@ pub struct Daemon {
     http: reqwest::Client,
 }
 
+/// One scrape of an exporter running at `base` (its own process), if it answers.
+pub async fn scrape(base: &str) -> Option<exposition::Exposition> {
+    let resp = http_client()
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .ok()?;
+    Some(exposition::Exposition::parse(&resp.text().await.ok()?))
+}
+
 /// A plain HTTP client for tests; reqwest needs a TLS provider even for http://.
 pub fn http_client() -> reqwest::Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
