@@ -180,8 +180,8 @@ impl Cli {
     async fn credentials(&self, config: &Config) -> Option<Resolved> {
         match credentials::resolve(&config.credentials).await {
             Ok(r) => Some(r),
-            Err(ResolveError::NotFound(why)) if self.config_file.is_none() => {
-                eprintln!("{NO_CONFIG}\n\nNo credentials found: {why}");
+            Err(e @ ResolveError::NotFound { .. }) if self.config_file.is_none() => {
+                eprintln!("{NO_CONFIG}\n\n{e}");
                 None
             }
             Err(e) => {

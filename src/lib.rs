@@ -18,6 +18,7 @@ pub mod exposition;
 pub mod exposition_cache;
 pub mod http;
 pub mod metrics;
+pub mod parse_error;
 pub mod reload;
 pub mod render;
 pub mod rollback;

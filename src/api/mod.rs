@@ -21,6 +21,7 @@ pub use self::credentials::{Credentials, CredentialsHandle, Secret};
 pub use self::error::{ApiError, ErrorKind, Retry};
 pub use self::transport::{NoRecorder, Recorder, Transport, TransportConfig, USER_AGENT};
 pub use self::v2::sign::SignatureMethod;
+use crate::parse_error::ParseError;
 use crate::rollback::time::UtcOffset;
 
 /// Which API the exporter speaks. 3 is the one the public cloud answers today; 2 went
@@ -57,12 +58,12 @@ impl ApiVersion {
 }
 
 impl FromStr for ApiVersion {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
         match s.trim() {
             "2" => Ok(ApiVersion::V2),
             "3" => Ok(ApiVersion::V3),
-            other => Err(format!("`{other}` is not an API version (2 or 3)")),
+            other => Err(ParseError::new(other, "an API version (2 or 3)")),
         }
     }
 }

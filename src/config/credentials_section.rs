@@ -1,28 +1,34 @@
 //! The `credentials:` section: which source, and how, as a spec resolved at start.
 
 use super::raw::RawCredentials;
-use super::{ENV_SECRET_ID, ENV_SECRET_KEY, Overrides, http_url};
+use super::{ENV_SECRET_ID, ENV_SECRET_KEY, Invalid, Overrides, http_url};
 use crate::credentials::{
     self, Env, Origin, RoleSpec, SecretValue, SourceKind, Spec, StaticSpec, static_files::Static,
 };
 
 /// SecretId and key from the file, else from the environment; the files are read once
 /// here so that a wrong path is found by check-config.
-pub(super) fn static_spec(raw: &RawCredentials, env: &Env) -> Result<StaticSpec, String> {
+pub(super) fn static_spec(raw: &RawCredentials, env: &Env) -> Result<StaticSpec, Invalid> {
     let secret_id = raw
         .secret_id
         .as_deref()
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .or_else(|| env.get(ENV_SECRET_ID))
-        .ok_or_else(|| format!("missing SecretId: set credentials.secret_id or the environment variable {ENV_SECRET_ID}"))?;
+        .ok_or(Invalid::Missing {
+            what: "SecretId",
+            key: "credentials.secret_id",
+            env: ENV_SECRET_ID,
+        })?;
     let secret_key = match (&raw.secret_key_file, env.get(ENV_SECRET_KEY)) {
         (Some(path), _) => SecretValue::File(path.clone()),
         (None, Some(key)) => SecretValue::Given(crate::api::Secret::new(key)),
         (None, None) => {
-            return Err(format!(
-                "missing secret key: set credentials.secret_key_file or the environment variable {ENV_SECRET_KEY}"
-            ));
+            return Err(Invalid::Missing {
+                what: "secret key",
+                key: "credentials.secret_key_file",
+                env: ENV_SECRET_KEY,
+            });
         }
     };
     let token = match &raw.session_token_file {
@@ -38,7 +44,7 @@ pub(super) fn static_spec(raw: &RawCredentials, env: &Env) -> Result<StaticSpec,
     Ok(spec)
 }
 
-pub(super) fn origin(raw: &RawCredentials, env: &Env) -> Result<Origin, String> {
+pub(super) fn origin(raw: &RawCredentials, env: &Env) -> Result<Origin, Invalid> {
     let named_static = raw.secret_id.is_some()
         || raw.secret_key_file.is_some()
         || raw.session_token_file.is_some();
@@ -46,8 +52,10 @@ pub(super) fn origin(raw: &RawCredentials, env: &Env) -> Result<Origin, String> 
         Some(SourceKind::Static) => Origin::Static(static_spec(raw, env)?),
         None if named_static => Origin::Static(static_spec(raw, env)?),
         Some(kind) if named_static => {
-            return Err(format!(
-                "credentials.source: `{kind}` does not read secret_id, secret_key_file or session_token_file; remove them or use source: static"
+            return Err(Invalid::value(
+                "credentials.source",
+                kind,
+                "does not read secret_id, secret_key_file or session_token_file; remove them or use source: static",
             ));
         }
         Some(kind) => Origin::Only(kind),
@@ -55,27 +63,31 @@ pub(super) fn origin(raw: &RawCredentials, env: &Env) -> Result<Origin, String> 
     };
     if let Some(p) = &raw.profile {
         if !matches!(origin, Origin::Chain | Origin::Only(SourceKind::Profile)) {
-            return Err(format!(
-                "credentials.profile: `{p}` is read only by the profile source, which this configuration does not use"
+            return Err(Invalid::value(
+                "credentials.profile",
+                p,
+                "is read only by the profile source, which this configuration does not use",
             ));
         }
     }
     Ok(origin)
 }
 
-pub(super) fn role(raw: &RawCredentials) -> Result<Option<RoleSpec>, String> {
+pub(super) fn role(raw: &RawCredentials) -> Result<Option<RoleSpec>, Invalid> {
     let Some(arn) = raw.role_arn.as_deref().map(str::trim) else {
         if raw.duration.is_some() || raw.role_session_name.is_some() {
-            return Err(
-                "credentials.duration and credentials.role_session_name need credentials.role_arn"
-                    .into(),
-            );
+            return Err(Invalid::rule(
+                "credentials.role_arn",
+                "not set, but credentials.duration and credentials.role_session_name need it",
+            ));
         }
         return Ok(None);
     };
     if arn.is_empty() || arn.contains(char::is_whitespace) {
-        return Err(format!(
-            "credentials.role_arn: `{arn}` is not a role ARN (e.g. qcs::cam::uin/100000000001:roleName/cdb-reader)"
+        return Err(Invalid::value(
+            "credentials.role_arn",
+            arn,
+            "is not a role ARN (e.g. qcs::cam::uin/100000000001:roleName/cdb-reader)",
         ));
     }
     let session_name = raw
@@ -86,17 +98,20 @@ pub(super) fn role(raw: &RawCredentials) -> Result<Option<RoleSpec>, String> {
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b"_=,.@-".contains(&b));
     if !(2..=128).contains(&session_name.len()) || !plain {
-        return Err(format!(
-            "credentials.role_session_name: `{session_name}` must be 2 to 128 letters, digits or _=,.@-"
+        return Err(Invalid::value(
+            "credentials.role_session_name",
+            &session_name,
+            "must be 2 to 128 letters, digits or _=,.@-",
         ));
     }
     let duration = raw
         .duration
         .map_or(credentials::DEFAULT_ROLE_DURATION, |d| d.0);
     if duration > credentials::MAX_ROLE_DURATION || duration.as_secs() == 0 {
-        return Err(format!(
-            "credentials.duration: `{}s` must be from 1s to 12h",
-            duration.as_secs()
+        return Err(Invalid::value(
+            "credentials.duration",
+            format!("{}s", duration.as_secs()),
+            "must be from 1s to 12h",
         ));
     }
     Ok(Some(RoleSpec {
@@ -111,7 +126,7 @@ pub(super) fn credentials_spec(
     env: &dyn Fn(&str) -> Option<String>,
     flags: &Overrides,
     region: String,
-) -> Result<Spec, String> {
+) -> Result<Spec, Invalid> {
     let env = Env::capture(env);
     let mut spec = Spec::chain(env);
     spec.origin = origin(&raw, &spec.env)?;

@@ -6,13 +6,14 @@ mod raw;
 mod tests;
 mod values;
 
-use std::path::Path;
+use std::fmt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use reqwest::Url;
 
 use crate::api::{ApiVersion, ClientConfig, HttpMethod};
-use crate::credentials::Spec;
+use crate::credentials::{FetchError, Spec};
 
 use self::credentials_section::credentials_spec;
 use self::raw::{RawApi, RawConfig, RawDiscovery, RawPoll};
@@ -20,8 +21,75 @@ pub use self::values::{Interval, Labels, RESERVED_LABELS, check_label_name};
 
 /// A configuration problem, with the file and the key or line it concerns.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct ConfigError(pub String);
+pub enum ConfigError {
+    #[error("cannot read config file {}: {error}", path.display())]
+    Read {
+        path: PathBuf,
+        error: std::io::Error,
+    },
+    #[error(
+        "config file {}: the file is empty; leave out --config.file to watch every rollback \
+         of the region, or write at least `api:`, `jobs:` or `discovery:`",
+        path.display()
+    )]
+    Empty { path: PathBuf },
+    /// YAML that does not parse, an unknown key or a value of the wrong form; serde's
+    /// message names the key, line and column.
+    #[error("config file {}: {error}", path.display())]
+    Syntax {
+        path: PathBuf,
+        error: serde_yaml_ng::Error,
+    },
+    #[error("config file {}: {problem}", path.display())]
+    Invalid { path: PathBuf, problem: Invalid },
+    #[error("without a config file: {0}")]
+    WithoutFile(Invalid),
+}
+
+/// A value or a combination of keys the configuration does not accept.
+#[derive(Debug, thiserror::Error)]
+pub enum Invalid {
+    /// A key's value of the wrong form or out of range.
+    #[error("{key}: `{value}` {problem}")]
+    Value {
+        key: String,
+        value: String,
+        problem: String,
+    },
+    /// Keys that do not go together, or one that is needed.
+    #[error("{key}: {problem}")]
+    Rule { key: String, problem: String },
+    #[error("missing {what}: set {key} or the environment variable {env}")]
+    Missing {
+        what: &'static str,
+        key: &'static str,
+        env: &'static str,
+    },
+    /// A secret file named in the config that cannot be read.
+    #[error(transparent)]
+    Credentials(#[from] FetchError),
+}
+
+impl Invalid {
+    pub fn value(
+        key: impl Into<String>,
+        value: impl fmt::Display,
+        problem: impl Into<String>,
+    ) -> Invalid {
+        Invalid::Value {
+            key: key.into(),
+            value: value.to_string(),
+            problem: problem.into(),
+        }
+    }
+
+    pub fn rule(key: impl Into<String>, problem: impl Into<String>) -> Invalid {
+        Invalid::Rule {
+            key: key.into(),
+            problem: problem.into(),
+        }
+    }
+}
 
 /// Labels the exporter writes itself; a configured label may not take their names.
 #[derive(Clone, Debug, PartialEq)]
@@ -106,8 +174,10 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
         flags: &Overrides,
     ) -> Result<Config, ConfigError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| ConfigError(format!("cannot read config file {}: {e}", path.display())))?;
+        let text = std::fs::read_to_string(path).map_err(|error| ConfigError::Read {
+            path: path.to_path_buf(),
+            error,
+        })?;
         Self::parse_with(&text, path, env, flags)
     }
 
@@ -126,17 +196,15 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
         flags: &Overrides,
     ) -> Result<Config, ConfigError> {
-        let at = path.display();
-        let fail = |msg: String| ConfigError(format!("config file {at}: {msg}"));
+        let path = path.to_path_buf();
         if text.trim().is_empty() {
-            return Err(fail(
-                "the file is empty; leave out --config.file to watch every rollback of the region, \
-                 or write at least `api:`, `jobs:` or `discovery:`"
-                    .into(),
-            ));
+            return Err(ConfigError::Empty { path });
         }
-        let raw: RawConfig = serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?;
-        build(raw, env, flags).map_err(fail)
+        let raw: RawConfig = match serde_yaml_ng::from_str(text) {
+            Ok(raw) => raw,
+            Err(error) => return Err(ConfigError::Syntax { path, error }),
+        };
+        build(raw, env, flags).map_err(|problem| ConfigError::Invalid { path, problem })
     }
 
     /// The configuration of a start without a file: API 3.0, every rollback job of the
@@ -145,13 +213,12 @@ impl Config {
         env: &dyn Fn(&str) -> Option<String>,
         flags: &Overrides,
     ) -> Result<Config, ConfigError> {
-        build(RawConfig::default(), env, flags)
-            .map_err(|e| ConfigError(format!("without a config file: {e}")))
+        build(RawConfig::default(), env, flags).map_err(ConfigError::WithoutFile)
     }
 }
 
 /// The endpoint: the flag, else the file, else the version's default.
-fn endpoint(version: ApiVersion, raw: Option<&str>, flags: &Overrides) -> Result<Url, String> {
+fn endpoint(version: ApiVersion, raw: Option<&str>, flags: &Overrides) -> Result<Url, Invalid> {
     let (key, text) = match (flags.endpoint.as_deref(), raw) {
         (Some(f), _) => ("--api.endpoint", f),
         (None, Some(r)) => ("api.endpoint", r),
@@ -160,11 +227,14 @@ fn endpoint(version: ApiVersion, raw: Option<&str>, flags: &Overrides) -> Result
     http_url(key, text)
 }
 
-pub(super) fn http_url(key: &str, text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("{key}: `{text}` is not a URL: {e}"))?;
+pub(super) fn http_url(key: &str, text: &str) -> Result<Url, Invalid> {
+    let url =
+        Url::parse(text).map_err(|e| Invalid::value(key, text, format!("is not a URL: {e}")))?;
     if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(format!(
-            "{key}: `{text}` must be an http(s) URL with a host"
+        return Err(Invalid::value(
+            key,
+            text,
+            "must be an http(s) URL with a host",
         ));
     }
     Ok(url)
@@ -176,9 +246,12 @@ fn regions(
     raw: &RawApi,
     env: &dyn Fn(&str) -> Option<String>,
     flags: &Overrides,
-) -> Result<Vec<String>, String> {
+) -> Result<Vec<String>, Invalid> {
     if raw.region.is_some() && raw.regions.is_some() {
-        return Err("api.region and api.regions are both set; keep one".into());
+        return Err(Invalid::rule(
+            "api.regions",
+            "api.region is set too; keep one",
+        ));
     }
     let (key, list) = if let Some(r) = &flags.region {
         ("--api.region", vec![r.clone()])
@@ -192,19 +265,21 @@ fn regions(
         ("api.region", vec!["ap-guangzhou".to_string()])
     };
     if list.is_empty() {
-        return Err(format!("{key}: name at least one region"));
+        return Err(Invalid::rule(key, "name at least one region"));
     }
     let mut out: Vec<String> = Vec::with_capacity(list.len());
     for (i, r) in list.iter().enumerate() {
         let r = r.trim();
         let plain = r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
         if r.is_empty() || !plain {
-            return Err(format!(
-                "{key}[{i}]: `{r}` is not a region (e.g. ap-guangzhou)"
+            return Err(Invalid::value(
+                format!("{key}[{i}]"),
+                r,
+                "is not a region (e.g. ap-guangzhou)",
             ));
         }
         if out.iter().any(|o| o == r) {
-            return Err(format!("{key}[{i}]: `{r}` is listed twice"));
+            return Err(Invalid::value(format!("{key}[{i}]"), r, "is listed twice"));
         }
         out.push(r.to_string());
     }
@@ -215,14 +290,15 @@ fn client_config(
     raw: RawApi,
     env: &dyn Fn(&str) -> Option<String>,
     flags: &Overrides,
-) -> Result<ClientConfig, String> {
+) -> Result<ClientConfig, Invalid> {
     let version = raw.version.unwrap_or_default();
     let mut client = ClientConfig::new(version, endpoint(version, raw.endpoint.as_deref(), flags)?);
     client.regions = regions(&raw, env, flags)?;
     if version == ApiVersion::V2 && client.regions.len() > 1 {
-        return Err(
-            "api.regions: the v2 API takes one region; use api.version: 3 for several".into(),
-        );
+        return Err(Invalid::rule(
+            "api.regions",
+            "the v2 API takes one region; use api.version: 3 for several",
+        ));
     }
     if let Some(m) = raw.signature_method {
         client.signature_method = m;
@@ -230,7 +306,7 @@ fn client_config(
     client.http_method = match raw.method.as_deref() {
         None | Some("GET") => HttpMethod::Get,
         Some("POST") => HttpMethod::Post,
-        Some(other) => return Err(format!("api.method: `{other}` is not GET or POST")),
+        Some(other) => return Err(Invalid::value("api.method", other, "is not GET or POST")),
     };
     if let Some(tz) = raw.timezone {
         client.timezone = tz;
@@ -240,8 +316,10 @@ fn client_config(
     }
     if let Some(rps) = raw.max_requests_per_second {
         if !(0.01..=1000.0).contains(&rps) {
-            return Err(format!(
-                "api.max_requests_per_second: `{rps}` must be from 0.01 to 1000"
+            return Err(Invalid::value(
+                "api.max_requests_per_second",
+                rps,
+                "must be from 0.01 to 1000",
             ));
         }
         client.max_requests_per_second = rps;
@@ -249,7 +327,7 @@ fn client_config(
     Ok(client)
 }
 
-fn poll_config(raw: RawPoll) -> Result<PollConfig, String> {
+fn poll_config(raw: RawPoll) -> Result<PollConfig, Invalid> {
     let mut poll = PollConfig::default();
     if let Some(i) = raw.interval {
         poll.interval = i.0;
@@ -259,7 +337,11 @@ fn poll_config(raw: RawPoll) -> Result<PollConfig, String> {
     }
     if let Some(c) = raw.concurrency {
         if !(1..=256).contains(&c) {
-            return Err(format!("poll.concurrency: `{c}` must be from 1 to 256"));
+            return Err(Invalid::value(
+                "poll.concurrency",
+                c,
+                "must be from 1 to 256",
+            ));
         }
         poll.concurrency = c;
     }
@@ -269,7 +351,7 @@ fn poll_config(raw: RawPoll) -> Result<PollConfig, String> {
     Ok(poll)
 }
 
-fn discovery_config(raw: Option<RawDiscovery>) -> Result<DiscoveryConfig, String> {
+fn discovery_config(raw: Option<RawDiscovery>) -> Result<DiscoveryConfig, Invalid> {
     let mut discovery = DiscoveryConfig::default();
     let Some(d) = raw else {
         return Ok(discovery);
@@ -282,12 +364,16 @@ fn discovery_config(raw: Option<RawDiscovery>) -> Result<DiscoveryConfig, String
     }
     for (i, inst) in d.instances.into_iter().enumerate() {
         if inst.id.trim().is_empty() {
-            return Err(format!("discovery.instances[{i}].id: must not be empty"));
+            return Err(Invalid::rule(
+                format!("discovery.instances[{i}].id"),
+                "must not be empty",
+            ));
         }
         if discovery.instances.iter().any(|k| k.id == inst.id) {
-            return Err(format!(
-                "discovery.instances[{i}].id: `{}` is listed twice",
-                inst.id
+            return Err(Invalid::value(
+                format!("discovery.instances[{i}].id"),
+                &inst.id,
+                "is listed twice",
             ));
         }
         discovery.instances.push(InstanceConfig {
@@ -302,14 +388,18 @@ fn build(
     raw: RawConfig,
     env: &dyn Fn(&str) -> Option<String>,
     flags: &Overrides,
-) -> Result<Config, String> {
+) -> Result<Config, Invalid> {
     let mut client = client_config(raw.api, env, flags)?;
     let poll = poll_config(raw.poll)?;
     client.concurrency = poll.concurrency;
     let mut jobs: Vec<JobConfig> = Vec::with_capacity(raw.jobs.len());
     for (i, j) in raw.jobs.into_iter().enumerate() {
         if jobs.iter().any(|k| k.id == j.id) {
-            return Err(format!("jobs[{i}].id: job {} is listed twice", j.id));
+            return Err(Invalid::value(
+                format!("jobs[{i}].id"),
+                j.id,
+                "is listed twice",
+            ));
         }
         jobs.push(JobConfig {
             id: j.id,
@@ -319,9 +409,10 @@ fn build(
     let discovery = discovery_config(raw.discovery)?;
     // v3 lists whole regions; v2 can only poll what it is told about.
     if client.version == ApiVersion::V2 && jobs.is_empty() && discovery.instances.is_empty() {
-        return Err(
-            "nothing to watch: the v2 API needs job ids under `jobs:` or instances under `discovery.instances:`".into(),
-        );
+        return Err(Invalid::rule(
+            "jobs",
+            "nothing to watch: the v2 API needs job ids under `jobs:` or instances under `discovery.instances:`",
+        ));
     }
     let region = client.regions.first().cloned().unwrap_or_default();
     let credentials = credentials_spec(raw.credentials, env, flags, region)?;

@@ -18,7 +18,7 @@ fn creds_env(name: &str) -> Option<String> {
 }
 
 fn parse(text: &str) -> Result<Config, String> {
-    Config::parse(text, Path::new("/etc/x/config.yml"), &creds_env).map_err(|e| e.0)
+    Config::parse(text, Path::new("/etc/x/config.yml"), &creds_env).map_err(|e| e.to_string())
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn bad_label_names_are_named() {
 #[test]
 fn bad_values_are_named() {
     let cases = [
-        ("poll:\n  interval: 0s\n", "`0s` is zero"),
+        ("poll:\n  interval: 0s\n", "`0s` is not a positive duration"),
         ("poll:\n  interval: soon\n", "`soon` is not a duration"),
         ("api:\n  signature_method: MD5\n", "`MD5`"),
         ("api:\n  timezone: CST\n", "`CST`"),
@@ -228,7 +228,7 @@ fn missing_secrets_are_named() {
     let static_file = "jobs:\n  - id: 1\ncredentials:\n  source: static\n";
     let err = Config::parse(static_file, Path::new("c.yml"), &no_env)
         .unwrap_err()
-        .0;
+        .to_string();
     assert!(
         err.contains("SecretId") && err.contains(ENV_SECRET_ID),
         "{err}"
@@ -236,7 +236,7 @@ fn missing_secrets_are_named() {
     let only_id = |n: &str| (n == ENV_SECRET_ID).then(|| "AKID".to_string());
     let err = Config::parse(static_file, Path::new("c.yml"), &only_id)
         .unwrap_err()
-        .0;
+        .to_string();
     assert!(
         err.contains("secret key") && err.contains(ENV_SECRET_KEY),
         "{err}"
@@ -282,7 +282,10 @@ fn regions() {
     let c = parse("api:\n  regions: [ap-guangzhou, ap-shanghai]\n").unwrap();
     assert_eq!(c.client.regions, ["ap-guangzhou", "ap-shanghai"]);
     for (text, expected) in [
-        ("api:\n  region: a\n  regions: [b]\n", "both set"),
+        (
+            "api:\n  region: a\n  regions: [b]\n",
+            "api.region is set too",
+        ),
         ("api:\n  regions: []\n", "at least one region"),
         (
             "api:\n  regions: [ap-x, ap-x]\n",
@@ -344,7 +347,12 @@ fn zero_configuration_start_and_flags() {
         endpoint: Some("nope".into()),
         ..Overrides::default()
     };
-    let err = Config::without_file(&env, &bad).unwrap_err().0;
+    let err = Config::without_file(&env, &bad).unwrap_err();
+    assert!(
+        matches!(&err, ConfigError::WithoutFile(Invalid::Value { key, value, .. }) if key == "--api.endpoint" && value == "nope"),
+        "{err}"
+    );
+    let err = err.to_string();
     assert!(
         err.contains("--api.endpoint") && err.contains("nope"),
         "{err}"
@@ -404,7 +412,7 @@ fn bad_credentials_keys_are_named() {
         ),
         (
             "credentials:\n  duration: 1h\n",
-            "need credentials.role_arn",
+            "credentials.role_arn: not set, but credentials.duration",
         ),
         (
             "credentials:\n  role_arn: r\n  role_session_name: a b\n",

@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
 
+use crate::parse_error::ParseError;
+
 pub const RESERVED_LABELS: &[&str] = &[
     "job_id",
     "region",
@@ -36,9 +38,9 @@ pub const RESERVED_LABELS: &[&str] = &[
 pub struct Interval(pub Duration);
 
 impl FromStr for Interval {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let bad = || format!("`{s}` is not a duration (write e.g. 30s, 10m, 24h, 1h30m)");
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        let bad = || ParseError::new(s, "a duration (write e.g. 30s, 10m, 24h, 1h30m)");
         let mut rest = s.trim();
         if rest.is_empty() {
             return Err(bad());
@@ -71,7 +73,7 @@ impl FromStr for Interval {
             total = total.checked_add(part).ok_or_else(bad)?;
         }
         if total.is_zero() {
-            return Err(format!("`{s}` is zero; it must be positive"));
+            return Err(ParseError::new(s, "a positive duration: it is zero"));
         }
         Ok(Interval(total))
     }
@@ -127,7 +129,8 @@ impl<'de> Deserialize<'de> for Labels {
 pub(super) fn parsed<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: FromStr<Err = String>,
+    T: FromStr,
+    T::Err: fmt::Display,
 {
     Option::<String>::deserialize(d)?
         .map(|s| s.parse::<T>().map_err(serde::de::Error::custom))
@@ -138,7 +141,8 @@ where
 pub(super) fn parsed_any<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
-    T: FromStr<Err = String>,
+    T: FromStr,
+    T::Err: fmt::Display,
 {
     let v = Option::<serde_yaml_ng::Value>::deserialize(d)?;
     let text = match v {

@@ -3,7 +3,7 @@
 use serde_json::json;
 
 use super::sts::Sts;
-use super::{Fetched, RoleSpec, Spec};
+use super::{FetchError, Fetched, RoleSpec, Spec};
 use crate::api::Credentials;
 
 /// The `source` label of assumed-role credentials.
@@ -16,7 +16,7 @@ pub struct AssumeRole {
 }
 
 impl AssumeRole {
-    pub fn new(spec: &Spec, role: &RoleSpec) -> Result<AssumeRole, String> {
+    pub fn new(spec: &Spec, role: &RoleSpec) -> Result<AssumeRole, FetchError> {
         Ok(AssumeRole {
             sts: Sts::new(&spec.sts_endpoint, &spec.region)?,
             role: role.clone(),
@@ -27,7 +27,7 @@ impl AssumeRole {
         &self.role.arn
     }
 
-    pub async fn assume(&self, base: &Credentials) -> Result<Fetched, String> {
+    pub async fn assume(&self, base: &Credentials) -> Result<Fetched, FetchError> {
         let body = json!({
             "RoleArn": self.role.arn,
             "RoleSessionName": self.role.session_name,

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::Url;
 
 use super::sts::{TmpCredentials, http_client};
-use super::{Fetched, Lack};
+use super::{FetchError, Fetched, Lack, ServiceProblem};
 
 pub const TIMEOUT: Duration = Duration::from_secs(1);
 const PATH: &str = "/latest/meta-data/cam/security-credentials/";
@@ -32,20 +32,17 @@ impl CvmRole {
     /// no role bound is an absence; a role whose credentials cannot be had is an error.
     pub async fn find(endpoint: &Url) -> Result<(CvmRole, Fetched), Lack> {
         let base = format!("{}{PATH}", endpoint.as_str().trim_end_matches('/'));
-        let http = http_client(TIMEOUT).map_err(Lack::Broken)?;
+        let http = http_client(TIMEOUT)?;
         let absent = |why: String| Lack::Absent(format!("metadata server {endpoint} {why}"));
-        let resp = http
-            .get(&base)
-            .send()
-            .await
-            .map_err(|e| absent(unreachable(&e)))?;
+        let unreachable = |e: reqwest::Error| absent(transport(&e).to_string());
+        let resp = http.get(&base).send().await.map_err(unreachable)?;
         if !resp.status().is_success() {
             return Err(absent(format!(
                 "answered HTTP {}: no CAM role is bound to this instance",
                 resp.status().as_u16()
             )));
         }
-        let text = resp.text().await.map_err(|e| absent(unreachable(&e)))?;
+        let text = resp.text().await.map_err(unreachable)?;
         let role = text.lines().next().unwrap_or("").trim().to_string();
         let plain = role
             .bytes()
@@ -54,7 +51,7 @@ impl CvmRole {
             return Err(absent("named no usable role".into()));
         }
         let found = CvmRole { http, base, role };
-        let fetched = found.fetch().await.map_err(Lack::Broken)?;
+        let fetched = found.fetch().await?;
         Ok((found, fetched))
     }
 
@@ -62,38 +59,34 @@ impl CvmRole {
         &self.role
     }
 
-    pub async fn fetch(&self) -> Result<Fetched, String> {
+    pub async fn fetch(&self) -> Result<Fetched, FetchError> {
         let url = format!("{}{}", self.base, self.role);
-        let fail = |why: String| format!("metadata server {url}: {why}");
-        let resp = self
-            .http
-            .get(&url)
-            .send()
-            .await
-            .map_err(|e| fail(unreachable(&e)))?;
-        let status = resp.status();
-        if !status.is_success() {
-            return Err(fail(format!("HTTP {}", status.as_u16())));
+        let fail = |problem| FetchError::Service {
+            at: format!("metadata server {url}"),
+            problem,
+        };
+        let resp = self.http.get(&url).send().await;
+        let resp = resp.map_err(|e| fail(transport(&e)))?;
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            return Err(fail(ServiceProblem::Status(status)));
         }
-        let body = resp.bytes().await.map_err(|e| fail(unreachable(&e)))?;
-        let a: Answer = serde_json::from_slice(&body)
-            .map_err(|e| fail(format!("not the credentials of a role ({e})")))?;
-        match a.code.as_deref() {
-            None | Some("Success") => Ok(a.creds.into_fetched(a.expired_time)),
-            Some(code) => Err(fail(format!("Code {code}"))),
+        let body = resp.bytes().await.map_err(|e| fail(transport(&e)))?;
+        let a: Answer = serde_json::from_slice(&body).map_err(|error| {
+            fail(ServiceProblem::Undecodable {
+                status,
+                expected: "the credentials of a role",
+                error,
+            })
+        })?;
+        match a.code {
+            None => Ok(a.creds.into_fetched(a.expired_time)),
+            Some(code) if code == "Success" => Ok(a.creds.into_fetched(a.expired_time)),
+            Some(code) => Err(fail(ServiceProblem::Code(code))),
         }
     }
 }
 
-fn unreachable(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        return format!("did not answer within {}s", TIMEOUT.as_secs());
-    }
-    let mut message = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        message = format!("{message}: {s}");
-        source = s.source();
-    }
-    format!("is not reachable ({message})")
+fn transport(e: &reqwest::Error) -> ServiceProblem {
+    ServiceProblem::transport(e, TIMEOUT.as_secs())
 }

@@ -6,6 +6,7 @@
 pub mod assume_role;
 pub mod cvm_role;
 pub mod env;
+mod error;
 pub mod oidc;
 pub mod profile;
 pub mod refresh;
@@ -21,6 +22,9 @@ use std::time::Duration;
 use reqwest::Url;
 
 use crate::api::{Credentials, Secret};
+use crate::parse_error::ParseError;
+
+pub use self::error::{FetchError, Lack, ResolveError, ServiceProblem};
 
 pub const DEFAULT_METADATA_ENDPOINT: &str = "http://metadata.tencentyun.com";
 pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.tencentcloudapi.com/";
@@ -62,8 +66,8 @@ impl fmt::Display for SourceKind {
 }
 
 impl FromStr for SourceKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
         [
             Self::Static,
             Self::Env,
@@ -73,7 +77,7 @@ impl FromStr for SourceKind {
         ]
         .into_iter()
         .find(|k| k.as_str() == s.trim())
-        .ok_or_else(|| format!("`{s}` is not a source (static, env, profile, oidc or cvm_role)"))
+        .ok_or_else(|| ParseError::new(s, "a source (static, env, profile, oidc or cvm_role)"))
     }
 }
 
@@ -221,25 +225,6 @@ impl Fetched {
     }
 }
 
-/// Why a source of the chain gave nothing.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Lack {
-    /// Not set up here: the chain tries the next source.
-    Absent(String),
-    /// Set up but broken: the chain stops, rather than fall back to another identity.
-    Broken(String),
-}
-
-/// Why no credentials could be had at start.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ResolveError {
-    /// No source is set up; each tried source and what it lacked.
-    #[error("no credentials found: {0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Failed(String),
-}
-
 /// A source as found, able to fetch its credentials again.
 #[derive(Debug)]
 pub enum Base {
@@ -261,7 +246,7 @@ impl Base {
         }
     }
 
-    async fn fetch(&self) -> Result<Fetched, String> {
+    async fn fetch(&self) -> Result<Fetched, FetchError> {
         match self {
             Base::Static(s) => s.load().map(Fetched::lasting),
             Base::Env(c) => Ok(Fetched::lasting(c.clone())),
@@ -290,7 +275,7 @@ pub struct Provider {
 
 impl Provider {
     /// Fresh credentials: the base's, or a role assumed with the base's.
-    pub async fn fetch(&self) -> Result<Fetched, String> {
+    pub async fn fetch(&self) -> Result<Fetched, FetchError> {
         let base = self.base.fetch().await?;
         match &self.role {
             Some(role) => role.assume(&base.creds).await,
@@ -334,24 +319,15 @@ pub async fn resolve(spec: &Spec) -> Result<Resolved, ResolveError> {
         Origin::Chain => SourceKind::CHAIN.to_vec(),
         Origin::Only(kind) => vec![*kind],
     };
-    let mut tried: Vec<String> = Vec::new();
+    let mut tried: Vec<(SourceKind, String)> = Vec::new();
     for kind in kinds {
         match find(kind, spec).await {
             Ok((base, fetched)) => return with_role(spec, base, fetched).await,
-            Err(Lack::Absent(why)) => tried.push(format!("{kind}: {why}")),
-            Err(Lack::Broken(why)) => {
-                let before = if tried.is_empty() {
-                    String::new()
-                } else {
-                    format!(" (tried before: {})", tried.join("; "))
-                };
-                return Err(ResolveError::Failed(format!(
-                    "credentials from {kind}: {why}{before}"
-                )));
-            }
+            Err(Lack::Absent(why)) => tried.push((kind, why)),
+            Err(lack) => return Err(ResolveError::Failed { kind, lack, tried }),
         }
     }
-    Err(ResolveError::NotFound(tried.join("; ")))
+    Err(ResolveError::NotFound { tried })
 }
 
 async fn find(kind: SourceKind, spec: &Spec) -> Result<(Base, Fetched), Lack> {
@@ -362,7 +338,7 @@ async fn find(kind: SourceKind, spec: &Spec) -> Result<(Base, Fetched), Lack> {
                 return Err(Lack::Absent("credentials.secret_id not set".into()));
             };
             let s = static_files::Static::new(s.clone());
-            let creds = s.load().map_err(Lack::Broken)?;
+            let creds = s.load()?;
             Ok(lasting(Base::Static(s), &creds))
         }
         SourceKind::Env => {
@@ -376,7 +352,7 @@ async fn find(kind: SourceKind, spec: &Spec) -> Result<(Base, Fetched), Lack> {
         }
         SourceKind::Oidc => {
             let oidc = oidc::Oidc::from_env(spec)?;
-            let fetched = oidc.fetch().await.map_err(Lack::Broken)?;
+            let fetched = oidc.fetch().await?;
             Ok((Base::Oidc(oidc), fetched))
         }
         SourceKind::CvmRole => {
@@ -394,12 +370,9 @@ async fn with_role(spec: &Spec, base: Base, fetched: Fetched) -> Result<Resolved
             first: fetched,
         });
     };
-    let fail = |e: String| ResolveError::Failed(format!("credentials: {e}"));
+    let fail = |error: FetchError| ResolveError::AssumeRole { kind, error };
     let role = assume_role::AssumeRole::new(spec, role).map_err(fail)?;
-    let first = role
-        .assume(&fetched.creds)
-        .await
-        .map_err(|e| fail(format!("{e} (with the {kind} credentials)")))?;
+    let first = role.assume(&fetched.creds).await.map_err(fail)?;
     Ok(Resolved {
         provider: Provider {
             base,

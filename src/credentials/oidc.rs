@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use serde_json::json;
 
 use super::sts::Sts;
-use super::{DEFAULT_SESSION_NAME, Env, Fetched, Lack, Spec};
+use super::{DEFAULT_SESSION_NAME, Env, FetchError, Fetched, Lack, Spec};
 
 pub const ENV_ROLE_ARN: &str = "TKE_ROLE_ARN";
 pub const ENV_PROVIDER_ID: &str = "TKE_PROVIDER_ID";
@@ -37,7 +37,7 @@ fn vars(env: &Env) -> Result<[&str; 3], Lack> {
             let list = |v: Vec<(&&str, Option<&str>)>| {
                 v.iter().map(|(n, _)| **n).collect::<Vec<_>>().join(", ")
             };
-            Err(Lack::Broken(format!(
+            Err(Lack::Misconfigured(format!(
                 "{} set but {} not",
                 list(set),
                 list(unset)
@@ -51,7 +51,7 @@ impl Oidc {
         let [role_arn, provider_id, token_file] = vars(&spec.env)?;
         let region = spec.env.get(ENV_REGION).unwrap_or(&spec.region);
         Ok(Oidc {
-            sts: Sts::new(&spec.sts_endpoint, region).map_err(Lack::Broken)?,
+            sts: Sts::new(&spec.sts_endpoint, region)?,
             role_arn: role_arn.to_string(),
             provider_id: provider_id.to_string(),
             token_file: PathBuf::from(token_file),
@@ -67,14 +67,14 @@ impl Oidc {
         &self.role_arn
     }
 
-    pub async fn fetch(&self) -> Result<Fetched, String> {
+    pub async fn fetch(&self) -> Result<Fetched, FetchError> {
         // The error names the file only: its content is a credential.
-        let token = std::fs::read_to_string(&self.token_file).map_err(|e| {
-            format!(
-                "cannot read the web identity token file {} ({ENV_TOKEN_FILE}): {e}",
-                self.token_file.display()
-            )
-        })?;
+        let token =
+            std::fs::read_to_string(&self.token_file).map_err(|error| FetchError::Unreadable {
+                key: format!("the web identity token file ({ENV_TOKEN_FILE})"),
+                path: self.token_file.clone(),
+                error,
+            })?;
         let body = json!({
             "ProviderId": self.provider_id,
             "WebIdentityToken": token.trim(),

@@ -23,12 +23,25 @@ pub struct Found {
     pub creds: Credentials,
 }
 
+/// A line of the profile file that is not INI; the line is named, never quoted.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{} line {line}: {problem}", path.display())]
+pub struct IniError {
+    pub path: PathBuf,
+    pub line: usize,
+    pub problem: &'static str,
+}
+
 /// Parses INI text; `path` is only for the errors. Values are never quoted back.
-pub fn parse_ini(text: &str, path: &Path) -> Result<Ini, String> {
+pub fn parse_ini(text: &str, path: &Path) -> Result<Ini, IniError> {
     let mut ini = Ini::new();
     let mut section: Option<String> = None;
     for (i, line) in text.lines().enumerate() {
-        let at = || format!("{} line {}", path.display(), i + 1);
+        let at = |problem| IniError {
+            path: path.to_path_buf(),
+            line: i + 1,
+            problem,
+        };
         let line = line.trim();
         if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
             continue;
@@ -38,20 +51,20 @@ pub fn parse_ini(text: &str, path: &Path) -> Result<Ini, String> {
                 .strip_suffix(']')
                 .map(str::trim)
                 .filter(|n| !n.is_empty())
-                .ok_or_else(|| format!("{}: a section header must read [name]", at()))?;
+                .ok_or_else(|| at("a section header must read [name]"))?;
             ini.entry(name.to_string()).or_default();
             section = Some(name.to_string());
             continue;
         }
         let Some((key, value)) = line.split_once('=') else {
-            return Err(format!("{}: expected `key = value` or [section]", at()));
+            return Err(at("expected `key = value` or [section]"));
         };
         let Some(name) = &section else {
-            return Err(format!("{}: a key before the first [section]", at()));
+            return Err(at("a key before the first [section]"));
         };
         let key = key.trim();
         if key.is_empty() {
-            return Err(format!("{}: a value without a key", at()));
+            return Err(at("a value without a key"));
         }
         ini.entry(name.clone())
             .or_default()
@@ -82,20 +95,25 @@ pub fn find(env: &Env, profile: Option<&str>) -> Result<Found, Lack> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
             return Err(Lack::Absent(format!("{} not found", path.display())));
         }
-        Err(e) => return Err(Lack::Broken(format!("cannot read {}: {e}", path.display()))),
+        Err(e) => {
+            return Err(Lack::Misconfigured(format!(
+                "cannot read {}: {e}",
+                path.display()
+            )));
+        }
     };
-    let ini = parse_ini(&text, &path).map_err(Lack::Broken)?;
+    let ini = parse_ini(&text, &path).map_err(|e| Lack::Misconfigured(e.to_string()))?;
     let section = profile.unwrap_or(DEFAULT_PROFILE);
     let Some(keys) = ini.get(section) else {
         let why = format!("{} has no [{section}] profile", path.display());
         return Err(match profile {
-            Some(_) => Lack::Broken(format!("credentials.profile: {why}")),
+            Some(_) => Lack::Misconfigured(format!("credentials.profile: {why}")),
             None => Lack::Absent(why),
         });
     };
     let get = |key: &str| {
         keys.get(key).filter(|v| !v.is_empty()).ok_or_else(|| {
-            Lack::Broken(format!("{} [{section}]: {key} is missing", path.display()))
+            Lack::Misconfigured(format!("{} [{section}]: {key} is missing", path.display()))
         })
     };
     let creds = Credentials {
@@ -134,11 +152,8 @@ mod tests {
             ("[a]\n= super-secret\n", 2),
         ] {
             let err = parse_ini(text, p).unwrap_err();
-            assert!(
-                err.contains(&format!("{} line {line}", p.display())),
-                "{err}"
-            );
-            assert!(!err.contains("super-secret"), "{err}");
+            assert_eq!((err.path.as_path(), err.line), (p, line), "{err}");
+            assert!(!err.to_string().contains("super-secret"), "{err}");
         }
     }
 }

@@ -133,12 +133,14 @@ async fn files(p: Provider, handle: CredentialsHandle, rec: Arc<dyn Recorder>) {
                 }
             }
             // Said once per distinct problem: the files are read every 2 s.
-            Err(e) if last_error.as_deref() != Some(e.as_str()) => {
-                tracing::warn!(source = label, error = %e, "cannot re-read the credentials; keeping the current ones");
-                rec.refreshed(label, false);
-                last_error = Some(e);
+            Err(e) => {
+                let text = e.to_string();
+                if last_error.as_deref() != Some(text.as_str()) {
+                    tracing::warn!(source = label, error = %text, "cannot re-read the credentials; keeping the current ones");
+                    rec.refreshed(label, false);
+                    last_error = Some(text);
+                }
             }
-            Err(_) => {}
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use super::{SecretValue, StaticSpec};
+use super::{FetchError, SecretValue, StaticSpec};
 use crate::api::{Credentials, Secret};
 
 #[derive(Debug)]
@@ -16,7 +16,7 @@ impl Static {
     }
 
     /// Reads the files now.
-    pub fn load(&self) -> Result<Credentials, String> {
+    pub fn load(&self) -> Result<Credentials, FetchError> {
         let read = |key: &str, v: &SecretValue| match v {
             SecretValue::File(path) => read_secret_file(key, path),
             SecretValue::Given(s) => Ok(s.clone()),
@@ -39,18 +39,29 @@ impl Static {
 }
 
 /// A secret from a file, trimmed; `key` is the config key that named it, for the errors.
-pub fn read_secret_file(key: &str, path: &Path) -> Result<Secret, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
+pub fn read_secret_file(key: &str, path: &Path) -> Result<Secret, FetchError> {
+    let key = format!("credentials.{key}");
+    let text = std::fs::read_to_string(path).map_err(|error| {
         // Without a slash the "path" may be the secret itself, pasted in by mistake.
         if path.to_string_lossy().contains('/') {
-            format!("credentials.{key}: cannot read {}: {e}", path.display())
+            FetchError::Unreadable {
+                key: key.clone(),
+                path: path.to_path_buf(),
+                error,
+            }
         } else {
-            format!("credentials.{key}: cannot read the file named there ({e}); give the path of a file holding the secret")
+            FetchError::NotAPath {
+                key: key.clone(),
+                error,
+            }
         }
     })?;
     let value = text.trim();
     if value.is_empty() {
-        return Err(format!("credentials.{key}: {} is empty", path.display()));
+        return Err(FetchError::EmptyFile {
+            key,
+            path: path.to_path_buf(),
+        });
     }
     Ok(Secret::new(value))
 }

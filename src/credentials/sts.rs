@@ -7,7 +7,7 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::Fetched;
+use super::{FetchError, Fetched, ServiceProblem};
 use crate::api::transport::host_header;
 use crate::api::v3::{self, Target};
 use crate::api::{Credentials, Secret, USER_AGENT};
@@ -17,7 +17,7 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An HTTP client that follows no redirect: a signed request or a token must not go to
 /// another host.
-pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
+pub fn http_client(timeout: Duration) -> Result<reqwest::Client, FetchError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(USER_AGENT)
@@ -25,7 +25,7 @@ pub fn http_client(timeout: Duration) -> Result<reqwest::Client, String> {
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
-        .map_err(|e| format!("cannot build the HTTP client: {e}"))
+        .map_err(FetchError::Client)
 }
 
 /// Temporary credentials as STS and the metadata server write them.
@@ -82,8 +82,8 @@ pub struct Sts {
 }
 
 impl Sts {
-    pub fn new(url: &Url, region: &str) -> Result<Sts, String> {
-        let host = host_header(url).ok_or_else(|| format!("STS endpoint `{url}` has no host"))?;
+    pub fn new(url: &Url, region: &str) -> Result<Sts, FetchError> {
+        let host = host_header(url).ok_or_else(|| FetchError::NoHost(url.to_string()))?;
         Ok(Sts {
             http: http_client(TIMEOUT)?,
             url: url.clone(),
@@ -98,7 +98,7 @@ impl Sts {
         action: &str,
         body: &Value,
         creds: Option<&Credentials>,
-    ) -> Result<Fetched, String> {
+    ) -> Result<Fetched, FetchError> {
         let target = Target {
             service: "sts",
             version: VERSION,
@@ -116,31 +116,39 @@ impl Sts {
             creds,
             timestamp,
         );
-        let fail = |what: String| format!("STS {action} at {}: {what}", self.url);
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| fail(e.without_url().to_string()))?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.map_err(|e| fail(e.to_string()))?;
-        decode(&bytes).map_err(|e| fail(format!("HTTP {}: {e}", status.as_u16())))
+        let fail = |problem| FetchError::Service {
+            at: format!("STS {action} at {}", self.url),
+            problem,
+        };
+        let unreachable =
+            |e: reqwest::Error| fail(ServiceProblem::transport(&e, TIMEOUT.as_secs()));
+        let resp = req.send().await.map_err(|e| unreachable(e.without_url()))?;
+        let status = resp.status().as_u16();
+        let bytes = resp.bytes().await.map_err(unreachable)?;
+        decode(&bytes, status).map_err(fail)
     }
 }
 
 /// The answer's credentials, or its error code and message (which hold no secret).
-fn decode(body: &[u8]) -> Result<Fetched, String> {
+fn decode(body: &[u8], status: u16) -> Result<Fetched, ServiceProblem> {
     let answer: Answer =
-        serde_json::from_slice(body).map_err(|e| format!("not an STS answer ({e})"))?;
+        serde_json::from_slice(body).map_err(|error| ServiceProblem::Undecodable {
+            status,
+            expected: "an STS answer",
+            error,
+        })?;
     let r = answer.response;
-    let id = r.request_id.unwrap_or_default();
+    let request_id = r.request_id.unwrap_or_default();
     if let Some(e) = r.error {
-        return Err(format!("{}: {} (RequestId {id})", e.code, e.message));
+        return Err(ServiceProblem::Refused {
+            code: e.code,
+            message: e.message,
+            request_id,
+        });
     }
     match (r.credentials, r.expired_time) {
         (Some(c), Some(t)) => Ok(c.into_fetched(t)),
-        _ => Err(format!(
-            "the answer has no Credentials or ExpiredTime (RequestId {id})"
-        )),
+        _ => Err(ServiceProblem::Incomplete(request_id)),
     }
 }
 
@@ -152,18 +160,30 @@ mod tests {
     fn answers() {
         let ok = br#"{"Response":{"Credentials":{"TmpSecretId":"AKIDt","TmpSecretKey":"sk-x","Token":"tok-x"},
             "ExpiredTime":1800000000,"Expiration":"2027-01-15T08:00:00Z","RequestId":"r1"}}"#;
-        let f = decode(ok).unwrap();
+        let f = decode(ok, 200).unwrap();
         assert_eq!(
             (f.creds.secret_id.as_str(), f.expires),
             ("AKIDt", Some(1_800_000_000))
         );
         let text = format!("{f:?}");
         assert!(!text.contains("sk-x") && !text.contains("tok-x"), "{text}");
-        let err = decode(br#"{"Response":{"Error":{"Code":"InvalidParameter.WebIdentityTokenError","Message":"bad token"},"RequestId":"r2"}}"#).unwrap_err();
+        let err = decode(br#"{"Response":{"Error":{"Code":"InvalidParameter.WebIdentityTokenError","Message":"bad token"},"RequestId":"r2"}}"#, 400).unwrap_err();
         assert!(
-            err.contains("WebIdentityTokenError") && err.contains("r2"),
+            matches!(&err, ServiceProblem::Refused { code, request_id, .. }
+                if code == "InvalidParameter.WebIdentityTokenError" && request_id == "r2"),
             "{err}"
         );
-        assert!(decode(b"<html>").unwrap_err().contains("not an STS answer"));
+        let err = decode(b"<html>", 502).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                ServiceProblem::Undecodable {
+                    status: 502,
+                    expected: "an STS answer",
+                    ..
+                }
+            ),
+            "{err}"
+        );
     }
 }

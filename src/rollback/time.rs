@@ -4,6 +4,8 @@
 use std::fmt;
 use std::str::FromStr;
 
+use crate::parse_error::ParseError;
+
 /// A fixed UTC offset, such as `+08:00`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UtcOffset {
@@ -27,10 +29,10 @@ impl Default for UtcOffset {
 }
 
 impl FromStr for UtcOffset {
-    type Err = String;
+    type Err = ParseError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let bad = || format!("`{s}` is not a UTC offset (expected e.g. +08:00, -05:30 or UTC)");
+        let bad = || ParseError::new(s, "a UTC offset (expected e.g. +08:00, -05:30 or UTC)");
         let t = s.trim();
         if t.eq_ignore_ascii_case("utc") || t == "Z" {
             return Ok(Self::UTC);
@@ -72,12 +74,12 @@ pub fn unix_now() -> f64 {
 /// an explicit zone after the time (`Z`, `+08:00`) wins over `offset`.
 ///
 /// `Ok(None)` for an unset time: empty, or MySQL's zero date `0000-00-00 00:00:00`.
-pub fn parse_local(text: &str, offset: UtcOffset) -> Result<Option<i64>, String> {
+pub fn parse_local(text: &str, offset: UtcOffset) -> Result<Option<i64>, ParseError> {
     let t = text.trim();
     if t.is_empty() || t.starts_with("0000-00-00") {
         return Ok(None);
     }
-    let bad = || format!("`{t}` is not a time of the form YYYY-MM-DD HH:MM:SS");
+    let bad = || ParseError::new(t, "a time of the form YYYY-MM-DD HH:MM:SS");
     if t.len() < 19 || !t.is_char_boundary(19) {
         return Err(bad());
     }
@@ -96,7 +98,7 @@ pub fn parse_local(text: &str, offset: UtcOffset) -> Result<Option<i64>, String>
     if b[13] != b':' || b[16] != b':' {
         return Err(bad());
     }
-    let num = |r: std::ops::Range<usize>| -> Result<i64, String> {
+    let num = |r: std::ops::Range<usize>| -> Result<i64, ParseError> {
         let s = &t[r];
         if !s.bytes().all(|c| c.is_ascii_digit()) {
             return Err(bad());
@@ -215,7 +217,7 @@ mod tests {
             "2016-05-11",
         ] {
             let err = parse_local(t, UtcOffset::CST).unwrap_err();
-            assert!(err.contains(t), "{err}");
+            assert_eq!(err.value, t, "{err}");
         }
     }
 
@@ -237,7 +239,7 @@ mod tests {
         );
         assert_eq!("UTC".parse::<UtcOffset>(), Ok(UtcOffset::UTC));
         assert_eq!(UtcOffset::CST.to_string(), "+08:00");
-        assert!("8".parse::<UtcOffset>().unwrap_err().contains("`8`"));
+        assert_eq!("8".parse::<UtcOffset>().unwrap_err().value, "8");
         assert!("+25:00".parse::<UtcOffset>().is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cdb_rollback_exporter::config::Config;
-use cdb_rollback_exporter::credentials::{self, ResolveError};
+use cdb_rollback_exporter::credentials::{self, Lack, ResolveError, SourceKind};
 
 use crate::support::Daemon;
 use crate::support::fake_cdb_v3_min::FakeCdb;
@@ -486,9 +486,12 @@ async fn the_chain_tries_env_then_profile_then_oidc_then_cvm_role() {
     let err = credentials::resolve(&config(closed, &[]).credentials)
         .await
         .unwrap_err();
-    let ResolveError::NotFound(why) = &err else {
+    let ResolveError::NotFound { tried } = &err else {
         panic!("{err}")
     };
+    let kinds: Vec<SourceKind> = tried.iter().map(|(k, _)| *k).collect();
+    assert_eq!(kinds, SourceKind::CHAIN, "{err}");
+    let why = err.to_string();
     for part in [
         "env: TENCENTCLOUD_SECRET_ID not set",
         "profile: neither TENCENTCLOUD_CREDENTIALS_FILE nor HOME is set",
@@ -503,7 +506,8 @@ async fn the_chain_tries_env_then_profile_then_oidc_then_cvm_role() {
         .await
         .unwrap_err();
     assert!(
-        matches!(&err, ResolveError::Failed(m) if m.contains("TKE_PROVIDER_ID")),
+        matches!(&err, ResolveError::Failed { kind: SourceKind::Oidc, lack: Lack::Misconfigured(m), .. }
+            if m.contains("TKE_PROVIDER_ID")),
         "{err}"
     );
 }

@@ -6,6 +6,8 @@ use std::str::FromStr;
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
 
+use crate::parse_error::ParseError;
+
 /// Which HMAC signs a request.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SignatureMethod {
@@ -24,13 +26,14 @@ impl SignatureMethod {
 }
 
 impl FromStr for SignatureMethod {
-    type Err = String;
+    type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "HmacSHA1" => Ok(SignatureMethod::HmacSha1),
             "HmacSHA256" => Ok(SignatureMethod::HmacSha256),
-            other => Err(format!(
-                "`{other}` is not a signature method (expected HmacSHA1 or HmacSHA256)"
+            other => Err(ParseError::new(
+                other,
+                "a signature method (expected HmacSHA1 or HmacSHA256)",
             )),
         }
     }
@@ -188,11 +191,8 @@ mod tests {
     #[test]
     fn method_names() {
         assert_eq!("HmacSHA256".parse(), Ok(SignatureMethod::HmacSha256));
-        assert!(
-            "sha1"
-                .parse::<SignatureMethod>()
-                .unwrap_err()
-                .contains("`sha1`")
-        );
+        let err = "sha1".parse::<SignatureMethod>().unwrap_err();
+        assert_eq!(err.value, "sha1");
+        assert!(err.to_string().contains("HmacSHA256"), "{err}");
     }
 }
