@@ -7,32 +7,53 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::api::ApiVersion;
+use crate::api::{ApiVersion, BuildError};
 use crate::config::Config;
-use crate::credentials::{self, Resolved};
+use crate::credentials::{self, ResolveError, Resolved};
 use crate::exposition_cache::ExpositionCache;
 use crate::http::{AppState, router};
 use crate::metrics::Metrics;
 use crate::reload;
 use crate::scheduler::Poller;
 use crate::store::{JobKey, Store};
-use crate::web::WebConfig;
+use crate::web::{WebConfig, WebConfigError};
 
 /// How long in-flight scrapes may take to finish once shutdown has begun.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
 /// How often the request demand is compared with the budget.
 const DEMAND_CHECK: Duration = Duration::from_secs(15);
 
+/// Why the exporter could not start or stopped serving; each layer's own error, named.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    TelemetryPath(#[from] BadTelemetryPath),
+    #[error(transparent)]
+    Credentials(#[from] ResolveError),
+    #[error(transparent)]
+    WebConfig(#[from] WebConfigError),
+    #[error("cannot start the poller: {0}")]
+    Poller(#[from] BuildError),
+    #[error("cannot read the listening address: {0}")]
+    Listener(std::io::Error),
+    #[error("HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--web.telemetry-path: `{0}` must start with /, use only letters, digits and / _ - ., \
+     and be neither / nor under /-/"
+)]
+pub struct BadTelemetryPath(pub String);
+
 /// Checks a telemetry path before the router is built with it.
-pub fn check_telemetry_path(path: &str) -> Result<(), String> {
+pub fn check_telemetry_path(path: &str) -> Result<(), BadTelemetryPath> {
     let plain = path
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
     if !path.starts_with('/') || path == "/" || path.starts_with("/-/") || !plain {
-        return Err(format!(
-            "--web.telemetry-path: `{path}` must start with /, use only letters, digits and / _ - ., \
-             and be neither / nor under /-/"
-        ));
+        return Err(BadTelemetryPath(path.to_string()));
     }
     Ok(())
 }
@@ -64,7 +85,7 @@ pub async fn run(
     listener: TcpListener,
     telemetry_path: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     run_reloadable(
         config,
         listener,
@@ -82,11 +103,9 @@ pub async fn run_reloadable(
     telemetry_path: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
     reload: reload::Options,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     check_telemetry_path(telemetry_path)?;
-    let creds = credentials::resolve(&config.credentials)
-        .await
-        .map_err(|e| e.to_string())?;
+    let creds = credentials::resolve(&config.credentials).await?;
     let options = Options {
         reload,
         web_config: None,
@@ -159,11 +178,11 @@ pub async fn run_with_options(
     telemetry_path: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: Options,
-) -> Result<(), String> {
+) -> Result<(), StartError> {
     check_telemetry_path(telemetry_path)?;
     let web = options.web_config.as_deref().map(WebConfig::load);
     let web = web.transpose()?.map(Arc::new);
-    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let addr = listener.local_addr().map_err(StartError::Listener)?;
     let metrics = Arc::new(Metrics::new());
     metrics.prepare(config.client.version.actions(), &config.client.regions);
     metrics.prepare_credentials(creds.provider.label());
@@ -201,6 +220,7 @@ pub async fn run_with_options(
     let app = router(state).merge(reload::router(live, reload.lifecycle));
     let app = crate::web::protect(app, web.clone());
     let result = crate::web::serve(listener, app, web, shutdown, SHUTDOWN_GRACE).await;
+    let result = result.map_err(StartError::Serve);
     let tasks = [Some(demand), Some(rendering), hangups];
     tasks.into_iter().flatten().for_each(|t| t.abort());
     poller.stop();
@@ -219,7 +239,7 @@ mod tests {
         }
         for bad in ["metrics", "/", "/-/healthy", "/:x", "/*x", "/{x}", "/a b"] {
             let err = check_telemetry_path(bad).unwrap_err();
-            assert!(err.contains(bad), "{err}");
+            assert_eq!(err.0, bad, "{err}");
         }
     }
 }

@@ -150,7 +150,7 @@ fn init_logging(cli: &Cli) {
 }
 
 /// The telemetry path, checked once, when the flags are read.
-fn telemetry_path(path: &str) -> Result<String, String> {
+fn telemetry_path(path: &str) -> Result<String, crate::app::BadTelemetryPath> {
     crate::app::check_telemetry_path(path).map(|()| path.to_string())
 }
 

@@ -14,9 +14,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use tokio::task::JoinHandle;
 
-use crate::api::{ApiVersion, CredentialsHandle};
-use crate::config::{Config, Labels, Overrides};
-use crate::credentials::{self, Resolved, refresh};
+use crate::api::{ApiVersion, BuildError, CredentialsHandle};
+use crate::config::{Config, ConfigError, Labels, Overrides};
+use crate::credentials::{self, ResolveError, Resolved, refresh};
 use crate::metrics::Metrics;
 use crate::rollback::time::unix_now;
 use crate::scheduler::{self, Poller, regions};
@@ -43,12 +43,18 @@ pub struct Options {
     pub hangups: Option<Hangups>,
 }
 
-#[derive(Debug)]
+/// Why a reload kept the running configuration. No variant holds a secret.
+#[derive(Debug, thiserror::Error)]
 pub enum ReloadError {
-    /// Started without a config file: nothing to read again.
+    #[error("nothing to reload: the exporter started without a config file (or with --demo)")]
     NoFile,
-    /// The file (or the credentials it names) did not load; the reason has no secret.
-    Failed(String),
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("credentials: {0}")]
+    Credentials(#[from] ResolveError),
+    /// No HTTP client could be built for the new configuration.
+    #[error("cannot start the poller: {0}")]
+    Poller(#[from] BuildError),
 }
 
 /// The poller and credentials refresher of the configuration in force.
@@ -82,7 +88,7 @@ impl Live {
         creds: Resolved,
         metrics: Arc<Metrics>,
         source: Option<ConfigSource>,
-    ) -> Result<Arc<Live>, String> {
+    ) -> Result<Arc<Live>, BuildError> {
         let handle = CredentialsHandle::new(creds.first.creds.clone());
         let poller =
             scheduler::start(&config, Arc::clone(&store), handle.clone(), metrics.clone())?;
@@ -120,10 +126,9 @@ impl Live {
     /// Logs and counts the outcome either way.
     pub async fn reload(&self) -> Result<(), ReloadError> {
         let Some(source) = &self.source else {
-            tracing::info!(
-                "reload asked for, but there is nothing to reload: the exporter started without a config file (or with --demo)"
-            );
-            return Err(ReloadError::NoFile);
+            let e = ReloadError::NoFile;
+            tracing::info!("reload asked for, but {e}");
+            return Err(e);
         };
         let _one = self.reloads.lock().await;
         match self.apply(source).await {
@@ -138,21 +143,19 @@ impl Live {
                     error = %why,
                     "reloading the configuration failed; keeping the running configuration"
                 );
-                Err(ReloadError::Failed(why))
+                Err(why)
             }
         }
     }
 
-    async fn apply(&self, source: &ConfigSource) -> Result<(), String> {
-        let config = Config::load_with(&source.path, &*source.env, &source.overrides)
-            .map_err(|e| e.to_string())?;
+    async fn apply(&self, source: &ConfigSource) -> Result<(), ReloadError> {
+        let config = Config::load_with(&source.path, &*source.env, &source.overrides)?;
         let old_spec = lock(&self.running).config.credentials.clone();
         if config.credentials != old_spec {
-            let resolved = credentials::resolve(&config.credentials).await;
-            self.use_credentials(resolved.map_err(|e| format!("credentials: {e}"))?)
-                .await;
+            let resolved = credentials::resolve(&config.credentials).await?;
+            self.use_credentials(resolved).await;
         }
-        self.switch(config)
+        Ok(self.switch(config)?)
     }
 
     /// Signs with `creds` from now on, under their own refresher. The old refresher is
@@ -173,7 +176,7 @@ impl Live {
     /// Stops the running poller, fits the store to `config` and starts `config`'s poller
     /// over it. Starting fails only when no HTTP client can be built; then the previous
     /// configuration is tried again.
-    fn switch(&self, config: Config) -> Result<(), String> {
+    fn switch(&self, config: Config) -> Result<(), BuildError> {
         let mut running = lock(&self.running);
         running.poller.stop();
         let (kept, dropped) = reconcile(&self.store, &config);
@@ -208,7 +211,7 @@ impl Live {
                     Err(e2) => tracing::error!(error = %e2,
                         "cannot start the previous poller again; nothing polls until a reload succeeds"),
                 }
-                Err(format!("cannot start the poller: {e}"))
+                Err(e)
             }
         }
     }
@@ -309,12 +312,8 @@ async fn reload_endpoint(
     }
     match live.reload().await {
         Ok(()) => (StatusCode::OK, "configuration reloaded\n".into()),
-        Err(ReloadError::NoFile) => (
-            StatusCode::BAD_REQUEST,
-            "nothing to reload: the exporter started without a config file (or with --demo)\n"
-                .into(),
-        ),
-        Err(ReloadError::Failed(why)) => (
+        Err(e @ ReloadError::NoFile) => (StatusCode::BAD_REQUEST, format!("{e}\n")),
+        Err(why) => (
             StatusCode::INTERNAL_SERVER_ERROR,
             format!("failed to reload the configuration: {why}\n"),
         ),

@@ -324,3 +324,14 @@ mod tests {
         assert_eq!(excerpt(b"  <html>  "), "<html>");
     }
 }
+
+/// Why a client could not be set up from its configuration (before any request).
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("api.endpoint: `{0}` has no host")]
+    NoHost(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Http(reqwest::Error),
+    #[error("api.regions: the v2 API takes exactly one region, not {0}")]
+    Regions(usize),
+}

@@ -18,7 +18,7 @@ use reqwest::Url;
 
 pub use self::budget::{Priority, RequestBudget};
 pub use self::credentials::{Credentials, CredentialsHandle, Secret};
-pub use self::error::{ApiError, ErrorKind, Retry};
+pub use self::error::{ApiError, BuildError, ErrorKind, Retry};
 pub use self::transport::{NoRecorder, Recorder, Transport, TransportConfig, USER_AGENT};
 pub use self::v2::sign::SignatureMethod;
 use crate::parse_error::ParseError;

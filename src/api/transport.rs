@@ -10,7 +10,7 @@ use reqwest::Url;
 
 use super::budget::{Priority, RequestBudget};
 use super::credentials::{Credentials, CredentialsHandle};
-use super::error::{self, ApiError, ErrorKind, Retry};
+use super::error::{self, ApiError, BuildError, ErrorKind, Retry};
 
 pub const USER_AGENT: &str = concat!("cdb-rollback-exporter/", env!("CARGO_PKG_VERSION"));
 /// Answers larger than this are refused rather than buffered.
@@ -86,11 +86,11 @@ impl Transport {
         cfg: &TransportConfig,
         creds: CredentialsHandle,
         recorder: Arc<dyn Recorder>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BuildError> {
         // reqwest is built without a TLS provider so that aws-lc stays out of the build.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let host = host_header(&cfg.endpoint)
-            .ok_or_else(|| format!("endpoint `{}` has no host", cfg.endpoint))?;
+            .ok_or_else(|| BuildError::NoHost(cfg.endpoint.to_string()))?;
         let http = reqwest::Client::builder()
             .user_agent(USER_AGENT)
             .timeout(cfg.timeout)
@@ -99,7 +99,7 @@ impl Transport {
             // A redirect would carry the signed request (token, signature) to another host.
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| format!("cannot build the HTTP client: {e}"))?;
+            .map_err(BuildError::Http)?;
         recorder.budget(cfg.max_requests_per_second);
         Ok(Self {
             http,

@@ -192,7 +192,7 @@ fn unknown_key_names_key_and_line() {
 fn bad_label_names_are_named() {
     for (name, why) in [
         ("1team", "not a valid"),
-        ("job_id", "clashes"),
+        ("job_id", "sets it itself"),
         ("__x", "reserved"),
         ("team-a", "not a valid"),
     ] {

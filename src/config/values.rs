@@ -94,26 +94,20 @@ impl Labels {
     }
 }
 
-pub fn check_label_name(name: &str) -> Result<(), String> {
+pub fn check_label_name(name: &str) -> Result<(), ParseError> {
     let mut chars = name.chars();
     let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if !valid {
-        return Err(format!(
-            "`{name}` is not a valid Prometheus label name (letters, digits and _, not starting with a digit)"
-        ));
-    }
-    if name.starts_with("__") {
-        return Err(format!(
-            "`{name}`: label names starting with __ are reserved by Prometheus"
-        ));
-    }
-    if RESERVED_LABELS.contains(&name) {
-        return Err(format!(
-            "`{name}` clashes with a label the exporter or Prometheus sets itself"
-        ));
-    }
-    Ok(())
+    let expected = if !valid {
+        "a valid Prometheus label name (letters, digits and _, not starting with a digit)"
+    } else if name.starts_with("__") {
+        "a label name of yours: names starting with __ are reserved by Prometheus"
+    } else if RESERVED_LABELS.contains(&name) {
+        "a free label name: the exporter or Prometheus sets it itself"
+    } else {
+        return Ok(());
+    };
+    Err(ParseError::new(name, expected))
 }
 
 impl<'de> Deserialize<'de> for Labels {

@@ -80,21 +80,34 @@ fn config_for(version: ApiVersion, endpoint: Url) -> Config {
     }
 }
 
-async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), String> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+/// Why the simulator could not start or stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    #[error("cannot listen on {addr}: {error}")]
+    Listen {
+        addr: SocketAddr,
+        error: std::io::Error,
+    },
+    #[error("demo API failed: {0}")]
+    Serve(std::io::Error),
+    #[error("no URL for the simulator: {0}")]
+    Url(url::ParseError),
+}
+
+async fn bind(addr: SocketAddr) -> Result<(tokio::net::TcpListener, SocketAddr), DemoError> {
+    let listen = |error| DemoError::Listen { addr, error };
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(listen)?;
+    let local = listener.local_addr().map_err(listen)?;
     Ok((listener, local))
 }
 
 /// The simulator's base URL: v3 answers at `/`, v2 at [`server::PATH`].
-fn endpoint(addr: SocketAddr) -> Result<Url, String> {
-    Url::parse(&format!("http://{addr}/")).map_err(|e| e.to_string())
+fn endpoint(addr: SocketAddr) -> Result<Url, DemoError> {
+    Url::parse(&format!("http://{addr}/")).map_err(DemoError::Url)
 }
 
 /// Starts the simulator in this process on a free loopback port; returns the exporter's config.
-pub async fn start() -> Result<Config, String> {
+pub async fn start() -> Result<Config, DemoError> {
     let (listener, addr) = bind(SocketAddr::from(([127, 0, 0, 1], 0))).await?;
     let sim = Arc::new(Simulator::new(unix_now() as i64));
     tokio::spawn(async move {
@@ -111,19 +124,19 @@ pub async fn start() -> Result<Config, String> {
 pub async fn serve(
     addr: SocketAddr,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), String> {
+) -> Result<(), DemoError> {
     let (listener, local) = bind(addr).await?;
     let sim = Arc::new(Simulator::new(unix_now() as i64));
     tracing::info!(
         endpoint = %endpoint(local)?,
         secret_id = DEMO_SECRET_ID,
-        v2_endpoint = %endpoint(local)?.join(server::PATH).map_err(|e| e.to_string())?,
+        v2_endpoint = %endpoint(local)?.join(server::PATH).map_err(DemoError::Url)?,
         "simulated CDB API listening: API 3.0 at /, v2 at /v2/index.php (the demo SecretKey is in README.md)"
     );
     axum::serve(listener, server::router(sim))
         .with_graceful_shutdown(shutdown)
         .await
-        .map_err(|e| format!("demo API failed: {e}"))
+        .map_err(DemoError::Serve)
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tokio::task::JoinHandle;
 
 pub use crate::api::retry::{jitter, with_backoff};
-use crate::api::{ApiVersion, CredentialsHandle, Recorder, v2, v3};
+use crate::api::{ApiVersion, BuildError, CredentialsHandle, Recorder, v2, v3};
 use crate::config::{Config, PollConfig};
 use crate::store::{Source, Store};
 
@@ -84,7 +84,7 @@ pub fn start(
     store: Arc<Store>,
     creds: CredentialsHandle,
     recorder: Arc<dyn Recorder>,
-) -> Result<Arc<dyn Poller>, String> {
+) -> Result<Arc<dyn Poller>, BuildError> {
     match config.client.version {
         ApiVersion::V2 => {
             let client = Arc::new(v2::Client::new(&config.client, creds, recorder)?);

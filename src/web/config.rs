@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use axum::http::{HeaderName, HeaderValue};
 use serde::Deserialize;
 
+use super::{WebConfigError, WebProblem};
+
 /// Headers exporter-toolkit lets a user add, with the values it allows (none: any value).
 const ALLOWED_HEADERS: &[(&str, &[&str])] = &[
     ("Strict-Transport-Security", &[]),
@@ -110,20 +112,27 @@ impl Parsed {
 }
 
 /// Parses and validates the text of the web config file at `path`.
-pub fn parse(text: &str, path: &Path) -> Result<Parsed, String> {
-    let fail = |msg: String| format!("web config file {}: {msg}", path.display());
+pub fn parse(text: &str, path: &Path) -> Result<Parsed, WebConfigError> {
+    let fail = |problem| WebConfigError::Invalid {
+        path: path.to_path_buf(),
+        problem,
+    };
     let raw: RawWebConfig = if text.trim().is_empty() {
         RawWebConfig::default()
     } else {
-        serde_yaml_ng::from_str(text).map_err(|e| fail(e.to_string()))?
+        serde_yaml_ng::from_str(text).map_err(|error| WebConfigError::Syntax {
+            path: path.to_path_buf(),
+            error,
+        })?
     };
     let dir = path.parent().unwrap_or(Path::new(""));
     let tls = tls_settings(raw.tls_server_config, dir).map_err(fail)?;
     for (user, hash) in &raw.basic_auth_users {
         // The hash itself is never shown: it is a secret.
         if hash.parse::<bcrypt::HashParts>().is_err() {
-            return Err(fail(format!(
-                "basic_auth_users.{user}: not a bcrypt hash (it must start with $2a$, $2b$ or $2y$)"
+            return Err(fail(WebProblem::key(
+                format!("basic_auth_users.{user}"),
+                "not a bcrypt hash (it must start with $2a$, $2b$ or $2y$)",
             )));
         }
     }
@@ -138,7 +147,7 @@ pub fn parse(text: &str, path: &Path) -> Result<Parsed, String> {
     })
 }
 
-fn tls_settings(raw: RawTls, dir: &Path) -> Result<Option<TlsSettings>, String> {
+fn tls_settings(raw: RawTls, dir: &Path) -> Result<Option<TlsSettings>, WebProblem> {
     let enabled = raw.cert_file.is_some()
         || raw.key_file.is_some()
         || raw.client_ca_file.is_some()
@@ -148,24 +157,32 @@ fn tls_settings(raw: RawTls, dir: &Path) -> Result<Option<TlsSettings>, String> 
     }
     let file = |p: Option<PathBuf>, key: &str| match p {
         Some(p) if !p.as_os_str().is_empty() => Ok(dir.join(p)),
-        _ => Err(format!("tls_server_config.{key}: missing")),
+        _ => Err(WebProblem::key(
+            format!("tls_server_config.{key}"),
+            "missing",
+        )),
     };
     let client_auth = raw.client_auth_type.unwrap_or_default();
     let client_ca_file = raw.client_ca_file.map(|p| dir.join(p));
     if client_ca_file.is_some() && client_auth == ClientAuth::NoClientCert {
-        return Err(
-            "tls_server_config.client_ca_file: set without a client_auth_type that asks for a certificate".into(),
-        );
+        return Err(WebProblem::key(
+            "tls_server_config.client_ca_file",
+            "set without a client_auth_type that asks for a certificate",
+        ));
     }
     if client_auth.verifies() && client_ca_file.is_none() {
-        return Err(format!(
-            "tls_server_config.client_auth_type: {client_auth:?} needs client_ca_file"
+        return Err(WebProblem::key(
+            "tls_server_config.client_auth_type",
+            format!("{client_auth:?} needs client_ca_file"),
         ));
     }
     let min_version = raw.min_version.unwrap_or(TlsVersion::TLS12);
     let max_version = raw.max_version.unwrap_or(TlsVersion::TLS13);
     if min_version > max_version {
-        return Err("tls_server_config.min_version: above max_version".into());
+        return Err(WebProblem::key(
+            "tls_server_config.min_version",
+            "above max_version",
+        ));
     }
     Ok(Some(TlsSettings {
         cert_file: file(raw.cert_file, "cert_file")?,
@@ -177,21 +194,25 @@ fn tls_settings(raw: RawTls, dir: &Path) -> Result<Option<TlsSettings>, String> 
     }))
 }
 
-fn headers(raw: &BTreeMap<String, String>) -> Result<Vec<(HeaderName, HeaderValue)>, String> {
+fn headers(raw: &BTreeMap<String, String>) -> Result<Vec<(HeaderName, HeaderValue)>, WebProblem> {
     let mut out = Vec::with_capacity(raw.len());
     for (name, value) in raw {
         let key = format!("http_server_config.headers.{name}");
         let Some((_, allowed)) = ALLOWED_HEADERS.iter().find(|(n, _)| n == name) else {
-            return Err(format!(
-                "{key}: this header can not be configured (allowed: {})",
+            let problem = format!(
+                "this header can not be configured (allowed: {})",
                 allowed_names()
-            ));
+            );
+            return Err(WebProblem::key(key, problem));
         };
         if !allowed.is_empty() && !allowed.contains(&value.as_str()) {
-            return Err(format!("{key}: `{value}` is not one of {allowed:?}"));
+            let problem = format!("`{value}` is not one of {allowed:?}");
+            return Err(WebProblem::key(key, problem));
         }
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| format!("{key}: {e}"))?;
-        let value = HeaderValue::from_str(value).map_err(|e| format!("{key}: {e}"))?;
+        let name = HeaderName::from_bytes(name.as_bytes());
+        let name = name.map_err(|e| WebProblem::key(&key, e.to_string()))?;
+        let value =
+            HeaderValue::from_str(value).map_err(|e| WebProblem::key(&key, e.to_string()))?;
         out.push((name, value));
     }
     Ok(out)
@@ -211,7 +232,7 @@ mod tests {
     fn err(text: &str) -> String {
         match parse(text, Path::new("/etc/web.yml")) {
             Ok(_) => panic!("accepted: {text}"),
-            Err(e) => e,
+            Err(e) => e.to_string(),
         }
     }
 

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod config;
+mod error;
 pub mod reload;
 pub mod serve;
 pub mod tls;
@@ -11,6 +12,7 @@ use std::sync::Arc;
 
 use axum::Router;
 
+pub use error::{WebConfigError, WebProblem};
 pub use reload::WebConfig;
 pub use serve::serve;
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 use axum::http::{HeaderName, HeaderValue};
 use rustls::ServerConfig;
 
-use super::config;
+use super::{WebConfigError, config};
 
 /// How often the files are looked at (their metadata only, unless one changed).
 pub const RECHECK: Duration = Duration::from_secs(1);
@@ -68,10 +68,13 @@ pub struct WebConfig {
 
 /// Reads the file at `path` and the files it names; the stamps are taken before reading,
 /// so a change made while reading is seen at the next check.
-fn read(path: &Path) -> (Vec<PathBuf>, Vec<Stamp>, Result<Settings, String>) {
+fn read(path: &Path) -> (Vec<PathBuf>, Vec<Stamp>, Result<Settings, WebConfigError>) {
     let mut stamps = vec![stamp(path)];
     let parsed = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read web config file {}: {e}", path.display()))
+        .map_err(|error| WebConfigError::Read {
+            path: path.to_path_buf(),
+            error,
+        })
         .and_then(|text| config::parse(&text, path));
     let parsed = match parsed {
         Ok(p) => p,
@@ -80,9 +83,14 @@ fn read(path: &Path) -> (Vec<PathBuf>, Vec<Stamp>, Result<Settings, String>) {
     let files = parsed.files();
     stamps.extend(files.iter().map(|f| stamp(f)));
     let tls = match &parsed.tls {
-        Some(t) => super::tls::server_config(t)
-            .map(Some)
-            .map_err(|e| format!("web config file {}: {e}", path.display())),
+        Some(t) => {
+            super::tls::server_config(t)
+                .map(Some)
+                .map_err(|problem| WebConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    problem,
+                })
+        }
         None => Ok(None),
     };
     let settings = tls.map(|tls| Settings {
@@ -95,7 +103,7 @@ fn read(path: &Path) -> (Vec<PathBuf>, Vec<Stamp>, Result<Settings, String>) {
 
 impl WebConfig {
     /// Reads and checks the web config and every file it names; any problem is an error.
-    pub fn load(path: &Path) -> Result<WebConfig, String> {
+    pub fn load(path: &Path) -> Result<WebConfig, WebConfigError> {
         let (files, stamps, settings) = read(path);
         Ok(WebConfig {
             path: path.to_path_buf(),

@@ -34,7 +34,7 @@ pub async fn serve(
     web: Option<Arc<WebConfig>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
     grace: Duration,
-) -> Result<(), String> {
+) -> io::Result<()> {
     let stop = Arc::new(tokio::sync::Notify::new());
     let notify = Arc::clone(&stop);
     let server = serve_until(listener, app, web, async move {
@@ -42,7 +42,7 @@ pub async fn serve(
         notify.notify_one();
     });
     tokio::select! {
-        r = server => r.map_err(|e| format!("HTTP server failed: {e}")),
+        r = server => r,
         _ = async { stop.notified().await; tokio::time::sleep(grace).await } => {
             tracing::warn!("scrapes still open after the grace period; closing them");
             Ok(())

@@ -13,25 +13,27 @@ use rustls::server::{NoClientAuth, WebPkiClientVerifier};
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, ServerConfig};
 use rustls::{SignatureScheme, SupportedProtocolVersion};
 
+use super::WebProblem;
 use super::config::{ClientAuth, TlsSettings, TlsVersion};
 
 /// Reads the certificate, key and client CA files and builds the server configuration.
-pub fn server_config(t: &TlsSettings) -> Result<Arc<ServerConfig>, String> {
+pub fn server_config(t: &TlsSettings) -> Result<Arc<ServerConfig>, WebProblem> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let certs = certificates(&t.cert_file, "cert_file")?;
     let key = private_key(&t.key_file)?;
     let verifier = client_verifier(t, &provider)?;
     let mut config = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&versions(t.min_version, t.max_version))
-        .map_err(|e| format!("tls_server_config: {e}"))?
+        .map_err(|e| WebProblem::key("tls_server_config", e.to_string()))?
         .with_client_cert_verifier(verifier)
         .with_single_cert(certs, key)
         .map_err(|e| {
-            format!(
-                "tls_server_config: {} and {} do not make a certificate and its key: {e}",
+            let problem = format!(
+                "{} and {} do not make a certificate and its key: {e}",
                 t.cert_file.display(),
                 t.key_file.display()
-            )
+            );
+            WebProblem::key("tls_server_config", problem)
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
@@ -48,54 +50,55 @@ fn versions(min: TlsVersion, max: TlsVersion) -> Vec<&'static SupportedProtocolV
     .collect()
 }
 
-fn read(path: &Path, key: &str) -> Result<Vec<u8>, String> {
-    std::fs::read(path).map_err(|e| format!("tls_server_config.{key}: {}: {e}", path.display()))
+fn read(path: &Path, key: &'static str) -> Result<Vec<u8>, WebProblem> {
+    std::fs::read(path).map_err(|e| WebProblem::file(key, path, e))
 }
 
-fn certificates(path: &Path, key: &str) -> Result<Vec<CertificateDer<'static>>, String> {
+fn certificates(
+    path: &Path,
+    key: &'static str,
+) -> Result<Vec<CertificateDer<'static>>, WebProblem> {
     let pem = read(path, key)?;
     let certs: Vec<_> = CertificateDer::pem_slice_iter(&pem)
         .collect::<Result<_, _>>()
-        .map_err(|e| format!("tls_server_config.{key}: {}: {e}", path.display()))?;
+        .map_err(|e| WebProblem::file(key, path, e))?;
     if certs.is_empty() {
-        return Err(format!(
-            "tls_server_config.{key}: {}: no PEM certificate in it",
-            path.display()
-        ));
+        return Err(WebProblem::file(key, path, "no PEM certificate in it"));
     }
     Ok(certs)
 }
 
-fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, String> {
+fn private_key(path: &Path) -> Result<PrivateKeyDer<'static>, WebProblem> {
     let pem = read(path, "key_file")?;
     // The parser's own message could quote the key's bytes: say only what went wrong.
     PrivateKeyDer::from_pem_slice(&pem).map_err(|_| {
-        format!(
-            "tls_server_config.key_file: {}: no PEM private key (PKCS#8, PKCS#1 or SEC1) in it",
-            path.display()
-        )
+        let problem = "no PEM private key (PKCS#8, PKCS#1 or SEC1) in it";
+        WebProblem::file("key_file", path, problem)
     })
 }
 
 fn client_verifier(
     t: &TlsSettings,
     provider: &Arc<CryptoProvider>,
-) -> Result<Arc<dyn ClientCertVerifier>, String> {
+) -> Result<Arc<dyn ClientCertVerifier>, WebProblem> {
     let any = |mandatory| -> Arc<dyn ClientCertVerifier> {
         Arc::new(AnyClientCert {
             mandatory,
             algorithms: provider.signature_verification_algorithms,
         })
     };
-    let verified = |optional: bool| -> Result<Arc<dyn ClientCertVerifier>, String> {
+    let verified = |optional: bool| -> Result<Arc<dyn ClientCertVerifier>, WebProblem> {
         let Some(path) = &t.client_ca_file else {
-            return Err("tls_server_config.client_ca_file: missing".into());
+            return Err(WebProblem::key(
+                "tls_server_config.client_ca_file",
+                "missing",
+            ));
         };
         let mut roots = RootCertStore::empty();
         for ca in certificates(path, "client_ca_file")? {
-            roots.add(ca).map_err(|e| {
-                format!("tls_server_config.client_ca_file: {}: {e}", path.display())
-            })?;
+            roots
+                .add(ca)
+                .map_err(|e| WebProblem::file("client_ca_file", path, e))?;
         }
         let builder =
             WebPkiClientVerifier::builder_with_provider(roots.into(), Arc::clone(provider));
@@ -106,7 +109,7 @@ fn client_verifier(
         };
         builder
             .build()
-            .map_err(|e| format!("tls_server_config.client_ca_file: {}: {e}", path.display()))
+            .map_err(|e| WebProblem::file("client_ca_file", path, e))
     };
     match t.client_auth {
         ClientAuth::NoClientCert => Ok(Arc::new(NoClientAuth)),

@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use self::sign::SignatureMethod;
 use super::transport::Call;
 use super::{
-    ApiError, ClientConfig, Credentials, CredentialsHandle, HttpMethod, Priority, Recorder,
-    Transport,
+    ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, HttpMethod, Priority,
+    Recorder, Transport,
 };
 use crate::rollback::time::UtcOffset;
 use crate::rollback::{Job, JobPage};
@@ -83,10 +83,10 @@ impl Client {
         cfg: &ClientConfig,
         creds: CredentialsHandle,
         recorder: Arc<dyn Recorder>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BuildError> {
         let region = match cfg.regions.as_slice() {
             [one] => one.clone(),
-            _ => return Err("the v2 API takes exactly one region".into()),
+            other => return Err(BuildError::Regions(other.len())),
         };
         Ok(Self {
             transport: Transport::new(&cfg.transport(), creds, recorder)?,

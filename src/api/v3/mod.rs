@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 pub use self::decode::{DetailPage, TaskPage};
 use super::transport::Call;
 use super::{
-    ApiError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder, RequestBudget,
-    Transport,
+    ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder,
+    RequestBudget, Transport,
 };
 use crate::rollback::time::{UtcOffset, format_local};
 
@@ -128,7 +128,7 @@ impl Client {
         cfg: &ClientConfig,
         creds: CredentialsHandle,
         recorder: Arc<dyn Recorder>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, BuildError> {
         Ok(Self {
             transport: Transport::new(&cfg.transport(), creds, recorder)?,
             timezone: cfg.timezone,

@@ -42,7 +42,7 @@ pub fn config(yaml: &str) -> Config {
 pub struct Daemon {
     pub base: String,
     stop: Option<oneshot::Sender<()>>,
-    task: tokio::task::JoinHandle<Result<(), String>>,
+    task: tokio::task::JoinHandle<Result<(), cdb_rollback_exporter::app::StartError>>,
     http: reqwest::Client,
 }
 
