@@ -109,14 +109,14 @@ async fn demo_shows_live_rollbacks() {
                 ("state", "failed"),
             ],
         ) == Some(1.0);
-        if all && progress_moved && task_failed {
+        // The two instances' details come in separate requests: wait for both.
+        let other_task = [("job_id", "30004"), ("instance_id", "cdb-demo0002")];
+        let both_tasks = !m.find("cdb_rollback_task_state", &other_task).is_empty();
+        if all && progress_moved && task_failed && both_tasks {
             // The batch job failed, on one of its two instances; labels from `jobs:`.
             assert_eq!(m.states("cdb_rollback_job_state", &batch), ["failed"]);
             assert_eq!(
-                m.states(
-                    "cdb_rollback_task_state",
-                    &[("job_id", "30004"), ("instance_id", "cdb-demo0002")]
-                ),
+                m.states("cdb_rollback_task_state", &other_task),
                 ["success"]
             );
             let info = m.find("cdb_rollback_job_info", &batch);

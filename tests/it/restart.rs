@@ -11,7 +11,7 @@ use cdb_rollback_exporter::rollback::time::unix_now;
 
 use crate::support::exposition::Exposition;
 use crate::support::faults::{FaultApi, Mode, World};
-use crate::support::{SECRET_ID, SECRET_KEY};
+use crate::support::{SECRET_ID, SECRET_KEY, SLACK};
 
 const BIN: &str = env!("CARGO_BIN_EXE_cdb-rollback-exporter");
 /// `SHUTDOWN_GRACE` in src/app.rs (2 s for open scrapes), the runtime's 200 ms, and slack
@@ -25,12 +25,20 @@ struct Exporter {
 
 impl Exporter {
     fn start(endpoint: &str, world: &World, extra: &str) -> Exporter {
+        Self::start_labelled(endpoint, world, extra, "{}")
+    }
+
+    /// Each job gets `labels` (a YAML map).
+    fn start_labelled(endpoint: &str, world: &World, extra: &str, labels: &str) -> Exporter {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let jobs: String = world.ids().map(|id| format!("  - id: {id}\n")).collect();
+        let jobs: String = world
+            .ids()
+            .map(|id| format!("  - id: {id}\n    labels: {labels}\n"))
+            .collect();
         let dir = std::env::temp_dir().join(format!("cdb-restart-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("config.yml");
@@ -77,6 +85,7 @@ impl Exporter {
         what: &str,
         check: impl Fn(&Exposition) -> bool,
     ) -> Exposition {
+        let within = within * SLACK;
         let deadline = Instant::now() + within;
         loop {
             let e = self.scrape();
@@ -182,17 +191,19 @@ async fn sigterm_while_polls_hang_stops_cleanly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_slow_scrape_stops_cleanly() {
-    let w = world(3000, 10_000);
+    // A long label makes the exposition large with few jobs, so that polling is quick.
+    let w = world(400, 10_000);
     let api = FaultApi::start(Some(w.clone()), Duration::from_secs(5), 2).await;
     api.set_faults(false);
     let (status, took, log) = tokio::task::spawn_blocking(move || {
-        let ex = Exporter::start(
+        let ex = Exporter::start_labelled(
             &api.endpoint_v2(),
             &w,
             "  max_requests_per_second: 1000\npoll:\n  concurrency: 16\n",
+            &format!("{{ note: {} }}", "x".repeat(600)),
         );
         let e = ex.scrape_until(Duration::from_secs(30), "every job polled", |e| {
-            polled(e, 3000)
+            polled(e, 400)
         });
         assert!(
             e.text.len() > 8 << 20,

@@ -50,7 +50,7 @@ async fn soak(api: &FaultApi, daemon: &Daemon, jobs: usize, interval: Duration) 
     api.set_faults(false);
     let off = unix_now();
     let e = daemon
-        .scrape_until(interval * 2, "every job fresh after the faults stop", |e| {
+        .scrape_within(interval * 2, "every job fresh after the faults stop", |e| {
             let fresh = e
                 .find("cdb_rollback_job_last_success_time_seconds", &[])
                 .iter()

@@ -18,6 +18,10 @@ use cdb_rollback_exporter::config::Config;
 use cdb_rollback_exporter::reload;
 use tokio::sync::oneshot;
 
+/// Deadlines only catch what never happens; the tests run many at once on few cores, so a
+/// wait is given this many times the time it names before it fails.
+pub const SLACK: u32 = 3;
+
 pub const SECRET_ID: &str = "AKIDtest0000000000000000000000000000";
 pub const SECRET_KEY: &str = "test-secret-key-0123456789";
 
@@ -142,8 +146,19 @@ impl Daemon {
         }
     }
 
-    /// Scrapes until `check` holds, or fails after `within`.
+    /// Scrapes until `check` holds, or fails after `within` times [`SLACK`].
     pub async fn scrape_until(
+        &self,
+        within: Duration,
+        what: &str,
+        check: impl Fn(&exposition::Exposition) -> bool,
+    ) -> exposition::Exposition {
+        self.scrape_within(within * SLACK, what, check).await
+    }
+
+    /// Scrapes until `check` holds, or fails after exactly `within`: for a bound the
+    /// exporter promises, not a guard against a hang.
+    pub async fn scrape_within(
         &self,
         within: Duration,
         what: &str,
