@@ -193,6 +193,12 @@ pub const FAMILIES: &[Family] = &[
         Rows::JobInfo,
     ),
     family(
+        "cdb_rollback_job_instances",
+        "Number of instances the rollback job covers",
+        "how many instances the job rolls back (v3 `InstanceIds`, v2 the entries of `detail`); absent if the answer listed none",
+        Rows::Job(|j, _| (!j.instances.is_empty()).then(|| int(j.instances.len() as i64))),
+    ),
+    family(
         "cdb_rollback_task_status",
         "Status of the rollback task on one instance as a number, as for jobs",
         AS_FOR_JOBS,
@@ -303,3 +309,49 @@ pub const FAMILIES: &[Family] = &[
         Rows::Discovery(|d, _| d.last_success.map(float)),
     ),
 ];
+
+#[cfg(test)]
+mod tests {
+    use crate::api::v2::decode::job_detail;
+    use crate::api::v3::decode::tasks_page;
+    use crate::config::Labels;
+    use crate::metrics::Metrics;
+    use crate::rollback::time::UtcOffset;
+    use crate::store::{JobKey, Source, Store};
+
+    #[test]
+    fn job_instances_counts_the_instances_a_job_covers() {
+        let store = Store::new();
+        // v3: a batch over two instances, a rollback of one, and a row without a list.
+        let page = r#"{"Response":{"TotalCount":3,"Items":[
+            {"JobId":1,"TaskType":"BATCH_ROLLBACK","TaskStatus":"RUNNING","InstanceIds":["cdb-a","cdb-b"]},
+            {"JobId":2,"TaskType":"ROLLBACK","TaskStatus":"RUNNING","InstanceIds":["cdb-a"]},
+            {"JobId":3,"TaskType":"ROLLBACK","TaskStatus":"RUNNING"}],"RequestId":"r"}}"#;
+        for job in tasks_page(page.as_bytes(), UtcOffset::CST).unwrap().jobs {
+            let key = JobKey::new("ap-shanghai", job.id);
+            let listed = Source::Listed { instance_id: None };
+            store.track(key.clone(), listed, Labels::default());
+            store.record_row(&key, job, 1.0);
+        }
+        // v2: the seed job's `detail` names one instance.
+        let seed = include_bytes!("../../test-data/seed-answer.json");
+        let key = JobKey::new("ap-guangzhou", 12782);
+        store.track(key.clone(), Source::Configured, Labels::default());
+        store.record_success(&key, job_detail(seed, UtcOffset::CST, 12782).unwrap(), 1.0);
+
+        let text = super::super::render(&store.snapshot(), &[], &Metrics::new(), 1.0);
+        let text = String::from_utf8(text).unwrap();
+        let lines: Vec<_> = text
+            .lines()
+            .filter(|l| l.starts_with("cdb_rollback_job_instances{"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                r#"cdb_rollback_job_instances{job_id="12782",region="ap-guangzhou"} 1"#,
+                r#"cdb_rollback_job_instances{job_id="1",region="ap-shanghai"} 2"#,
+                r#"cdb_rollback_job_instances{job_id="2",region="ap-shanghai"} 1"#,
+            ]
+        );
+    }
+}
