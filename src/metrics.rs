@@ -14,6 +14,141 @@ use crate::credentials::refresh;
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("CDB_EXPORTER_REVISION");
 
+/// A family's type in the exposition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Counter,
+    Gauge,
+    Histogram,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One of the exporter's own families, declared once: registration reads its name, help
+/// and labels, and [`crate::render::contract`] writes the contract and README from it all.
+pub struct Own {
+    pub name: &'static str,
+    pub help: &'static str,
+    pub kind: Kind,
+    pub labels: &'static [&'static str],
+    /// What the README's table says it means.
+    pub readme: &'static str,
+    /// The demo (API 3.0) need not show it: the contract's `optional`.
+    pub optional: bool,
+}
+
+const API_REQUESTS: Own = Own {
+    name: "cdb_rollback_api_requests_total",
+    help: "Requests made to the CDB API, by action, region and result (success, throttled or the error kind).",
+    kind: Kind::Counter,
+    labels: &["action", "region", "result"],
+    readme: "requests by action, region and `result`: `success`, `throttled`, `transport`, `timeout`, `http_status`, `api_error`, `auth`, `decode`",
+    optional: false,
+};
+
+const API_DURATION: Own = Own {
+    name: "cdb_rollback_api_request_duration_seconds",
+    help: "Time taken by requests to the CDB API, by action.",
+    kind: Kind::Histogram,
+    labels: &["action"],
+    readme: "histogram of request latency",
+    optional: false,
+};
+
+const DEMAND: Own = Own {
+    name: "cdb_rollback_poll_demand_requests_per_second",
+    help: "Requests per second the poll intervals ask for (listings, task details, polls, discovery); above the budget, polls run late (finished jobs and task details first).",
+    kind: Kind::Gauge,
+    labels: &[],
+    readme: "requests per second the intervals ask for (listings, task details, polls, discovery)",
+    optional: false,
+};
+
+const BUDGET: Own = Own {
+    name: "cdb_rollback_api_budget_requests_per_second",
+    help: "API requests per second the exporter allows itself now: api.max_requests_per_second, halved on throttling and won back gradually.",
+    kind: Kind::Gauge,
+    labels: &[],
+    readme: "the request rate allowed now: the configured budget, halved on throttling and won back gradually",
+    optional: false,
+};
+
+const BUILD_INFO: Own = Own {
+    name: "cdb_rollback_exporter_build_info",
+    help: "The exporter's version and source revision; the value is always 1.",
+    kind: Kind::Gauge,
+    labels: &["version", "revision"],
+    readme: "1",
+    optional: false,
+};
+
+const CREDENTIALS_EXPIRY: Own = Own {
+    name: "cdb_rollback_credentials_expiry_timestamp_seconds",
+    help: "When the temporary credentials in use expire (Unix seconds), by source; absent for long-lived keys.",
+    kind: Kind::Gauge,
+    labels: &["source"],
+    readme: "Unix time the temporary credentials in use expire; absent for long-lived keys",
+    // The demo has no temporary credentials.
+    optional: true,
+};
+
+const CREDENTIALS_REFRESHES: Own = Own {
+    name: "cdb_rollback_credentials_refreshes_total",
+    help: "Refreshes of the credentials (temporary ones renewed, key files changed), by source and result (success or failure).",
+    kind: Kind::Counter,
+    labels: &["source", "result"],
+    readme: "renewals of temporary credentials and changes of key files; `source` `static`, `env`, `profile`, `oidc`, `cvm_role` or `assume_role`, `result` `success` or `failure`",
+    optional: false,
+};
+
+const RELOAD_SUCCESSFUL: Own = Own {
+    name: "cdb_rollback_config_last_reload_successful",
+    help: "Whether the last configuration reload attempt was successful (1) or not (0).",
+    kind: Kind::Gauge,
+    labels: &[],
+    readme: "1 if the latest configuration load (at start or by a reload) succeeded, else 0",
+    optional: false,
+};
+
+const RELOAD_SUCCESS_TIME: Own = Own {
+    name: "cdb_rollback_config_last_reload_success_timestamp_seconds",
+    help: "Unix time of the last successful configuration load (at start or by a reload).",
+    kind: Kind::Gauge,
+    labels: &[],
+    readme: "Unix time of the latest successful configuration load",
+    optional: false,
+};
+
+/// Every family the registry holds but the process collector's, in the README's order.
+pub const OWN: [Own; 9] = [
+    API_REQUESTS,
+    API_DURATION,
+    DEMAND,
+    BUDGET,
+    BUILD_INFO,
+    CREDENTIALS_EXPIRY,
+    CREDENTIALS_REFRESHES,
+    RELOAD_SUCCESSFUL,
+    RELOAD_SUCCESS_TIME,
+];
+
+/// The README's meaning of the process collector's `process_*` families (Linux only, and
+/// not part of the contract).
+pub const PROCESS_README: &str = "CPU, memory, file descriptors, start time";
+
+/// The `result` label's values: `success` or the kind of error.
+pub fn results() -> impl Iterator<Item = &'static str> {
+    std::iter::once("success").chain(ErrorKind::ALL.map(ErrorKind::as_str))
+}
+
 pub struct Metrics {
     registry: Registry,
     api_requests: IntCounterVec,
@@ -33,8 +168,8 @@ struct ReloadGauges {
     success_time: Gauge,
 }
 
-/// Registers `metric` on `registry` and hands it back: each metric registers itself where
-/// it is declared, so adding one is one declaration.
+/// Registers `metric` on `registry` and hands it back, so that each family is made and
+/// registered in one expression.
 fn registered<M: Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
     registry
         .register(Box::new(metric.clone()))
@@ -42,44 +177,38 @@ fn registered<M: Collector + Clone + 'static>(registry: &Registry, metric: M) ->
     metric
 }
 
-fn gauge(registry: &Registry, name: &str, help: &str) -> Gauge {
-    let g =
-        Gauge::new(name, help).unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-    registered(registry, g)
+fn defined<M>(metric: prometheus::Result<M>) -> M {
+    metric.unwrap_or_else(|e| unreachable!("static metric definition: {e}"))
 }
 
-fn counters(registry: &Registry, name: &str, help: &str, labels: &[&str]) -> IntCounterVec {
-    let c = IntCounterVec::new(Opts::new(name, help), labels)
-        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-    registered(registry, c)
+fn opts(f: &Own) -> Opts {
+    Opts::new(f.name, f.help)
+}
+
+fn gauge(registry: &Registry, f: &Own) -> Gauge {
+    registered(registry, defined(Gauge::with_opts(opts(f))))
+}
+
+fn counters(registry: &Registry, f: &Own) -> IntCounterVec {
+    registered(registry, defined(IntCounterVec::new(opts(f), f.labels)))
 }
 
 fn build_info(registry: &Registry) {
-    let opts = Opts::new(
-        "cdb_rollback_exporter_build_info",
-        "The exporter's version and source revision; the value is always 1.",
-    )
-    .const_label("version", VERSION)
-    .const_label("revision", REVISION);
-    let g =
-        IntGauge::with_opts(opts).unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-    registered(registry, g).set(1);
+    let mut opts = opts(&BUILD_INFO);
+    for (label, value) in BUILD_INFO.labels.iter().zip([VERSION, REVISION]) {
+        opts = opts.const_label(*label, value);
+    }
+    registered(registry, defined(IntGauge::with_opts(opts))).set(1);
 }
 
 impl ReloadGauges {
     /// Both exist from the start: the configuration loaded at start counts as a success.
     fn new(registry: &Registry) -> Self {
-        let successful = IntGauge::new(
-            "cdb_rollback_config_last_reload_successful",
-            "Whether the last configuration reload attempt was successful (1) or not (0).",
-        )
-        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let success_time = gauge(
+        let successful = registered(
             registry,
-            "cdb_rollback_config_last_reload_success_timestamp_seconds",
-            "Unix time of the last successful configuration load (at start or by a reload).",
+            defined(IntGauge::with_opts(opts(&RELOAD_SUCCESSFUL))),
         );
-        let successful = registered(registry, successful);
+        let success_time = gauge(registry, &RELOAD_SUCCESS_TIME);
         successful.set(1);
         success_time.set(crate::rollback::time::unix_now());
         Self {
@@ -98,46 +227,24 @@ impl Default for Metrics {
 impl Metrics {
     pub fn new() -> Self {
         let registry = Registry::new();
-        let api_requests = counters(
+        let api_requests = counters(&registry, &API_REQUESTS);
+        let durations = HistogramOpts::from(opts(&API_DURATION))
+            .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
+        let api_duration = registered(
             &registry,
-            "cdb_rollback_api_requests_total",
-            "Requests made to the CDB API, by action, region and result (success, throttled or the error kind).",
-            &["action", "region", "result"],
+            defined(HistogramVec::new(durations, API_DURATION.labels)),
         );
-        let durations = HistogramOpts::new(
-            "cdb_rollback_api_request_duration_seconds",
-            "Time taken by requests to the CDB API, by action.",
-        )
-        .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
-        let api_duration = HistogramVec::new(durations, &["action"])
-            .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let api_duration = registered(&registry, api_duration);
         build_info(&registry);
-        let demand = gauge(
+        let demand = gauge(&registry, &DEMAND);
+        let budget = gauge(&registry, &BUDGET);
+        let credentials_expiry = registered(
             &registry,
-            "cdb_rollback_poll_demand_requests_per_second",
-            "Requests per second the poll intervals ask for (listings, task details, polls, discovery); above the budget, polls run late (finished jobs and task details first).",
+            defined(GaugeVec::new(
+                opts(&CREDENTIALS_EXPIRY),
+                CREDENTIALS_EXPIRY.labels,
+            )),
         );
-        let budget = gauge(
-            &registry,
-            "cdb_rollback_api_budget_requests_per_second",
-            "API requests per second the exporter allows itself now: api.max_requests_per_second, halved on throttling and won back gradually.",
-        );
-        let expiry = GaugeVec::new(
-            Opts::new(
-                "cdb_rollback_credentials_expiry_timestamp_seconds",
-                "When the temporary credentials in use expire (Unix seconds), by source; absent for long-lived keys.",
-            ),
-            &["source"],
-        )
-        .unwrap_or_else(|e| unreachable!("static metric definition: {e}"));
-        let credentials_expiry = registered(&registry, expiry);
-        let credentials_refreshes = counters(
-            &registry,
-            "cdb_rollback_credentials_refreshes_total",
-            "Refreshes of the credentials (temporary ones renewed, key files changed), by source and result (success or failure).",
-            &["source", "result"],
-        );
+        let credentials_refreshes = counters(&registry, &CREDENTIALS_REFRESHES);
         let reload = ReloadGauges::new(&registry);
         #[cfg(target_os = "linux")]
         registry
@@ -178,11 +285,9 @@ impl Metrics {
     pub fn prepare(&self, actions: &[&str], regions: &[String]) {
         for action in actions {
             for region in regions {
-                self.api_requests
-                    .with_label_values(&[action, region.as_str(), "success"]);
-                for kind in ErrorKind::ALL {
+                for result in results() {
                     self.api_requests
-                        .with_label_values(&[action, region.as_str(), kind.as_str()]);
+                        .with_label_values(&[action, region.as_str(), result]);
                 }
             }
             self.api_duration.with_label_values(&[action]);

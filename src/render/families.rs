@@ -1,8 +1,11 @@
-//! Every rollback metric family, declared once: name, help, and how its rows are read
-//! from a job, a task, a job's poll health, or a discovery source. Rendering walks this
-//! table; the contract test checks `.ci/metrics-contract.txt` and the README against the
-//! output. To add a family, add a row here (and a line to the contract).
+//! Every rollback metric family, declared once: name, help, the README's meaning, and how
+//! its rows are read from a job, a task, a job's poll health, or a discovery source.
+//! Rendering walks this table, and [`super::contract`] writes `.ci/metrics-contract.txt`
+//! and the README's metric tables from it. To add a family: add a row here, run
+//! `UPDATE_GOLDEN=1 cargo test --test it` to regenerate those files and the golden
+//! expositions, and add a test of its value.
 
+use crate::metrics::Kind;
 use crate::rollback::{Job, Task, duration};
 use crate::store::{DiscoveryStatus, PollHealth};
 
@@ -42,13 +45,71 @@ pub enum Rows {
     Discovery(fn(&DiscoveryStatus, i64) -> Option<Num>),
 }
 
+impl Rows {
+    pub fn group(&self) -> Group {
+        match self {
+            Rows::Job(_) | Rows::JobState | Rows::JobInfo | Rows::Health(_) => Group::Job,
+            Rows::Task(_) | Rows::TaskState | Rows::TaskInfo => Group::Task,
+            Rows::Discovery(_) => Group::Discovery,
+            Rows::Tracked => Group::Exporter,
+        }
+    }
+
+    /// The labels its series carry beyond the group's.
+    pub fn labels(&self) -> &'static [&'static str] {
+        match self {
+            Rows::JobState | Rows::TaskState => &["state"],
+            Rows::JobInfo => &["type", "async_request_id"],
+            Rows::TaskInfo => &["work_id", "instance_name", "strategy", "operator"],
+            Rows::Job(_) | Rows::Task(_) | Rows::Health(_) | Rows::Tracked | Rows::Discovery(_) => {
+                &[]
+            }
+        }
+    }
+}
+
+/// The README table a family is listed in, which fixes the labels all its series carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Group {
+    Job,
+    Task,
+    Discovery,
+    /// The exporter's own metrics, most of them in [`crate::metrics`].
+    Exporter,
+}
+
+impl Group {
+    /// The labels every series of the group carries; configured labels and the ones only
+    /// one API version has (v2 `task_id`, a single job's `instance_id`) are not promised.
+    pub fn labels(self) -> &'static [&'static str] {
+        match self {
+            Group::Job => &["job_id", "region"],
+            Group::Task => &["job_id", "region", "instance_id"],
+            Group::Discovery => &["region"],
+            Group::Exporter => &[],
+        }
+    }
+}
+
 pub struct Family {
     pub name: &'static str,
     pub help: &'static str,
+    /// What the README's table says it means: richer than the HELP.
+    pub readme: &'static str,
     pub rows: Rows,
+    /// The demo (API 3.0) need not show it: the contract's `optional`.
+    pub optional: bool,
 }
 
 impl Family {
+    /// Every rollback family is a gauge.
+    pub const KIND: Kind = Kind::Gauge;
+
+    const fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
     /// Whether the values come from the API through the background poll (the HELP says so).
     pub fn polled(&self) -> bool {
         matches!(
@@ -63,153 +124,234 @@ impl Family {
     }
 }
 
-const fn family(name: &'static str, help: &'static str, rows: Rows) -> Family {
-    Family { name, help, rows }
+const fn family(
+    name: &'static str,
+    help: &'static str,
+    readme: &'static str,
+    rows: Rows,
+) -> Family {
+    Family {
+        name,
+        help,
+        readme,
+        rows,
+        optional: false,
+    }
 }
+
+/// The README says this once for the task families that mirror the job's.
+const AS_FOR_JOBS: &str =
+    "as for jobs (v3 tasks have no error code; their `Info` goes to the landing page)";
 
 pub const FAMILIES: &[Family] = &[
     family(
         "cdb_rollback_job_status",
         "Status of the rollback job as a number: -1 unknown, 0 initial, 1 running, 2 success, 3 failed, 4 killed, 5 removed, 6 paused, 7 waiting",
+        "the state as a number: DescribeTasks' `TaskStatus` filter enum (-1 undefined/unknown, 0 initial, 1 running, 2 success, 3 failed, 4 killed, 5 removed, 6 paused), 7 for `WAITING` (which that enum lacks); v2 codes are the same numbers",
         Rows::Job(|j, _| Some(int(j.status.0))),
     ),
     family(
         "cdb_rollback_job_state",
         "State of the rollback job; exactly one state is 1",
+        "one series per state: `initial`, `running`, `success` (`SUCCEED` and `SUCCESS`), `failed`, `killed`, `removed`, `paused` (v3 `PAUSED`, v2 status 6), `waiting`, `unknown` (`UNDEFINED` and any name or code not known yet); exactly one is 1",
         Rows::JobState,
     ),
     family(
         "cdb_rollback_job_progress_ratio",
         "Progress of the rollback job, 0 to 1",
+        "progress, 0 to 1 (v3's 0–100 divided by 100); absent if the answer gave none",
         Rows::Job(|j, _| j.progress.map(float)),
     ),
     family(
         "cdb_rollback_job_start_time_seconds",
         "Unix time the rollback job started",
+        "Unix time it started",
         Rows::Job(|j, _| j.start.map(int)),
     ),
     family(
         "cdb_rollback_job_end_time_seconds",
         "Unix time the rollback job ended; absent until it has",
+        "Unix time it ended; absent until then",
         Rows::Job(|j, _| j.end.map(int)),
     ),
     family(
         "cdb_rollback_job_duration_seconds",
         "Seconds the rollback job took, or has been running so far",
+        "end − start once ended; now − start while not terminal",
         Rows::Job(|j, now| duration(j.start, j.end, j.status.state(), now).map(int)),
     ),
     family(
         "cdb_rollback_job_error_code",
         "The rollback job's own error code, 0 when fine",
+        "the job's own `Code` (0 = fine); absent if the answer gave none. The `Message` goes to the landing page, never to a label",
         Rows::Job(|j, _| j.code.map(int)),
     ),
     family(
         "cdb_rollback_job_info",
         "Rollback job metadata; the value is always 1",
+        "1; `type` 1 a rollback, 10 a batch rollback; `async_request_id` the v3 request that started it (empty on v2)",
         Rows::JobInfo,
+    ),
+    family(
+        "cdb_rollback_job_instances",
+        "Number of instances the rollback job covers",
+        "how many instances the job rolls back (v3 `InstanceIds`, v2 the entries of `detail`); absent if the answer listed none",
+        Rows::Job(|j, _| (!j.instances.is_empty()).then(|| int(j.instances.len() as i64))),
     ),
     family(
         "cdb_rollback_task_status",
         "Status of the rollback task on one instance as a number, as for jobs",
+        AS_FOR_JOBS,
         Rows::Task(|t, _| Some(int(t.status.0))),
     ),
     family(
         "cdb_rollback_task_state",
         "State of the rollback task on one instance; exactly one state is 1",
+        AS_FOR_JOBS,
         Rows::TaskState,
     ),
     family(
         "cdb_rollback_task_progress_ratio",
         "Progress of the rollback task, 0 to 1",
+        AS_FOR_JOBS,
         Rows::Task(|t, _| t.progress.map(float)),
     ),
     family(
         "cdb_rollback_task_start_time_seconds",
         "Unix time the rollback task started",
+        AS_FOR_JOBS,
         Rows::Task(|t, _| t.start.map(int)),
     ),
     family(
         "cdb_rollback_task_end_time_seconds",
         "Unix time the rollback task ended; absent until it has",
+        AS_FOR_JOBS,
         Rows::Task(|t, _| t.end.map(int)),
     ),
     family(
         "cdb_rollback_task_duration_seconds",
         "Seconds the rollback task took, or has been running so far",
+        AS_FOR_JOBS,
         Rows::Task(|t, now| duration(t.start, t.end, t.status.state(), now).map(int)),
     ),
     family(
         "cdb_rollback_task_error_code",
         "The rollback task's own error code, 0 when fine",
+        AS_FOR_JOBS,
         Rows::Task(|t, _| t.code.map(int)),
-    ),
+    )
+    // v3 tasks have none.
+    .optional(),
     family(
         "cdb_rollback_task_info",
         "Rollback task metadata; the value is always 1",
+        "1; `strategy` is `table`, `db` or `full` (v3 gives no work id, instance name or operator: empty)",
         Rows::TaskInfo,
     ),
     family(
         "cdb_rollback_task_target_time_seconds",
         "Unix time of the point the task rolls the data back to",
+        "the point in time the data is rolled back to (`RollbackTime`)",
         Rows::Task(|t, _| t.instance.rollback_time.map(int)),
     ),
     family(
         "cdb_rollback_task_databases",
         "Number of databases the rollback task rolls back",
+        "how many databases the task rolls back",
         Rows::Task(|t, _| Some(int(t.instance.databases.len() as i64))),
     ),
     family(
         "cdb_rollback_task_tables",
         "Number of tables the rollback task rolls back, where the API lists them (v3)",
+        "how many tables the task rolls back (v3: the entries of `Tables[].Table[]`)",
         Rows::Task(|t, _| t.instance.tables.map(int)),
     ),
     family(
         "cdb_rollback_job_poll_success",
         "1 if the latest background poll of the job succeeded, else 0 (its values are then the last good ones).",
+        "1 if the latest listing (and, v3, the latest task details) of the job succeeded, else 0; absent until the first poll",
         Rows::Health(|h| Some(int(i64::from(h.ok())))),
     ),
     family(
         "cdb_rollback_job_last_poll_time_seconds",
         "Unix time of the latest background poll of the job, successful or not.",
+        "Unix time of the latest poll",
         Rows::Health(|h| Some(float(h.last_poll))),
     ),
     family(
         "cdb_rollback_job_last_success_time_seconds",
         "Unix time of the latest successful background poll of the job.",
+        "Unix time of the latest successful poll",
         Rows::Health(|h| h.last_success.map(float)),
     ),
     family(
         "cdb_rollback_tracked_jobs",
         "Rollback jobs the exporter tracks, configured and discovered.",
+        "jobs tracked",
         Rows::Tracked,
     ),
     family(
         "cdb_rollback_discovery_jobs",
         "Rollback jobs tracked through discovery: per instance (v2 GetCdbRollbackJob) or per region (v3 DescribeTasks).",
+        "jobs tracked through this region (v3) or instance (v2)",
         Rows::Discovery(|_, jobs| Some(int(jobs))),
     ),
     family(
         "cdb_rollback_discovery_success",
         "1 if the latest listing of this instance's or region's rollback jobs succeeded, else 0.",
+        "1 if the latest listing succeeded, else 0; absent until the first listing has finished",
         Rows::Discovery(|d, _| d.success.map(|ok| int(i64::from(ok)))),
     ),
     family(
         "cdb_rollback_discovery_last_success_time_seconds",
         "Unix time of the latest successful listing of this instance's or region's rollback jobs.",
+        "Unix time of the latest successful listing",
         Rows::Discovery(|d, _| d.last_success.map(float)),
     ),
 ];
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::api::v2::decode::job_detail;
+    use crate::api::v3::decode::tasks_page;
+    use crate::config::Labels;
+    use crate::metrics::Metrics;
+    use crate::rollback::time::UtcOffset;
+    use crate::store::{JobKey, Source, Store};
 
     #[test]
-    fn names_are_unique_and_namespaced() {
-        let mut names: Vec<_> = FAMILIES.iter().map(|f| f.name).collect();
-        assert!(names.iter().all(|n| n.starts_with("cdb_rollback_")));
-        names.sort_unstable();
-        names.dedup();
-        assert_eq!(names.len(), FAMILIES.len());
+    fn job_instances_counts_the_instances_a_job_covers() {
+        let store = Store::new();
+        // v3: a batch over two instances, a rollback of one, and a row without a list.
+        let page = r#"{"Response":{"TotalCount":3,"Items":[
+            {"JobId":1,"TaskType":"BATCH_ROLLBACK","TaskStatus":"RUNNING","InstanceIds":["cdb-a","cdb-b"]},
+            {"JobId":2,"TaskType":"ROLLBACK","TaskStatus":"RUNNING","InstanceIds":["cdb-a"]},
+            {"JobId":3,"TaskType":"ROLLBACK","TaskStatus":"RUNNING"}],"RequestId":"r"}}"#;
+        for job in tasks_page(page.as_bytes(), UtcOffset::CST).unwrap().jobs {
+            let key = JobKey::new("ap-shanghai", job.id);
+            let listed = Source::Listed { instance_id: None };
+            store.track(key.clone(), listed, Labels::default());
+            store.record_row(&key, job, 1.0);
+        }
+        // v2: the seed job's `detail` names one instance.
+        let seed = include_bytes!("../../test-data/seed-answer.json");
+        let key = JobKey::new("ap-guangzhou", 12782);
+        store.track(key.clone(), Source::Configured, Labels::default());
+        store.record_success(&key, job_detail(seed, UtcOffset::CST, 12782).unwrap(), 1.0);
+
+        let text = super::super::render(&store.snapshot(), &[], &Metrics::new(), 1.0);
+        let text = String::from_utf8(text).unwrap();
+        let lines: Vec<_> = text
+            .lines()
+            .filter(|l| l.starts_with("cdb_rollback_job_instances{"))
+            .collect();
+        assert_eq!(
+            lines,
+            [
+                r#"cdb_rollback_job_instances{job_id="12782",region="ap-guangzhou"} 1"#,
+                r#"cdb_rollback_job_instances{job_id="1",region="ap-shanghai"} 2"#,
+                r#"cdb_rollback_job_instances{job_id="2",region="ap-shanghai"} 1"#,
+            ]
+        );
     }
 }

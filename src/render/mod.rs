@@ -1,7 +1,9 @@
 //! Writes /metrics: the rollback series straight from the store's snapshot, walking the
 //! table of [`families`] (where every metric a user can alert on is born), then the
-//! exporter's own metrics.
+//! exporter's own metrics. [`contract`] writes the metric contract and the README's tables
+//! from the same declarations.
 
+pub mod contract;
 pub mod families;
 
 use std::collections::HashMap;
@@ -193,9 +195,9 @@ fn write_family(
             "{} (from the exporter's background poll of the CDB API).",
             f.help
         );
-        o.family(f.name, "gauge", &help);
+        o.family(f.name, Family::KIND.as_str(), &help);
     } else {
-        o.family(f.name, "gauge", f.help);
+        o.family(f.name, Family::KIND.as_str(), f.help);
     }
     let jobs = with_data(entries);
     match f.rows {

@@ -9,9 +9,11 @@ use cdb_rollback_exporter::api::v2::decode::job_detail;
 use cdb_rollback_exporter::api::v3::decode::{rollback_detail, tasks_page};
 use cdb_rollback_exporter::config::Labels;
 use cdb_rollback_exporter::metrics::Metrics;
-use cdb_rollback_exporter::render::render;
+use cdb_rollback_exporter::render::{contract, render};
 use cdb_rollback_exporter::rollback::time::UtcOffset;
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
+
+use crate::golden::check_file;
 
 const SEED: &str = include_str!("../../test-data/seed-answer.json");
 
@@ -178,28 +180,10 @@ fn the_scanner_catches_a_renamed_metric() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
-/// `.ci/metrics-contract.txt` (read by the `.ci` checks of a live scrape and of the rules)
-/// names exactly the families the exporter writes, and the label values the code has.
+/// The exposition writes exactly the declared families: a declared family that never
+/// renders, or a rendered one without a declaration, fails.
 #[test]
-fn the_contract_file_matches_the_code() {
-    use cdb_rollback_exporter::api::{ErrorKind, v2, v3};
-    use cdb_rollback_exporter::rollback::State;
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(".ci/metrics-contract.txt");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut families = BTreeSet::new();
-    let mut values = std::collections::BTreeMap::new();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("@values ") {
-            let mut parts = rest.split_whitespace();
-            let (label, list) = (parts.next().unwrap(), parts.next().unwrap());
-            values.insert(
-                label.to_string(),
-                list.split(',').map(str::to_string).collect::<BTreeSet<_>>(),
-            );
-        } else if !line.trim().is_empty() && !line.starts_with('#') {
-            families.insert(line.split_whitespace().next().unwrap().to_string());
-        }
-    }
+fn the_exposition_writes_exactly_the_declared_families() {
     let histogram_parts = ["_bucket", "_sum", "_count"];
     let exposed: BTreeSet<String> = exposed()
         .into_iter()
@@ -207,39 +191,24 @@ fn the_contract_file_matches_the_code() {
             n.starts_with("cdb_rollback_") && !histogram_parts.iter().any(|s| n.ends_with(s))
         })
         .collect();
-    assert_eq!(
-        families, exposed,
-        "the contract file and the exposition name different families"
-    );
-    let set = |items: Vec<&str>| {
-        items
-            .into_iter()
-            .map(str::to_string)
-            .collect::<BTreeSet<_>>()
-    };
-    assert_eq!(
-        values["state"],
-        set(State::ALL.iter().map(|s| s.as_str()).collect())
-    );
-    let mut results = set(ErrorKind::ALL.iter().map(|k| k.as_str()).collect());
-    results.insert("success".into());
-    assert_eq!(values["result"], results);
-    assert_eq!(
-        values["action"],
-        set(v2::ACTIONS.into_iter().chain(v3::ACTIONS).collect())
-    );
+    let declared: BTreeSet<String> = contract::names().into_iter().map(String::from).collect();
+    assert_eq!(declared, exposed);
 }
 
-/// The README's reference names every family the exporter writes, so a new family
-/// cannot go undocumented.
+/// `.ci/metrics-contract.txt` (read by the `.ci` checks of a live scrape and of the rules)
+/// and the README's metric tables are what the declarations generate;
+/// `UPDATE_GOLDEN=1` rewrites them.
 #[test]
-fn the_readme_names_every_family() {
-    let readme = used_in(&Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"));
-    let missing: Vec<_> = exposed()
-        .into_iter()
-        .filter(|n| n.starts_with("cdb_rollback_"))
-        .filter(|n| !["_bucket", "_sum", "_count"].iter().any(|s| n.ends_with(s)))
-        .filter(|n| !readme.contains(n))
-        .collect();
-    assert!(missing.is_empty(), "README.md does not name {missing:?}");
+fn the_contract_file_and_readme_tables_are_generated() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    check_file(
+        &root.join(".ci/metrics-contract.txt"),
+        &contract::contract(),
+    );
+    let path = root.join("README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let generated = contract::splice_readme(&readme).expect(
+        "README.md marks its metric tables with <!-- metrics:begin … --> and <!-- metrics:end -->",
+    );
+    check_file(&path, &generated);
 }

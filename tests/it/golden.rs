@@ -1,7 +1,8 @@
 //! Golden files of the whole rollback exposition: the reference's seed job, and the demo
 //! world at a fixed moment as API 3.0 tells it (the simulator's own answers, through the
 //! real decoders and store). A change of the output shows as a diff of a text file.
-//! `UPDATE_GOLDEN=1 cargo test --test it golden` rewrites them.
+//! `UPDATE_GOLDEN=1 cargo test --test it golden` rewrites them (and, with the whole
+//! `--test it`, the generated contract and README tables of tests/it/contract.rs).
 
 use std::path::Path;
 
@@ -47,14 +48,21 @@ fn rollback_text(store: &Store, now: f64) -> String {
 }
 
 fn check(name: &str, actual: &str) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("test-data/golden")
-        .join(name);
+    check_file(
+        &Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("test-data/golden")
+            .join(name),
+        actual,
+    );
+}
+
+/// Fails when the file at `path` is not `actual`; `UPDATE_GOLDEN=1` rewrites it instead.
+pub fn check_file(path: &Path, actual: &str) {
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&path, actual).unwrap();
+        std::fs::write(path, actual).unwrap();
         return;
     }
-    let expected = std::fs::read_to_string(&path)
+    let expected = std::fs::read_to_string(path)
         .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_GOLDEN=1 writes it)", path.display()));
     if expected != actual {
         let first = expected
@@ -63,7 +71,8 @@ fn check(name: &str, actual: &str) {
             .position(|(a, b)| a != b)
             .unwrap_or(expected.lines().count().min(actual.lines().count()));
         panic!(
-            "{name} differs from the golden file at line {}:\n  golden: {:?}\n  now:    {:?}\n(UPDATE_GOLDEN=1 rewrites it if the change is meant)",
+            "{} differs at line {} from what the code writes now:\n  file: {:?}\n  now:  {:?}\n(UPDATE_GOLDEN=1 rewrites it if the change is meant)",
+            path.display(),
             first + 1,
             expected.lines().nth(first),
             actual.lines().nth(first)
