@@ -4,7 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
+use reqwest::Url;
 
 use crate::config::{Config, Overrides};
 use crate::credentials::{self, ResolveError, Resolved};
@@ -72,19 +73,28 @@ pub struct Cli {
     )]
     pub web_config_file: Option<PathBuf>,
     /// Only log messages of this level or higher.
-    #[arg(long = "log.level", env = "CDB_ROLLBACK_EXPORTER_LOG_LEVEL", default_value = "info",
-          value_parser = ["error", "warn", "info", "debug", "trace"], global = true)]
-    pub log_level: String,
+    #[arg(
+        long = "log.level",
+        env = "CDB_ROLLBACK_EXPORTER_LOG_LEVEL",
+        default_value = "info",
+        global = true
+    )]
+    pub log_level: LogLevel,
     /// Log as human-readable text or as JSON lines.
-    #[arg(long = "log.format", env = "CDB_ROLLBACK_EXPORTER_LOG_FORMAT", default_value = "text",
-          value_parser = ["text", "logfmt", "json"], global = true)]
-    pub log_format: String,
+    #[arg(
+        long = "log.format",
+        env = "CDB_ROLLBACK_EXPORTER_LOG_FORMAT",
+        default_value = "text",
+        global = true
+    )]
+    pub log_format: LogFormat,
     /// The region to watch (API 3.0: one region; use api.regions in the file for more).
     /// Wins over the file and over TENCENTCLOUD_REGION.
     #[arg(
         long = "api.region",
         env = "CDB_ROLLBACK_EXPORTER_API_REGION",
         value_name = "REGION",
+        value_parser = crate::config::region,
         global = true
     )]
     pub api_region: Option<String>,
@@ -94,18 +104,20 @@ pub struct Cli {
         long = "api.endpoint",
         env = "CDB_ROLLBACK_EXPORTER_API_ENDPOINT",
         value_name = "URL",
+        value_parser = crate::config::http_url,
         global = true
     )]
-    pub api_endpoint: Option<String>,
+    pub api_endpoint: Option<Url>,
     /// The CVM metadata server the credential chain asks for an instance role.
     /// Wins over the file.
     #[arg(
         long = "credentials.metadata-endpoint",
         env = "CDB_ROLLBACK_EXPORTER_CREDENTIALS_METADATA_ENDPOINT",
         value_name = "URL",
+        value_parser = crate::config::http_url,
         global = true
     )]
-    pub metadata_endpoint: Option<String>,
+    pub metadata_endpoint: Option<Url>,
     /// Run against a built-in simulated CDB API on 127.0.0.1 (no credentials needed).
     #[arg(
         long,
@@ -123,6 +135,35 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogLevel {
+    Error,
+    Warn,
+    Info,
+    Debug,
+    Trace,
+}
+
+impl LogLevel {
+    fn level(self) -> tracing::Level {
+        match self {
+            LogLevel::Error => tracing::Level::ERROR,
+            LogLevel::Warn => tracing::Level::WARN,
+            LogLevel::Info => tracing::Level::INFO,
+            LogLevel::Debug => tracing::Level::DEBUG,
+            LogLevel::Trace => tracing::Level::TRACE,
+        }
+    }
+}
+
+/// `logfmt` is accepted for the Prometheus exporters' sake, and written as text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Logfmt,
+    Json,
+}
+
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Validate the configuration file and exit 0 (valid) or 1 (with the reason).
@@ -137,12 +178,11 @@ pub enum Command {
 }
 
 fn init_logging(cli: &Cli) {
-    let level = cli.log_level.parse().unwrap_or(tracing::Level::INFO);
     let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
+        .with_max_level(cli.log_level.level())
         .with_writer(std::io::stderr)
         .with_target(false);
-    if cli.log_format == "json" {
+    if cli.log_format == LogFormat::Json {
         builder.json().flatten_event(true).init();
     } else {
         builder.with_ansi(false).init();

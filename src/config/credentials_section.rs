@@ -1,7 +1,7 @@
 //! The `credentials:` section: which source, and how, as a spec resolved at start.
 
 use super::raw::RawCredentials;
-use super::{ENV_SECRET_ID, ENV_SECRET_KEY, Invalid, Overrides, http_url};
+use super::{ENV_SECRET_ID, ENV_SECRET_KEY, Invalid, Overrides, url_key};
 use crate::credentials::{
     self, Env, Origin, RoleSpec, SecretValue, SourceKind, Spec, StaticSpec, static_files::Static,
 };
@@ -133,12 +133,12 @@ pub(super) fn credentials_spec(
     spec.role = role(&raw)?;
     spec.profile = raw.profile.map(|p| p.trim().to_string());
     if let Some(text) = &flags.metadata_endpoint {
-        spec.metadata_endpoint = http_url("--credentials.metadata-endpoint", text)?;
+        spec.metadata_endpoint = text.clone();
     } else if let Some(text) = &raw.metadata_endpoint {
-        spec.metadata_endpoint = http_url("credentials.metadata_endpoint", text)?;
+        spec.metadata_endpoint = url_key("credentials.metadata_endpoint", text)?;
     }
     if let Some(text) = &raw.sts_endpoint {
-        spec.sts_endpoint = http_url("credentials.sts_endpoint", text)?;
+        spec.sts_endpoint = url_key("credentials.sts_endpoint", text)?;
     }
     spec.region = region;
     Ok(spec)

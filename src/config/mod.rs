@@ -14,10 +14,11 @@ use reqwest::Url;
 
 use crate::api::{ApiVersion, ClientConfig, HttpMethod};
 use crate::credentials::{FetchError, Spec};
+use crate::parse_error::ParseError;
 
 use self::credentials_section::credentials_spec;
 use self::raw::{RawApi, RawConfig, RawDiscovery, RawPoll};
-pub use self::values::{Interval, Labels, RESERVED_LABELS, check_label_name};
+pub use self::values::{Interval, Labels, RESERVED_LABELS, check_label_name, http_url, region};
 
 /// A configuration problem, with the file and the key or line it concerns.
 #[derive(Debug, thiserror::Error)]
@@ -56,6 +57,9 @@ pub enum Invalid {
         value: String,
         problem: String,
     },
+    /// A key's value that does not parse.
+    #[error("{key}: {error}")]
+    Parse { key: String, error: ParseError },
     /// Keys that do not go together, or one that is needed.
     #[error("{key}: {problem}")]
     Rule { key: String, problem: String },
@@ -80,6 +84,13 @@ impl Invalid {
             key: key.into(),
             value: value.to_string(),
             problem: problem.into(),
+        }
+    }
+
+    pub fn parse(key: impl Into<String>, error: ParseError) -> Invalid {
+        Invalid::Parse {
+            key: key.into(),
+            error,
         }
     }
 
@@ -152,12 +163,13 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
 }
 
-/// Values given on the command line, which win over the file.
+/// Values given on the command line, which win over the file; checked by clap as the
+/// flags are read ([`region`], [`http_url`]).
 #[derive(Clone, Debug, Default)]
 pub struct Overrides {
     pub region: Option<String>,
-    pub endpoint: Option<String>,
-    pub metadata_endpoint: Option<String>,
+    pub endpoint: Option<Url>,
+    pub metadata_endpoint: Option<Url>,
 }
 
 pub const ENV_REGION: &str = "TENCENTCLOUD_REGION";
@@ -219,25 +231,15 @@ impl Config {
 
 /// The endpoint: the flag, else the file, else the version's default.
 fn endpoint(version: ApiVersion, raw: Option<&str>, flags: &Overrides) -> Result<Url, Invalid> {
-    let (key, text) = match (flags.endpoint.as_deref(), raw) {
-        (Some(f), _) => ("--api.endpoint", f),
-        (None, Some(r)) => ("api.endpoint", r),
-        (None, None) => ("api.endpoint", version.default_endpoint()),
-    };
-    http_url(key, text)
+    if let Some(url) = &flags.endpoint {
+        return Ok(url.clone());
+    }
+    url_key("api.endpoint", raw.unwrap_or(version.default_endpoint()))
 }
 
-pub(super) fn http_url(key: &str, text: &str) -> Result<Url, Invalid> {
-    let url =
-        Url::parse(text).map_err(|e| Invalid::value(key, text, format!("is not a URL: {e}")))?;
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-        return Err(Invalid::value(
-            key,
-            text,
-            "must be an http(s) URL with a host",
-        ));
-    }
-    Ok(url)
+/// The URL of a file key.
+pub(super) fn url_key(key: &str, text: &str) -> Result<Url, Invalid> {
+    http_url(text).map_err(|e| Invalid::parse(key, e))
 }
 
 /// The regions: the flag, else `api.region` or `api.regions`, else TENCENTCLOUD_REGION,
@@ -269,19 +271,11 @@ fn regions(
     }
     let mut out: Vec<String> = Vec::with_capacity(list.len());
     for (i, r) in list.iter().enumerate() {
-        let r = r.trim();
-        let plain = r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if r.is_empty() || !plain {
-            return Err(Invalid::value(
-                format!("{key}[{i}]"),
-                r,
-                "is not a region (e.g. ap-guangzhou)",
-            ));
-        }
-        if out.iter().any(|o| o == r) {
+        let r = region(r).map_err(|e| Invalid::parse(format!("{key}[{i}]"), e))?;
+        if out.contains(&r) {
             return Err(Invalid::value(format!("{key}[{i}]"), r, "is listed twice"));
         }
-        out.push(r.to_string());
+        out.push(r);
     }
     Ok(out)
 }

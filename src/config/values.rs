@@ -94,6 +94,24 @@ impl Labels {
     }
 }
 
+/// An http(s) URL with a host: the API, STS and metadata endpoints, in the file or a flag.
+pub fn http_url(text: &str) -> Result<reqwest::Url, ParseError> {
+    reqwest::Url::parse(text.trim())
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| ParseError::new(text, "an http(s) URL with a host"))
+}
+
+/// A region name such as ap-guangzhou, trimmed.
+pub fn region(text: &str) -> Result<String, ParseError> {
+    let r = text.trim();
+    let plain = r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+    if r.is_empty() || !plain {
+        return Err(ParseError::new(r, "a region (e.g. ap-guangzhou)"));
+    }
+    Ok(r.to_string())
+}
+
 pub fn check_label_name(name: &str) -> Result<(), ParseError> {
     let mut chars = name.chars();
     let valid = matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')

@@ -131,15 +131,21 @@ fn sigterm_stops_the_daemon_within_two_seconds() {
 }
 
 #[test]
-fn a_bad_telemetry_path_is_refused_when_the_flags_are_read() {
-    let out = Command::new(BIN)
-        .args(["--demo", "--web.telemetry-path=/-/metrics"])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("--web.telemetry-path") && err.contains("/-/metrics"),
-        "{err}"
-    );
+fn bad_flags_are_refused_when_the_flags_are_read() {
+    for (flag, value) in [
+        ("--web.telemetry-path", "/-/metrics"),
+        ("--api.endpoint", "ftp://cdb.example"),
+        ("--api.region", "ap guangzhou"),
+        ("--credentials.metadata-endpoint", "nope"),
+        ("--log.level", "loud"),
+        ("--log.format", "xml"),
+    ] {
+        let out = Command::new(BIN)
+            .args(["--demo", &format!("{flag}={value}")])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(flag) && err.contains(value), "{err}");
+    }
 }
