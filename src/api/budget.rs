@@ -1,5 +1,6 @@
 //! One requests-per-second budget shared by every request the process makes.
 
+use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -15,7 +16,9 @@ pub enum Priority {
 }
 
 /// Spaces requests evenly: the n-th request may start no earlier than n/rate seconds
-/// after the first, so no one-second window ever holds more than `rate` (+1) of them.
+/// after the first. Slots are reserved ahead, so a stalled process (a CPU quota, a loaded
+/// node) would wake several late together; the starts of the last second are kept too, and
+/// no one-second window ever holds more than `rate` of them.
 ///
 /// The rate adapts to the API: throttling halves it (once a second at most: the answers
 /// of one burst are one signal, not many), and each quiet second after that wins back a
@@ -34,12 +37,16 @@ struct BudgetState {
     /// When the rate last changed, so that recovery is paced by time, not by requests.
     changed: Instant,
     halved: Option<Instant>,
+    /// When the latest requests started, at most `rate` of them, oldest first.
+    started: VecDeque<Instant>,
 }
 
 /// The slowest the budget backs off to, as a fraction of the configured rate.
 const FLOOR: f64 = 1.0 / 32.0;
 /// The share of the configured rate won back per quiet second.
 const RECOVERY: f64 = 1.0 / 10.0;
+/// The window the rate is counted in.
+const WINDOW: Duration = Duration::from_secs(1);
 /// Throttled answers within this long of a halving are part of the same signal.
 const HALVING_WINDOW: Duration = Duration::from_secs(1);
 
@@ -63,6 +70,7 @@ impl RequestBudget {
                 spacing: Duration::from_secs_f64(1.0 / rate),
                 changed: Instant::now(),
                 halved: None,
+                started: VecDeque::new(),
             }),
         }
     }
@@ -118,13 +126,38 @@ impl RequestBudget {
             };
             tokio::time::sleep_until(at).await;
             if reserved {
-                return;
+                break;
+            }
+        }
+        loop {
+            let full_until = self.lock().start(Instant::now());
+            match full_until {
+                None => return,
+                Some(until) => tokio::time::sleep_until(until).await,
             }
         }
     }
 }
 
 impl BudgetState {
+    /// Records a start at `now`, or says until when the last second is full.
+    fn start(&mut self, now: Instant) -> Option<Instant> {
+        let cap = (self.rate.floor() as usize).max(1);
+        while self.started.len() > cap
+            || self
+                .started
+                .front()
+                .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+        {
+            self.started.pop_front();
+        }
+        if self.started.len() >= cap {
+            return self.started.front().map(|t| *t + WINDOW);
+        }
+        self.started.push_back(now);
+        None
+    }
+
     fn set(&mut self, rate: f64) {
         self.rate = rate;
         self.spacing = Duration::from_secs_f64(1.0 / rate);
@@ -137,6 +170,37 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn late_wakers_do_not_start_together() {
+        let budget = Arc::new(RequestBudget::per_second(4.0));
+        let tasks: Vec<_> = (0..12)
+            .map(|_| {
+                let b = Arc::clone(&budget);
+                tokio::spawn(async move {
+                    b.acquire(Priority::Normal).await;
+                    Instant::now()
+                })
+            })
+            .collect();
+        tokio::task::yield_now().await;
+        // The process stalls for 2 s: eight reserved slots pass while nobody runs.
+        tokio::time::advance(Duration::from_secs(2)).await;
+        let mut starts = Vec::new();
+        for t in tasks {
+            starts.push(t.await.unwrap());
+        }
+        let busiest = starts
+            .iter()
+            .map(|a| {
+                starts
+                    .iter()
+                    .filter(|b| **b >= *a && **b - *a < WINDOW)
+                    .count()
+            })
+            .max();
+        assert_eq!(busiest, Some(4), "{starts:?}");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn requests_are_spaced() {
