@@ -72,8 +72,8 @@ pub fn contract() -> String {
     }
     out.push_str(
         "# A fourth column `optional` marks a family the demo (API 3.0) need not show.\n\
-         # Read by .ci/check-exposition.py (against a live /metrics) and\n\
-         # .ci/check-queries.py (rules and dashboard may use only these).\n",
+         # Read by .ci/check-exposition.py (against a live /metrics); tests/it/contract.rs\n\
+         # checks that rules, dashboard and README use only these.\n",
     );
     for d in docs() {
         let labels: Vec<_> = d.group.labels().iter().chain(d.labels).copied().collect();
