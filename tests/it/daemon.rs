@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::fake_api::{FakeApi, Reply, TaskSpec, cst, job_answer, now};
+use crate::support::fake_api::{FakeApi, Reply, V2Job, V2Task, cst, now};
 use crate::support::{Daemon, config};
 
 const SEED: &str = include_str!("../../test-data/seed-answer.json");
@@ -13,58 +13,21 @@ fn yaml(endpoint: &str, extra: &str) -> String {
     )
 }
 
-fn task<'a>(
-    id: &'a str,
-    instance: &'a str,
-    status: i64,
-    progress: i64,
-    start: &'a str,
-    end: &'a str,
-) -> TaskSpec<'a> {
-    TaskSpec {
-        id,
-        instance,
-        status,
-        progress,
-        code: if status == 3 { 9006 } else { 0 },
-        start,
-        end,
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_reports_jobs_tasks_and_poll_health() {
     let api = FakeApi::start().await;
     let started = now() - 600;
     let (s, half) = (cst(started), cst(started + 300));
     api.set_job(12782, Reply::Json(SEED.into()));
-    api.set_job(
-        2001,
-        job_answer(
-            2001,
-            1,
-            40,
-            0,
-            &s,
-            "0000-00-00 00:00:00",
-            &[
-                task("7", "cdb-a", 2, 100, &s, &half),
-                task("8", "cdb-b", 1, 20, &half, ""),
-            ],
-        ),
-    );
-    api.set_job(
-        2002,
-        job_answer(
-            2002,
-            3,
-            60,
-            9006,
-            &s,
-            &half,
-            &[task("9", "cdb-c", 3, 60, &s, &half)],
-        ),
-    );
+    let running = V2Job::new(2001, &s)
+        .at(1, 40)
+        .ended("0000-00-00 00:00:00")
+        .task(V2Task::new("7", "cdb-a", &s).at(2, 100).ended(&half))
+        .task(V2Task::new("8", "cdb-b", &half).at(1, 20));
+    api.set_job(2001, running.reply());
+    let failed = V2Job::new(2002, &s).at(3, 60).code(9006).ended(&half);
+    let failed = failed.task(V2Task::new("9", "cdb-c", &s).at(3, 60).ended(&half));
+    api.set_job(2002, failed.reply());
     let cfg = yaml(
         &api.endpoint,
         "jobs:\n  - id: 12782\n    labels: { team: dba }\n  - id: 2001\n  - id: 2002\n  - id: 9999\n",
@@ -74,170 +37,96 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
     let m = daemon.scrape().await;
 
     // Exactly one state at 1 per job and per task.
-    for (job, state) in [
-        ("12782", "success"),
-        ("2001", "running"),
-        ("2002", "failed"),
-    ] {
-        assert_eq!(
-            m.states("cdb_rollback_job_state", &[("job_id", job)]),
-            [state],
-            "job {job}"
-        );
-        assert_eq!(
-            m.find("cdb_rollback_job_state", &[("job_id", job)]).len(),
-            9
-        );
-    }
     for (job, task, state) in [
-        ("12782", "105", "success"),
-        ("2001", "7", "success"),
-        ("2001", "8", "running"),
-        ("2002", "9", "failed"),
+        ("12782", None, "success"),
+        ("2001", None, "running"),
+        ("2002", None, "failed"),
+        ("12782", Some("105"), "success"),
+        ("2001", Some("7"), "success"),
+        ("2001", Some("8"), "running"),
+        ("2002", Some("9"), "failed"),
     ] {
-        let l = [("job_id", job), ("task_id", task)];
-        assert_eq!(
-            m.states("cdb_rollback_task_state", &l),
-            [state],
-            "task {task}"
-        );
+        let (family, labels) = match task {
+            None => ("cdb_rollback_job_state", vec![("job_id", job)]),
+            Some(t) => (
+                "cdb_rollback_task_state",
+                vec![("job_id", job), ("task_id", t)],
+            ),
+        };
+        assert_eq!(m.states(family, &labels), [state], "{job} {task:?}");
+        assert_eq!(m.find(family, &labels).len(), 9, "{job} {task:?}");
     }
 
-    // The seed answer, with its configured label.
+    // The seed answer (its whole rendering is the golden file seed.prom), with its
+    // configured label; the running job; the failed job and its failed task.
     let seed = [("job_id", "12782"), ("team", "dba")];
-    assert_eq!(m.value("cdb_rollback_job_status", &seed), Some(2.0));
-    assert_eq!(m.value("cdb_rollback_job_progress_ratio", &seed), Some(1.0));
-    assert_eq!(
-        m.value("cdb_rollback_job_start_time_seconds", &seed),
-        Some(1_462_960_709.0)
-    );
-    assert_eq!(
-        m.value("cdb_rollback_job_end_time_seconds", &seed),
-        Some(1_462_960_802.0)
-    );
-    assert_eq!(
-        m.value("cdb_rollback_job_duration_seconds", &seed),
-        Some(93.0)
-    );
-    assert_eq!(m.value("cdb_rollback_job_error_code", &seed), Some(0.0));
-    assert_eq!(
-        m.value(
-            "cdb_rollback_job_info",
-            &[("job_id", "12782"), ("type", "10")]
-        ),
-        Some(1.0)
-    );
     let seed_task = [
         ("job_id", "12782"),
         ("task_id", "105"),
         ("instance_id", "2629265e-11ec-11e6-abea-0819a6d0fc09"),
         ("team", "dba"),
     ];
-    assert_eq!(
-        m.value("cdb_rollback_task_duration_seconds", &seed_task),
-        Some(61.0)
-    );
-    assert_eq!(
-        m.value("cdb_rollback_task_target_time_seconds", &seed_task),
-        Some(1_462_874_276.0)
-    );
-    assert_eq!(
-        m.value("cdb_rollback_task_databases", &seed_task),
-        Some(1.0)
-    );
+    let info = [("job_id", "12782"), ("type", "10")];
+    let (j2001, j2002) = ([("job_id", "2001")], [("job_id", "2002")]);
+    let t = |id| [("task_id", id)];
+    let (t7, t8, t9) = (t("7"), t("8"), t("9"));
+    m.expect(&[
+        ("job_status", &seed, Some(2.0)),
+        ("job_progress_ratio", &seed, Some(1.0)),
+        ("job_start_time_seconds", &seed, Some(1_462_960_709.0)),
+        ("job_end_time_seconds", &seed, Some(1_462_960_802.0)),
+        ("job_duration_seconds", &seed, Some(93.0)),
+        ("job_error_code", &seed, Some(0.0)),
+        ("job_info", &info, Some(1.0)),
+        ("task_duration_seconds", &seed_task, Some(61.0)),
+        (
+            "task_target_time_seconds",
+            &seed_task,
+            Some(1_462_874_276.0),
+        ),
+        ("task_databases", &seed_task, Some(1.0)),
+        ("job_progress_ratio", &j2001, Some(0.4)),
+        ("job_start_time_seconds", &j2001, Some(started as f64)),
+        ("job_end_time_seconds", &j2001, None),
+        ("task_progress_ratio", &t8, Some(0.2)),
+        ("task_end_time_seconds", &t8, None),
+        ("task_duration_seconds", &t7, Some(300.0)),
+        ("task_databases", &t7, Some(2.0)),
+        ("job_error_code", &j2002, Some(9006.0)),
+        ("job_duration_seconds", &j2002, Some(300.0)),
+        ("task_error_code", &t9, Some(9006.0)),
+    ]);
     let info = m.find("cdb_rollback_task_info", &seed_task);
-    assert_eq!(info.len(), 1);
-    assert_eq!(info[0].labels["work_id"], "311396");
-    assert_eq!(info[0].labels["instance_name"], "cdb154047");
-    assert_eq!(info[0].labels["strategy"], "full");
-    assert_eq!(info[0].labels["operator"], "909619400");
-
-    // The running job: progress, no end, duration growing from its start.
-    let running = [("job_id", "2001")];
-    assert_eq!(
-        m.value("cdb_rollback_job_progress_ratio", &running),
-        Some(0.4)
-    );
-    assert_eq!(
-        m.value("cdb_rollback_job_start_time_seconds", &running),
-        Some(started as f64)
-    );
-    assert_eq!(m.value("cdb_rollback_job_end_time_seconds", &running), None);
+    let info: Vec<_> = ["work_id", "instance_name", "strategy", "operator"]
+        .map(|l| info[0].labels[l].as_str())
+        .into();
+    assert_eq!(info, ["311396", "cdb154047", "full", "909619400"]);
+    // A running job's duration grows from its start.
     let d = m
-        .value("cdb_rollback_job_duration_seconds", &running)
+        .value("cdb_rollback_job_duration_seconds", &j2001)
         .unwrap();
     assert!((600.0..=630.0).contains(&d), "running duration {d}");
-    assert_eq!(
-        m.value("cdb_rollback_task_progress_ratio", &[("task_id", "8")]),
-        Some(0.2)
-    );
-    assert_eq!(
-        m.value("cdb_rollback_task_end_time_seconds", &[("task_id", "8")]),
-        None
-    );
-    assert_eq!(
-        m.value("cdb_rollback_task_duration_seconds", &[("task_id", "7")]),
-        Some(300.0)
-    );
-    assert_eq!(
-        m.value("cdb_rollback_task_databases", &[("task_id", "7")]),
-        Some(2.0)
-    );
-
-    // The failed job and its failed task.
-    assert_eq!(
-        m.value("cdb_rollback_job_error_code", &[("job_id", "2002")]),
-        Some(9006.0)
-    );
-    assert_eq!(
-        m.value("cdb_rollback_job_duration_seconds", &[("job_id", "2002")]),
-        Some(300.0)
-    );
-    assert_eq!(
-        m.value(
-            "cdb_rollback_task_error_code",
-            &[("task_id", "9"), ("instance_id", "cdb-c")]
-        ),
-        Some(9006.0)
-    );
 
     // Poll health: the unknown job is visible, failing, and has no values.
+    let unknown = [("job_id", "9999")];
     for job in ["12782", "2001", "2002"] {
-        assert_eq!(
-            m.value("cdb_rollback_job_poll_success", &[("job_id", job)]),
-            Some(1.0),
-            "job {job}"
-        );
+        let j = [("job_id", job)];
+        m.expect(&[("job_poll_success", &j, Some(1.0))]);
         assert!(
-            m.value(
-                "cdb_rollback_job_last_success_time_seconds",
-                &[("job_id", job)]
-            )
-            .is_some()
+            m.value("cdb_rollback_job_last_success_time_seconds", &j)
+                .is_some()
         );
     }
-    assert_eq!(
-        m.value("cdb_rollback_job_poll_success", &[("job_id", "9999")]),
-        Some(0.0)
-    );
+    m.expect(&[
+        ("job_poll_success", &unknown, Some(0.0)),
+        ("job_last_success_time_seconds", &unknown, None),
+        ("api_budget_requests_per_second", &[], Some(50.0)),
+    ]);
     assert!(
-        m.value(
-            "cdb_rollback_job_last_poll_time_seconds",
-            &[("job_id", "9999")]
-        )
-        .is_some()
+        m.value("cdb_rollback_job_last_poll_time_seconds", &unknown)
+            .is_some()
     );
-    assert_eq!(
-        m.value(
-            "cdb_rollback_job_last_success_time_seconds",
-            &[("job_id", "9999")]
-        ),
-        None
-    );
-    assert!(
-        m.find("cdb_rollback_job_state", &[("job_id", "9999")])
-            .is_empty()
-    );
+    assert!(m.find("cdb_rollback_job_state", &unknown).is_empty());
 
     // The exporter's own metrics.
     let ok = m
@@ -263,10 +152,6 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
             >= 4.0
     );
     assert_eq!(m.find("cdb_rollback_exporter_build_info", &[]).len(), 1);
-    assert_eq!(
-        m.value("cdb_rollback_api_budget_requests_per_second", &[]),
-        Some(50.0)
-    );
     let demand = m
         .value("cdb_rollback_poll_demand_requests_per_second", &[])
         .unwrap();
@@ -308,7 +193,10 @@ async fn failing_api_keeps_last_good_values_then_recovers() {
     let s = cst(now() - 60);
     api.set_job(
         3001,
-        job_answer(3001, 1, 40, 0, &s, "", &[task("1", "cdb-a", 1, 40, &s, "")]),
+        V2Job::new(3001, &s)
+            .at(1, 40)
+            .task(V2Task::new("1", "cdb-a", &s).at(1, 40))
+            .reply(),
     );
     let daemon = Daemon::start(config(&yaml(&api.endpoint, "jobs:\n  - id: 3001\n"))).await;
     let job = [("job_id", "3001")];
@@ -329,16 +217,16 @@ async fn failing_api_keeps_last_good_values_then_recovers() {
             m.value("cdb_rollback_job_poll_success", &job) == Some(0.0)
         })
         .await;
-    assert_eq!(
-        m.value("cdb_rollback_job_progress_ratio", &job),
-        Some(0.4),
-        "last good value kept"
-    );
-    assert_eq!(m.states("cdb_rollback_job_state", &job), ["running"]);
-    assert_eq!(
-        m.value("cdb_rollback_task_progress_ratio", &[("task_id", "1")]),
-        Some(0.4)
-    );
+    // The last good values are kept.
+    m.expect(&[
+        ("job_progress_ratio", &job, Some(0.4)),
+        (
+            "job_state",
+            &[("job_id", "3001"), ("state", "running")],
+            Some(1.0),
+        ),
+        ("task_progress_ratio", &[("task_id", "1")], Some(0.4)),
+    ]);
     let last_ok = m
         .value("cdb_rollback_job_last_success_time_seconds", &job)
         .unwrap();
@@ -375,13 +263,18 @@ async fn failing_api_keeps_last_good_values_then_recovers() {
                 >= 1.0
         })
         .await;
-    assert_eq!(m.value("cdb_rollback_job_poll_success", &job), Some(0.0));
-    assert_eq!(m.value("cdb_rollback_job_progress_ratio", &job), Some(0.4));
+    m.expect(&[
+        ("job_poll_success", &job, Some(0.0)),
+        ("job_progress_ratio", &job, Some(0.4)),
+    ]);
 
     api.with(|s| s.all_fail = None);
     api.set_job(
         3001,
-        job_answer(3001, 1, 70, 0, &s, "", &[task("1", "cdb-a", 1, 70, &s, "")]),
+        V2Job::new(3001, &s)
+            .at(1, 70)
+            .task(V2Task::new("1", "cdb-a", &s).at(1, 70))
+            .reply(),
     );
     let m = daemon
         .scrape_until(Duration::from_secs(5), "recovery", |m| {
@@ -403,18 +296,11 @@ async fn a_task_that_disappears_leaves_no_series() {
     let s = cst(now() - 60);
     api.set_job(
         4001,
-        job_answer(
-            4001,
-            1,
-            50,
-            0,
-            &s,
-            "",
-            &[
-                task("41", "cdb-a", 1, 50, &s, ""),
-                task("42", "cdb-b", 1, 50, &s, ""),
-            ],
-        ),
+        V2Job::new(4001, &s)
+            .at(1, 50)
+            .task(V2Task::new("41", "cdb-a", &s).at(1, 50))
+            .task(V2Task::new("42", "cdb-b", &s).at(1, 50))
+            .reply(),
     );
     let daemon = Daemon::start(config(&yaml(&api.endpoint, "jobs:\n  - id: 4001\n"))).await;
     let m = daemon
@@ -432,15 +318,10 @@ async fn a_task_that_disappears_leaves_no_series() {
 
     api.set_job(
         4001,
-        job_answer(
-            4001,
-            1,
-            60,
-            0,
-            &s,
-            "",
-            &[task("41", "cdb-a", 1, 60, &s, "")],
-        ),
+        V2Job::new(4001, &s)
+            .at(1, 60)
+            .task(V2Task::new("41", "cdb-a", &s).at(1, 60))
+            .reply(),
     );
     let m = daemon
         .scrape_until(Duration::from_secs(5), "task 42 gone", |m| {
@@ -466,7 +347,7 @@ async fn fifty_jobs_stay_within_the_request_budget() {
     let s = cst(now() - 60);
     let mut jobs = String::from("jobs:\n");
     for id in 1..=50u64 {
-        api.set_job(id, job_answer(id, 1, 10, 0, &s, "", &[]));
+        api.set_job(id, V2Job::new(id, &s).at(1, 10).reply());
         jobs.push_str(&format!("  - id: {id}\n"));
     }
     let cfg = format!(

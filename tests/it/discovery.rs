@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::exposition::Exposition;
-use crate::support::fake_api::{FakeApi, Reply, cst, job_answer, list_row, now};
+use crate::support::fake_api::{FakeApi, Reply, V2Job, cst, list_row, now};
 use crate::support::{Daemon, config};
 
 const HOUR: i64 = 3600;
@@ -14,15 +14,10 @@ fn put(api: &FakeApi, instance: &str, id: u64, status: i64, start: i64, end: Opt
     let (s, e) = (cst(start), end.map(cst).unwrap_or_default());
     api.set_job(
         id,
-        job_answer(
-            id,
-            status,
-            if status == 2 { 100 } else { 50 },
-            0,
-            &s,
-            &e,
-            &[],
-        ),
+        V2Job::new(id, &s)
+            .at(status, if status == 2 { 100 } else { 50 })
+            .ended(&e)
+            .reply(),
     );
     api.with(|st| {
         let rows = st.lists.entry(instance.to_string()).or_default();
@@ -119,22 +114,14 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
             .iter()
             .all(|s| s.value == 1.0)
     );
-    assert_eq!(
-        m.value("cdb_rollback_discovery_jobs", &[("instance_id", "cdb-big")]),
-        Some(125.0)
-    );
-    assert_eq!(
-        m.value(
-            "cdb_rollback_discovery_jobs",
-            &[("instance_id", "cdb-small")]
-        ),
-        Some(2.0)
-    );
+    let (big, small) = ([("instance_id", "cdb-big")], [("instance_id", "cdb-small")]);
+    m.expect(&[
+        ("discovery_jobs", &big, Some(125.0)),
+        ("discovery_jobs", &small, Some(2.0)),
+        ("discovery_success", &big, Some(1.0)),
+        ("discovery_success", &small, Some(1.0)),
+    ]);
     for inst in ["cdb-big", "cdb-small"] {
-        assert_eq!(
-            m.value("cdb_rollback_discovery_success", &[("instance_id", inst)]),
-            Some(1.0)
-        );
         assert!(
             m.value(
                 "cdb_rollback_discovery_last_success_time_seconds",
@@ -180,13 +167,7 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
         tracked(&m).contains(&30001),
         "configured jobs are never dropped"
     );
-    assert_eq!(
-        m.value(
-            "cdb_rollback_discovery_jobs",
-            &[("instance_id", "cdb-small")]
-        ),
-        Some(1.0)
-    );
+    m.expect(&[("discovery_jobs", &small, Some(1.0))]);
 
     // cdb-small's discovery fails: its jobs stay tracked, even one that turns old and
     // finished meanwhile, and the metrics say discovery is failing.
@@ -212,15 +193,10 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
         .unwrap();
     api.set_job(
         20001,
-        job_answer(
-            20001,
-            2,
-            100,
-            0,
-            &cst(t - 72 * HOUR),
-            &cst(t - 71 * HOUR),
-            &[],
-        ),
+        V2Job::new(20001, &cst(t - 72 * HOUR))
+            .at(2, 100)
+            .ended(&cst(t - 71 * HOUR))
+            .reply(),
     );
     daemon
         .scrape_until(Duration::from_secs(10), "20001 polled as finished", |m| {
@@ -252,34 +228,12 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
         tracked(&m).contains(&20001),
         "no drop while the instance's discovery fails"
     );
-    assert_eq!(
-        m.value(
-            "cdb_rollback_discovery_jobs",
-            &[("instance_id", "cdb-small")]
-        ),
-        Some(1.0)
-    );
-    assert_eq!(
-        m.value(
-            "cdb_rollback_discovery_success",
-            &[("instance_id", "cdb-small")]
-        ),
-        Some(0.0)
-    );
-    assert_eq!(
-        m.value(
-            "cdb_rollback_discovery_success",
-            &[("instance_id", "cdb-big")]
-        ),
-        Some(1.0)
-    );
-    assert_eq!(
-        m.value(
-            "cdb_rollback_discovery_last_success_time_seconds",
-            &[("instance_id", "cdb-small")]
-        ),
-        Some(last_ok)
-    );
+    m.expect(&[
+        ("discovery_jobs", &small, Some(1.0)),
+        ("discovery_success", &small, Some(0.0)),
+        ("discovery_success", &big, Some(1.0)),
+        ("discovery_last_success_time_seconds", &small, Some(last_ok)),
+    ]);
     assert!(
         m.value(
             "cdb_rollback_api_requests_total",

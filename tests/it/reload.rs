@@ -6,7 +6,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use crate::support::exposition::Exposition;
-use crate::support::fake_api::{FakeApi, TaskSpec, cst, job_answer, now};
+use crate::support::fake_api::{FakeApi, V2Job, V2Task, cst, now};
 use crate::support::fake_v3::{FakeJob, FakeV3};
 use crate::support::scrape;
 use crate::support::{Daemon, SECRET_ID, SECRET_KEY, config};
@@ -31,16 +31,8 @@ fn v2_yaml(endpoint: &str, jobs: &str) -> String {
 
 fn running(api: &FakeApi, id: u64) {
     let s = cst(now() - 600);
-    let task = TaskSpec {
-        id: "7",
-        instance: "cdb-a",
-        status: 1,
-        progress: 40,
-        code: 0,
-        start: &s,
-        end: "",
-    };
-    api.set_job(id, job_answer(id, 1, 40, 0, &s, "", &[task]));
+    let task = V2Task::new("7", "cdb-a", &s).at(1, 40);
+    api.set_job(id, V2Job::new(id, &s).at(1, 40).task(task).reply());
 }
 
 fn polled(m: &Exposition, id: &str) -> bool {

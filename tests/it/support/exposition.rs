@@ -99,6 +99,21 @@ impl Exposition {
         found.first().map(|s| s.value)
     }
 
+    /// Checks a table of expected values, families named without their `cdb_rollback_`
+    /// (`None`: no such series), and fails once, listing every row that differs, so that a
+    /// scenario's expectations read as one table.
+    pub fn expect(&self, rows: &[(&str, &[(&str, &str)], Option<f64>)]) {
+        let wrong: Vec<String> = rows
+            .iter()
+            .filter_map(|(name, labels, want)| {
+                let name = format!("cdb_rollback_{name}");
+                let got = self.value(&name, labels);
+                (got != *want).then(|| format!("{name}{labels:?}: got {got:?}, want {want:?}"))
+            })
+            .collect();
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
     /// The states set to 1 for the series matching `labels`.
     pub fn states(&self, name: &str, labels: &[(&str, &str)]) -> Vec<String> {
         self.find(name, labels)

@@ -213,45 +213,108 @@ fn route(s: &mut FakeState, params: &BTreeMap<String, String>) -> Reply {
     }
 }
 
-/// One task of a job answer.
-pub struct TaskSpec<'a> {
-    pub id: &'a str,
-    pub instance: &'a str,
-    pub status: i64,
-    pub progress: i64,
-    pub code: i64,
-    pub start: &'a str,
-    pub end: &'a str,
-}
-
-/// A `GetCdbRollbackJobTask` answer in the Chinese page's spelling, numbers as strings.
-pub fn job_answer(
+/// A v2 job as `GetCdbRollbackJobTask` answers it: running at 0 % with no task and no end
+/// until told otherwise, so that a scenario names only what matters to it.
+#[derive(Clone)]
+pub struct V2Job {
     id: u64,
     status: i64,
     progress: i64,
     code: i64,
-    start: &str,
-    end: &str,
-    tasks: &[TaskSpec],
-) -> Reply {
-    let task_detail: Vec<Value> = tasks
-        .iter()
-        .map(|t| {
-            json!({
-                "taskInfo": {"instanceid": t.instance, "instancename": format!("name-{}", t.instance),
-                    "strategy": "table", "rollbacktime": "2026-11-27 08:00:00", "type": "nopriv",
-                    "operator": "100001", "dbs": [{"dbname": "a", "newname": "a_bak"}, {"dbname": "b", "newname": "b_bak"}]},
-                "taskid": t.id, "workid": format!("w{}", t.id), "status": t.status.to_string(),
-                "progress": t.progress.to_string(), "code": t.code.to_string(), "message": "",
-                "starttime": t.start, "endtime": t.end,
-            })
+    start: String,
+    end: String,
+    tasks: Vec<V2Task>,
+}
+
+/// One task (instance) of a [`V2Job`]; its error code is 9006 when it failed.
+#[derive(Clone)]
+pub struct V2Task {
+    id: String,
+    instance: String,
+    status: i64,
+    progress: i64,
+    start: String,
+    end: String,
+}
+
+impl V2Job {
+    pub fn new(id: u64, start: &str) -> V2Job {
+        V2Job {
+            id,
+            status: 1,
+            progress: 0,
+            code: 0,
+            start: start.into(),
+            end: String::new(),
+            tasks: Vec::new(),
+        }
+    }
+
+    /// Status number (2 success, 3 failed, ...) and progress in percent.
+    pub fn at(mut self, status: i64, progress: i64) -> V2Job {
+        (self.status, self.progress) = (status, progress);
+        self
+    }
+
+    pub fn code(mut self, code: i64) -> V2Job {
+        self.code = code;
+        self
+    }
+
+    pub fn ended(mut self, end: &str) -> V2Job {
+        self.end = end.into();
+        self
+    }
+
+    pub fn task(mut self, task: V2Task) -> V2Job {
+        self.tasks.push(task);
+        self
+    }
+
+    /// The answer in the Chinese page's spelling, numbers as strings.
+    pub fn reply(&self) -> Reply {
+        let task_detail: Vec<Value> = self.tasks.iter().map(V2Task::json).collect();
+        json_reply(json!({"code": "0", "message": "", "data": {
+            "jobInfo": {"jobId": self.id.to_string(), "type": "10", "status": self.status.to_string(),
+                "progress": self.progress.to_string(), "code": self.code.to_string(), "message": "",
+                "starttime": self.start, "endtime": self.end, "detail": []},
+            "taskDetail": task_detail}}))
+    }
+}
+
+impl V2Task {
+    pub fn new(id: &str, instance: &str, start: &str) -> V2Task {
+        V2Task {
+            id: id.into(),
+            instance: instance.into(),
+            status: 1,
+            progress: 0,
+            start: start.into(),
+            end: String::new(),
+        }
+    }
+
+    pub fn at(mut self, status: i64, progress: i64) -> V2Task {
+        (self.status, self.progress) = (status, progress);
+        self
+    }
+
+    pub fn ended(mut self, end: &str) -> V2Task {
+        self.end = end.into();
+        self
+    }
+
+    fn json(&self) -> Value {
+        let code = if self.status == 3 { 9006 } else { 0 };
+        json!({
+            "taskInfo": {"instanceid": self.instance, "instancename": format!("name-{}", self.instance),
+                "strategy": "table", "rollbacktime": "2026-11-27 08:00:00", "type": "nopriv",
+                "operator": "100001", "dbs": [{"dbname": "a", "newname": "a_bak"}, {"dbname": "b", "newname": "b_bak"}]},
+            "taskid": self.id, "workid": format!("w{}", self.id), "status": self.status.to_string(),
+            "progress": self.progress.to_string(), "code": code.to_string(), "message": "",
+            "starttime": self.start, "endtime": self.end,
         })
-        .collect();
-    json_reply(json!({"code": "0", "message": "", "data": {
-        "jobInfo": {"jobId": id.to_string(), "type": "10", "status": status.to_string(),
-            "progress": progress.to_string(), "code": code.to_string(), "message": "",
-            "starttime": start, "endtime": end, "detail": []},
-        "taskDetail": task_detail}}))
+    }
 }
 
 /// One row of a `GetCdbRollbackJob` answer.
