@@ -46,6 +46,9 @@ fn parse_labels(s: &str) -> BTreeMap<String, String> {
     }
 }
 
+/// One row of [`Exposition::expect`]: family (without `cdb_rollback_`), labels, value.
+pub type Expected<'a> = (&'a str, &'a [(&'a str, &'a str)], Option<f64>);
+
 impl Exposition {
     pub fn parse(text: &str) -> Exposition {
         let mut samples = Vec::new();
@@ -102,7 +105,7 @@ impl Exposition {
     /// Checks a table of expected values, families named without their `cdb_rollback_`
     /// (`None`: no such series), and fails once, listing every row that differs, so that a
     /// scenario's expectations read as one table.
-    pub fn expect(&self, rows: &[(&str, &[(&str, &str)], Option<f64>)]) {
+    pub fn expect(&self, rows: &[Expected]) {
         let wrong: Vec<String> = rows
             .iter()
             .filter_map(|(name, labels, want)| {
