@@ -60,10 +60,10 @@ pub fn check_telemetry_path(path: &str) -> Result<(), BadTelemetryPath> {
 
 /// Keeps `cdb_rollback_poll_demand_requests_per_second` current, and says once in the
 /// log when the configured intervals ask for more requests than the budget allows.
-async fn watch_demand(poller: Arc<dyn Poller>, metrics: Arc<Metrics>, budget: f64) {
+async fn watch_demand(live: Arc<reload::Live>, metrics: Arc<Metrics>) {
     let mut over = false;
     loop {
-        let demand = poller.demand();
+        let (demand, budget) = (live.demand(), live.budget());
         metrics.demand.set(demand);
         if demand > budget && !over {
             tracing::warn!(
@@ -143,15 +143,6 @@ fn configured_jobs(config: &Config) -> Vec<JobKey> {
     }
 }
 
-fn describe_api(config: &Config, credentials: &str) -> String {
-    format!(
-        "API {}.0 at {}, region {}, credentials from {credentials}",
-        config.client.version.number(),
-        config.client.endpoint,
-        config.client.regions.join(", ")
-    )
-}
-
 fn log_listening(addr: std::net::SocketAddr, path: &str, config: &Config, web: Option<&WebConfig>) {
     let tls = web.is_some_and(|w| w.current().tls.is_some());
     let basic_auth = web.is_some_and(|w| !w.current().users.is_empty());
@@ -187,7 +178,6 @@ pub async fn run_with_options(
     metrics.prepare(config.client.version.actions(), &config.client.regions);
     metrics.prepare_credentials(creds.provider.label());
     log_credentials(&creds);
-    let api = describe_api(&config, &creds.provider.describe().to_string());
     let store = Arc::new(Store::new());
     let reload = options.reload;
     let live = reload::Live::start(
@@ -198,12 +188,11 @@ pub async fn run_with_options(
         reload.source,
     )?;
     let poller: Arc<dyn Poller> = live.clone();
-    let budget = config.client.max_requests_per_second;
-    let demand = tokio::spawn(watch_demand(
-        Arc::clone(&poller),
-        Arc::clone(&metrics),
-        budget,
-    ));
+    let demand = tokio::spawn(watch_demand(Arc::clone(&live), Arc::clone(&metrics)));
+    let api = {
+        let live = Arc::clone(&live);
+        Arc::new(move || live.describe_api())
+    };
     let (exposition, rendering) =
         ExpositionCache::start(Arc::clone(&store), Arc::clone(&metrics)).await;
     let state = Arc::new(AppState {

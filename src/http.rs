@@ -25,8 +25,9 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub metrics: Arc<Metrics>,
     pub telemetry_path: String,
-    /// What the landing page says of the API: version, endpoint, regions.
-    pub api: String,
+    /// What the landing page says of the API: version, endpoint, regions, credentials; asked
+    /// at each visit, as a reload may change it.
+    pub api: Arc<dyn Fn() -> String + Send + Sync>,
     /// Ready once each of these has been polled once.
     pub configured_jobs: Vec<JobKey>,
     pub exposition: Arc<ExpositionCache>,
@@ -199,7 +200,7 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
          <th>progress</th><th>last poll (UTC)</th><th>last error</th><th>message</th></tr>",
         esc(VERSION),
         esc(REVISION),
-        esc(&state.api),
+        esc(&(state.api)()),
         entries.len()
     );
     for e in entries.iter().take(MAX_ROWS) {

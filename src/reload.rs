@@ -62,6 +62,8 @@ struct Running {
     config: Config,
     poller: Arc<dyn Poller>,
     refresher: Option<JoinHandle<()>>,
+    /// Where the credentials in use come from, for the landing page.
+    credentials: String,
 }
 
 /// The running configuration, replaced whole by a reload. As a [`Poller`] it stands for
@@ -101,11 +103,30 @@ impl Live {
                 config,
                 poller,
                 refresher: None,
+                credentials: creds.provider.describe(),
             }),
             reloads: tokio::sync::Mutex::new(()),
         };
         live.spawn_refresher(creds);
         Ok(Arc::new(live))
+    }
+
+    /// What the landing page says of the API in use: version, endpoint, regions, credentials.
+    pub fn describe_api(&self) -> String {
+        let running = lock(&self.running);
+        let client = &running.config.client;
+        format!(
+            "API {}.0 at {}, region {}, credentials from {}",
+            client.version.number(),
+            client.endpoint,
+            client.regions.join(", "),
+            running.credentials
+        )
+    }
+
+    /// The configured request budget in force.
+    pub fn budget(&self) -> f64 {
+        lock(&self.running).config.client.max_requests_per_second
     }
 
     /// Replaces the credentials refresher with the one `creds` needs.
@@ -170,6 +191,7 @@ impl Live {
             secret_id = %creds.first.creds.secret_id, "credentials found");
         self.metrics.prepare_credentials(creds.provider.label());
         self.handle.replace(creds.first.creds.clone());
+        lock(&self.running).credentials = creds.provider.describe();
         self.spawn_refresher(creds);
     }
 

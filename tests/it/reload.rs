@@ -171,6 +171,11 @@ async fn v3_reload_drops_a_removed_region_and_lists_an_added_one() {
         .await;
     let gz = [("region", "ap-guangzhou")];
     assert!(m.find("cdb_rollback_discovery_jobs", &gz).is_empty());
+    let landing = daemon.get("/").await.text().await.unwrap();
+    assert!(
+        landing.contains("region ap-shanghai,"),
+        "the landing page follows the reload"
+    );
     let m = daemon
         .scrape_until(Duration::from_secs(10), "the Shanghai job", |m| {
             polled(m, "5000")

@@ -38,7 +38,7 @@ pub async fn serve(store: Arc<Store>, web_config: Option<&Path>) -> Server {
         store,
         metrics,
         telemetry_path: "/metrics".into(),
-        api: "API 3.0 (test)".into(),
+        api: Arc::new(|| "API 3.0 (test)".into()),
         configured_jobs: vec![],
         exposition,
         ready: Default::default(),
