@@ -64,11 +64,13 @@ async fn v2_reload_adds_drops_and_relabels_jobs_keeping_their_state() {
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
 
     // The kept job carries its new label with its data, the removed one is gone (the
-    // served metrics follow within the render's coalescing delay).
+    // served metrics follow within the render's coalescing delay; the reload's timestamp
+    // is set just after the store changed, so a render may fall between the two).
     let b = [("job_id", "2001"), ("team", "b")];
     let m = daemon
         .scrape_until(Duration::from_secs(5), "the new label", |m| {
             m.value("cdb_rollback_job_poll_success", &b).is_some()
+                && m.value(AT, &[]).is_some_and(|at| at > started_at)
         })
         .await;
     assert_eq!(m.value("cdb_rollback_job_poll_success", &b), Some(1.0));
