@@ -1,6 +1,5 @@
 //! One requests-per-second budget shared by every request the process makes.
 
-use std::collections::VecDeque;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -16,9 +15,9 @@ pub enum Priority {
 }
 
 /// Spaces requests evenly: the n-th request may start no earlier than n/rate seconds
-/// after the first. Slots are reserved ahead, so a stalled process (a CPU quota, a loaded
-/// node) would wake several late together; the starts of the last second are kept too, and
-/// no one-second window ever holds more than `rate` of them.
+/// after the first. Slots are reserved ahead; a stalled process (a CPU quota, a loaded
+/// node) would wake several late together, so each start is also held one spacing after
+/// the one before it, as it really happened.
 ///
 /// The rate adapts to the API: throttling halves it (once a second at most: the answers
 /// of one burst are one signal, not many), and each quiet second after that wins back a
@@ -37,16 +36,14 @@ struct BudgetState {
     /// When the rate last changed, so that recovery is paced by time, not by requests.
     changed: Instant,
     halved: Option<Instant>,
-    /// When the latest requests started, at most `rate` of them, oldest first.
-    started: VecDeque<Instant>,
+    /// When the latest request started (or will, once its wait is over).
+    last_start: Option<Instant>,
 }
 
 /// The slowest the budget backs off to, as a fraction of the configured rate.
 const FLOOR: f64 = 1.0 / 32.0;
 /// The share of the configured rate won back per quiet second.
 const RECOVERY: f64 = 1.0 / 10.0;
-/// The window the rate is counted in.
-const WINDOW: Duration = Duration::from_secs(1);
 /// Throttled answers within this long of a halving are part of the same signal.
 const HALVING_WINDOW: Duration = Duration::from_secs(1);
 
@@ -70,7 +67,7 @@ impl RequestBudget {
                 spacing: Duration::from_secs_f64(1.0 / rate),
                 changed: Instant::now(),
                 halved: None,
-                started: VecDeque::new(),
+                last_start: None,
             }),
         }
     }
@@ -129,33 +126,21 @@ impl RequestBudget {
                 break;
             }
         }
-        loop {
-            let full_until = self.lock().start(Instant::now());
-            match full_until {
-                None => return,
-                Some(until) => tokio::time::sleep_until(until).await,
-            }
-        }
+        let start = self.lock().start(Instant::now());
+        tokio::time::sleep_until(start).await;
     }
 }
 
 impl BudgetState {
-    /// Records a start at `now`, or says until when the last second is full.
-    fn start(&mut self, now: Instant) -> Option<Instant> {
-        let cap = (self.rate.floor() as usize).max(1);
-        while self.started.len() > cap
-            || self
-                .started
-                .front()
-                .is_some_and(|t| now.duration_since(*t) >= WINDOW)
-        {
-            self.started.pop_front();
-        }
-        if self.started.len() >= cap {
-            return self.started.front().map(|t| *t + WINDOW);
-        }
-        self.started.push_back(now);
-        None
+    /// When a request whose slot came at `now` starts: one spacing after the previous
+    /// start at the earliest. Later reservations stay behind it, where Background
+    /// requests see the queue.
+    fn start(&mut self, now: Instant) -> Instant {
+        let at = self.last_start.map_or(now, |l| (l + self.spacing).max(now));
+        self.last_start = Some(at);
+        let after = at + self.spacing;
+        self.next = Some(self.next.map_or(after, |n| n.max(after)));
+        at
     }
 
     fn set(&mut self, rate: f64) {
@@ -195,11 +180,25 @@ mod tests {
             .map(|a| {
                 starts
                     .iter()
-                    .filter(|b| **b >= *a && **b - *a < WINDOW)
+                    .filter(|b| **b >= *a && **b - *a < Duration::from_secs(1))
                     .count()
             })
             .max();
         assert_eq!(busiest, Some(4), "{starts:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fractional_rate_is_kept() {
+        let budget = RequestBudget::per_second(2.5);
+        let start = Instant::now();
+        for _ in 0..11 {
+            budget.acquire(Priority::Normal).await;
+        }
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(4),
+            "10 spacings of 0.4 s"
+        );
     }
 
     #[tokio::test(start_paused = true)]

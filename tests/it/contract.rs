@@ -159,6 +159,51 @@ fn rules_and_dashboards_use_only_exposed_metrics() {
     }
 }
 
+/// `cdb_rollback:…` recording-rule names used in `text`, and those it defines (`record:`).
+fn recording_rules(text: &str) -> (BTreeSet<String>, BTreeSet<String>) {
+    let name_char = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':';
+    let (mut used, mut defined) = (BTreeSet::new(), BTreeSet::new());
+    for (at, _) in text.match_indices("cdb_rollback:") {
+        let rest = &text[at..];
+        let name = &rest[..rest.find(|c| !name_char(c)).unwrap_or(rest.len())];
+        let line_start = text[..at].rfind('\n').map_or(0, |i| i + 1);
+        match text[line_start..at].trim_start().trim_start_matches("- ") {
+            "record: " => defined.insert(name.to_string()),
+            _ => used.insert(name.to_string()),
+        };
+    }
+    (used, defined)
+}
+
+#[test]
+fn dashboards_and_rules_use_only_recording_rules_that_are_defined() {
+    let rules = files("deploy/prometheus/rules", "yml");
+    let mut defined = BTreeSet::new();
+    for path in &rules {
+        defined.extend(recording_rules(&std::fs::read_to_string(path).unwrap()).1);
+    }
+    assert!(defined.contains("cdb_rollback:job_running_too_long_threshold_seconds"));
+    let mut sources = rules;
+    sources.extend(files("deploy/grafana/dashboards", "json"));
+    sources
+        .push(Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/kubernetes/prometheusrule.yaml"));
+    for path in &sources {
+        let (used, _) = recording_rules(&std::fs::read_to_string(path).unwrap());
+        let unknown: Vec<_> = used.difference(&defined).collect();
+        assert!(unknown.is_empty(), "{}: {unknown:?}", path.display());
+    }
+    let (used, defined) = recording_rules(
+        "- record: cdb_rollback:a\n  expr: x\nexpr: cdb_rollback:b > 0 and cdb_rollback:a\n",
+    );
+    assert_eq!(
+        used,
+        ["cdb_rollback:a", "cdb_rollback:b"]
+            .map(String::from)
+            .into()
+    );
+    assert_eq!(defined, ["cdb_rollback:a".to_string()].into());
+}
+
 #[test]
 fn the_scanner_catches_a_renamed_metric() {
     let dir = std::env::temp_dir().join(format!("cdb-contract-{}", std::process::id()));
