@@ -50,7 +50,7 @@ pub enum ReloadError {
     NoFile,
     #[error(transparent)]
     Config(#[from] ConfigError),
-    #[error("credentials: {0}")]
+    #[error(transparent)]
     Credentials(#[from] ResolveError),
     /// No HTTP client could be built for the new configuration.
     #[error("cannot start the poller: {0}")]
@@ -74,6 +74,7 @@ pub struct Live {
     handle: CredentialsHandle,
     source: Option<ConfigSource>,
     running: Mutex<Running>,
+    api_line: Mutex<String>,
     /// One reload at a time (a SIGHUP and a POST together).
     reloads: tokio::sync::Mutex<()>,
 }
@@ -105,23 +106,35 @@ impl Live {
                 refresher: None,
                 credentials: creds.provider.describe(),
             }),
+            api_line: Mutex::default(),
             reloads: tokio::sync::Mutex::new(()),
         };
+        live.update_api_line();
         live.spawn_refresher(creds);
         Ok(Arc::new(live))
     }
 
     /// What the landing page says of the API in use: version, endpoint, regions, credentials.
+    /// Kept apart from `running`, which a reload holds while it builds the new clients.
     pub fn describe_api(&self) -> String {
-        let running = lock(&self.running);
-        let client = &running.config.client;
-        format!(
-            "API {}.0 at {}, region {}, credentials from {}",
-            client.version.number(),
-            client.endpoint,
-            client.regions.join(", "),
-            running.credentials
-        )
+        lock(&self.api_line).clone()
+    }
+
+    /// Writes the landing page's API line from the configuration in force, once a start
+    /// or a reload has settled.
+    fn update_api_line(&self) {
+        let line = {
+            let running = lock(&self.running);
+            let client = &running.config.client;
+            format!(
+                "API {}.0 at {}, region {}, credentials from {}",
+                client.version.number(),
+                client.endpoint,
+                client.regions.join(", "),
+                running.credentials
+            )
+        };
+        *lock(&self.api_line) = line;
     }
 
     /// The configured request budget in force.
@@ -152,7 +165,9 @@ impl Live {
             return Err(e);
         };
         let _one = self.reloads.lock().await;
-        match self.apply(source).await {
+        let applied = self.apply(source).await;
+        self.update_api_line();
+        match applied {
             Ok(()) => {
                 self.metrics.reloaded(true, unix_now());
                 Ok(())

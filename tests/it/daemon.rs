@@ -220,13 +220,9 @@ async fn failing_api_keeps_last_good_values_then_recovers() {
     // The last good values are kept.
     m.expect(&[
         ("job_progress_ratio", &job, Some(0.4)),
-        (
-            "job_state",
-            &[("job_id", "3001"), ("state", "running")],
-            Some(1.0),
-        ),
         ("task_progress_ratio", &[("task_id", "1")], Some(0.4)),
     ]);
+    assert_eq!(m.states("cdb_rollback_job_state", &job), ["running"]);
     let last_ok = m
         .value("cdb_rollback_job_last_success_time_seconds", &job)
         .unwrap();
@@ -354,19 +350,22 @@ async fn fifty_jobs_stay_within_the_request_budget() {
         "api:\n  version: 2\n  endpoint: {}\n  max_requests_per_second: 10\npoll:\n  interval: 1s\n  concurrency: 8\n{jobs}",
         api.endpoint
     );
+    let started = std::time::Instant::now();
     let daemon = Daemon::start(config(&cfg)).await;
     tokio::time::sleep(Duration::from_millis(4500)).await;
     daemon.stop().await;
+    let ran = started.elapsed().as_secs_f64();
 
     let times: Vec<_> = api.log().iter().map(|l| l.at).collect();
+    // Over the whole run, which late arrivals cannot inflate: the budget, give or take one.
     assert!(
-        times.len() >= 25,
-        "the budget was used: {} requests",
+        times.len() >= 25 && times.len() as f64 <= 10.0 * ran + 1.0,
+        "{} requests in {ran:.1} s with a budget of 10/s",
         times.len()
     );
-    // Counted as they arrive, over two seconds: with tests running side by side on two
-    // cores, arrivals are late by up to a few hundred ms, which a one-second window would
-    // read as a burst. How the budget spaces starts exactly is api::budget's unit tests.
+    // And over any two seconds as they arrive (20, plus 5 for arrivals up to 500 ms late
+    // while tests run side by side on two cores): no burst. How the budget spaces starts
+    // exactly is api::budget's unit tests, with a paused clock.
     let window = Duration::from_secs(2);
     let busiest = times
         .iter()
@@ -379,7 +378,7 @@ async fn fifty_jobs_stay_within_the_request_budget() {
         .max()
         .unwrap_or(0);
     assert!(
-        busiest <= 22,
+        busiest <= 25,
         "{busiest} requests in two seconds with a budget of 10/s"
     );
 }

@@ -103,15 +103,23 @@ impl Exposition {
     }
 
     /// Checks a table of expected values, families named without their `cdb_rollback_`
-    /// (`None`: no such series), and fails once, listing every row that differs, so that a
-    /// scenario's expectations read as one table.
+    /// (`None`: no such series, in a family that exists), and fails once, listing every row
+    /// that differs, so that a scenario's expectations read as one table.
     pub fn expect(&self, rows: &[Expected]) {
         let wrong: Vec<String> = rows
             .iter()
             .filter_map(|(name, labels, want)| {
                 let name = format!("cdb_rollback_{name}");
-                let got = self.value(&name, labels);
-                (got != *want).then(|| format!("{name}{labels:?}: got {got:?}, want {want:?}"))
+                let family = name.trim_end_matches("_count").trim_end_matches("_sum");
+                let got: Vec<f64> = self.find(&name, labels).iter().map(|s| s.value).collect();
+                let problem = if !self.text.contains(&format!("# TYPE {family} ")) {
+                    Some("no such family".to_string())
+                } else if got.len() > 1 {
+                    Some(format!("{} series match", got.len()))
+                } else {
+                    (got.first() != want.as_ref()).then(|| format!("got {got:?}, want {want:?}"))
+                };
+                problem.map(|p| format!("{name}{labels:?}: {p}"))
             })
             .collect();
         assert!(wrong.is_empty(), "{}", wrong.join("\n"));
