@@ -232,18 +232,24 @@ impl Transport {
         if e.is_timeout() {
             return ApiError::Timeout(self.timeout);
         }
-        let e = e.without_url();
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            message.push_str(": ");
-            message.push_str(&s.to_string());
-            source = s.source();
-        }
+        let message = with_causes(&e.without_url());
         ApiError::Transport(format!(
             "{message} (endpoint {}://{})",
             self.endpoint.scheme(),
             self.host
         ))
     }
+}
+
+/// An error and its causes, as one line: what reqwest's own message leaves out (a refused
+/// connection, a DNS failure, a TLS alert) is in the causes.
+pub fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut message = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    message
 }

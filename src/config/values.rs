@@ -96,10 +96,12 @@ impl Labels {
 
 /// An http(s) URL with a host: the API, STS and metadata endpoints, in the file or a flag.
 pub fn http_url(text: &str) -> Result<reqwest::Url, ParseError> {
-    reqwest::Url::parse(text.trim())
-        .ok()
-        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-        .ok_or_else(|| ParseError::new(text, "an http(s) URL with a host"))
+    let bad = || ParseError::new(text, "an http(s) URL with a host");
+    let url = reqwest::Url::parse(text.trim()).map_err(|e| bad().because(e))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err(bad());
+    }
+    Ok(url)
 }
 
 /// A region name such as ap-guangzhou, trimmed.

@@ -79,10 +79,9 @@ impl CvmRole {
                 error,
             })
         })?;
-        match a.code {
-            None => Ok(a.creds.into_fetched(a.expired_time)),
-            Some(code) if code == "Success" => Ok(a.creds.into_fetched(a.expired_time)),
-            Some(code) => Err(fail(ServiceProblem::Code(code))),
+        match a.code.as_deref() {
+            None | Some("Success") => Ok(a.creds.into_fetched(a.expired_time)),
+            Some(code) => Err(fail(ServiceProblem::Code(code.to_string()))),
         }
     }
 }

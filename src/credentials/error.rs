@@ -68,13 +68,7 @@ impl ServiceProblem {
         if e.is_timeout() {
             return ServiceProblem::Timeout(timeout_secs);
         }
-        let mut message = e.to_string();
-        let mut source = std::error::Error::source(e);
-        while let Some(s) = source {
-            message = format!("{message}: {s}");
-            source = s.source();
-        }
-        ServiceProblem::Unreachable(message)
+        ServiceProblem::Unreachable(crate::api::transport::with_causes(e))
     }
 }
 
