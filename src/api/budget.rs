@@ -108,7 +108,7 @@ impl RequestBudget {
 
     /// Waits for this request's slot.
     pub async fn acquire(&self, priority: Priority) {
-        loop {
+        let at = loop {
             let (at, reserved) = {
                 let mut s = self.lock();
                 let now = Instant::now();
@@ -123,23 +123,26 @@ impl RequestBudget {
             };
             tokio::time::sleep_until(at).await;
             if reserved {
-                break;
+                break at;
             }
-        }
-        let start = self.lock().start(Instant::now());
+        };
+        let start = self.lock().start(at, Instant::now());
         tokio::time::sleep_until(start).await;
     }
 }
 
 impl BudgetState {
-    /// When a request whose slot came at `now` starts: one spacing after the previous
-    /// start at the earliest. Later reservations stay behind it, where Background
-    /// requests see the queue.
-    fn start(&mut self, now: Instant) -> Instant {
+    /// When a request reserved for `slot`, awake at `now`, starts: one spacing after the
+    /// previous start at the earliest. A wake-up a little late is not carried into later
+    /// slots (the rate would drift down); a stall's backlog is, so that Background requests
+    /// see it.
+    fn start(&mut self, slot: Instant, now: Instant) -> Instant {
         let at = self.last_start.map_or(now, |l| (l + self.spacing).max(now));
         self.last_start = Some(at);
-        let after = at + self.spacing;
-        self.next = Some(self.next.map_or(after, |n| n.max(after)));
+        if at > slot + self.spacing {
+            let after = at + self.spacing;
+            self.next = Some(self.next.map_or(after, |n| n.max(after)));
+        }
         at
     }
 
