@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cdb-rollback-exporter");
+use crate::support::process::{self, BIN};
 
 fn write(name: &str, text: &str) -> std::path::PathBuf {
     let dir = std::env::temp_dir().join(format!("cdb-cli-{}", std::process::id()));
@@ -89,40 +89,14 @@ fn check_config_accepts_a_good_file_and_names_the_problem_in_a_bad_one() {
 
 #[test]
 fn sigterm_stops_the_daemon_within_two_seconds() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(BIN)
-        .args(["--demo", &format!("--web.listen-address=127.0.0.1:{port}")])
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "daemon did not start");
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
-    let sent = std::time::Instant::now();
-    let kill = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        // No scrape is open, so no grace period applies: it should stop at once.
-        if sent.elapsed() > std::time::Duration::from_secs(3) {
-            let _ = child.kill();
-            panic!("still running 3 s after SIGTERM");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    };
-    let mut log = String::new();
-    std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut log).unwrap();
+    let mut daemon = process::spawn({
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--demo");
+        cmd
+    });
+    daemon.signal("-TERM");
+    // No scrape is open, so no grace period applies: it should stop at once.
+    let (status, _, log) = daemon.wait_exit(std::time::Duration::from_secs(3));
     assert!(status.success(), "{status:?}\n{log}");
     assert!(
         log.contains("shutdown signal received") && log.contains("exporter stopped"),

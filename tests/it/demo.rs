@@ -1,38 +1,18 @@
 //! The binary in demo mode, end to end, and the simulator on its own.
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::support::exposition::Exposition;
-use crate::support::http_client;
-use crate::support::scrape;
+use crate::support::process::{self, BIN};
+use crate::support::{http_client, scrape};
 use cdb_rollback_exporter::api::v2::Client;
 use cdb_rollback_exporter::api::{
     ApiVersion, ClientConfig, Credentials, CredentialsHandle, ErrorKind, Priority, Secret,
 };
 use cdb_rollback_exporter::demo::{DEMO_SECRET_ID, DEMO_SECRET_KEY};
 use cdb_rollback_exporter::metrics::Metrics;
-
-const BIN: &str = env!("CARGO_BIN_EXE_cdb-rollback-exporter");
-
-/// Kills the child when the test ends, whatever happens.
-struct Running(Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn states(m: &Exposition) -> Vec<String> {
     let mut s: Vec<String> = m
@@ -48,25 +28,18 @@ fn states(m: &Exposition) -> Vec<String> {
 
 #[tokio::test]
 async fn demo_shows_live_rollbacks() {
-    let port = free_port();
-    let base = format!("http://127.0.0.1:{port}");
     let started = Instant::now();
     let started_unix = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
     let mut first_data: Option<Duration> = None;
-    let _demo = Running(
-        Command::new(BIN)
-            .args([
-                "--demo",
-                &format!("--web.listen-address=127.0.0.1:{port}"),
-                "--log.level=warn",
-            ])
-            .stdout(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let demo = process::spawn({
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--demo").stdout(Stdio::null());
+        cmd
+    });
+    let base = format!("http://127.0.0.1:{}", demo.port);
     // Running, success and failed all show, and a running job's progress moves.
     let mut first: Option<Exposition> = None;
     let mut progress_moved = false;
@@ -177,15 +150,8 @@ async fn demo_shows_live_rollbacks() {
 
 #[tokio::test]
 async fn simulator_refuses_a_wrongly_signed_request() {
-    let port = free_port();
-    let _api = Running(
-        Command::new(BIN)
-            .args(["demo-api", "--listen", &format!("127.0.0.1:{port}")])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap(),
-    );
+    let api = process::spawn_demo_api();
+    let port = api.port;
     // demo-api serves both versions: v2 here; the v3 signature checks are unit tests.
     let endpoint = format!("http://127.0.0.1:{port}/v2/index.php");
     let client = |key: &str| {

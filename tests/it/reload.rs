@@ -2,12 +2,13 @@
 //! keep their state, removed ones go, new ones are polled, a bad file changes nothing.
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
 use crate::support::exposition::Exposition;
 use crate::support::fake_api::{FakeApi, V2Job, V2Task, cst, now};
 use crate::support::fake_v3::{FakeJob, FakeV3};
+use crate::support::process::{self, BIN};
 use crate::support::scrape;
 use crate::support::{Daemon, SECRET_ID, SECRET_KEY, config};
 
@@ -282,30 +283,6 @@ async fn scrape_until(base: &str, what: &str, check: impl Fn(&Exposition) -> boo
 }
 
 /// The daemon, killed should the test fail before it stops it.
-struct KillOnDrop(Option<std::process::Child>);
-
-impl KillOnDrop {
-    fn id(&self) -> u32 {
-        self.0.as_ref().unwrap().id()
-    }
-}
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        if let Some(c) = self.0.as_mut() {
-            let _ = c.kill();
-        }
-    }
-}
-
-fn kill(signal: &str, pid: u32) {
-    let status = Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_binary() {
     let api = FakeApi::start().await;
@@ -313,28 +290,19 @@ async fn sighup_reloads_the_binary() {
     running(&api, 2003);
     let path = file("sighup");
     std::fs::write(&path, v2_yaml(&api.endpoint, "  - id: 2001\n")).unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_cdb-rollback-exporter"))
-        .env_clear()
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
         .env("HOME", path.parent().unwrap())
         .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
         .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--config.file")
-        .arg(&path)
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut child = KillOnDrop(Some(child));
-    let base = format!("http://127.0.0.1:{port}");
+        .arg(&path);
+    let mut child = process::spawn(cmd);
+    let base = format!("http://127.0.0.1:{}", child.port);
     scrape_until(&base, "job 2001 polled", |m| polled(m, "2001")).await;
 
     std::fs::write(&path, v2_yaml(&api.endpoint, "  - id: 2003\n")).unwrap();
-    kill("-HUP", child.id());
+    child.signal("-HUP");
     scrape_until(&base, "job 2003 instead of 2001", |m| {
         polled(m, "2003")
             && m.find("cdb_rollback_job_status", &[("job_id", "2001")])
@@ -342,21 +310,16 @@ async fn sighup_reloads_the_binary() {
     })
     .await;
     std::fs::write(&path, "jobs: [\n").unwrap();
-    kill("-HUP", child.id());
+    child.signal("-HUP");
     scrape_until(&base, "the failed reload", |m| {
         m.value(OK, &[]) == Some(0.0)
     })
     .await;
     assert!(scrape(&base).await.is_some_and(|m| polled(&m, "2003")));
 
-    kill("-TERM", child.id());
-    let child = child.0.take().unwrap();
-    let out = tokio::task::spawn_blocking(move || child.wait_with_output())
-        .await
-        .unwrap()
-        .unwrap();
-    let log = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{log}");
+    child.signal("-TERM");
+    let (status, _, log) = child.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "{log}");
     assert!(
         log.contains("SIGHUP received")
             && log.contains("configuration reloaded")

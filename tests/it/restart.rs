@@ -4,24 +4,21 @@
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cdb_rollback_exporter::rollback::time::unix_now;
 
 use crate::support::exposition::Exposition;
 use crate::support::faults::{FaultApi, Mode, World};
+use crate::support::process::{self, BIN, Spawned};
 use crate::support::{SECRET_ID, SECRET_KEY, SLACK};
 
-const BIN: &str = env!("CARGO_BIN_EXE_cdb-rollback-exporter");
 /// `SHUTDOWN_GRACE` in src/app.rs (2 s for open scrapes), the runtime's 200 ms, and slack
 /// for a loaded machine: the bound README states.
 const STOP_BOUND: Duration = Duration::from_secs(3);
 
-struct Exporter {
-    child: Child,
-    port: u16,
-}
+struct Exporter(Spawned);
 
 impl Exporter {
     fn start(endpoint: &str, world: &World, extra: &str) -> Exporter {
@@ -30,43 +27,32 @@ impl Exporter {
 
     /// Each job gets `labels` (a YAML map).
     fn start_labelled(endpoint: &str, world: &World, extra: &str, labels: &str) -> Exporter {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let jobs: String = world
             .ids()
             .map(|id| format!("  - id: {id}\n    labels: {labels}\n"))
             .collect();
-        let dir = std::env::temp_dir().join(format!("cdb-restart-{}-{port}", std::process::id()));
+        let dir = std::env::temp_dir().join(format!(
+            "cdb-restart-{}-{}",
+            std::process::id(),
+            world.first_id
+        ));
         std::fs::create_dir_all(&dir).unwrap();
-        let file = dir.join("config.yml");
+        let file = dir.join(format!("config-{}.yml", unix_now()));
         std::fs::write(
             &file,
             format!("api:\n  version: 2\n  endpoint: {endpoint}\n{extra}jobs:\n{jobs}"),
         )
         .unwrap();
-        let child = Command::new(BIN)
-            .arg(format!("--config.file={}", file.display()))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        let mut cmd = Command::new(BIN);
+        cmd.arg(format!("--config.file={}", file.display()))
             .env("TENCENTCLOUD_SECRET_ID", SECRET_ID)
             .env("TENCENTCLOUD_SECRET_KEY", SECRET_KEY)
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let exporter = Exporter { child, port };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "exporter did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        exporter
+            .stdout(Stdio::null());
+        Exporter(process::spawn(cmd))
     }
 
     fn scrape(&self) -> Exposition {
-        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", self.0.port)).unwrap();
         // HTTP/1.0, so that the body comes whole (not chunked) and ends with the connection.
         write!(s, "GET /metrics HTTP/1.0\r\n\r\n").unwrap();
         let mut text = String::new();
@@ -102,41 +88,8 @@ impl Exporter {
 
     /// SIGTERM, then the exit status, the time it took and the log.
     fn terminate(mut self) -> (std::process::ExitStatus, Duration, String) {
-        let sent = Instant::now();
-        let kill = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(kill.success());
-        let status = loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                break status;
-            }
-            if sent.elapsed() > STOP_BOUND * 3 {
-                let _ = self.child.kill();
-                panic!("still running {:?} after SIGTERM", sent.elapsed());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        };
-        let took = sent.elapsed();
-        let mut log = String::new();
-        self.child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut log)
-            .unwrap();
-        (status, took, log)
-    }
-}
-
-impl Drop for Exporter {
-    /// A failed assertion must not leave the process behind.
-    fn drop(&mut self) {
-        if let Ok(None) = self.child.try_wait() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
+        self.0.signal("-TERM");
+        self.0.wait_exit(STOP_BOUND * 3)
     }
 }
 
@@ -212,7 +165,7 @@ async fn sigterm_during_a_slow_scrape_stops_cleanly() {
         );
         // Open a scrape, read its first bytes, then stop reading: the server blocks on a
         // full socket with most of the exposition unsent.
-        let mut s = TcpStream::connect(("127.0.0.1", ex.port)).unwrap();
+        let mut s = TcpStream::connect(("127.0.0.1", ex.0.port)).unwrap();
         write!(s, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
         let mut first = [0u8; 4096];
         s.read_exact(&mut first).unwrap();
