@@ -245,9 +245,10 @@ async fn v3_refreshes_running_jobs_from_pages_and_sees_them_finish() {
     let m = daemon
         .scrape_until(
             Duration::from_secs(10),
-            "6007 succeeded, 6100 at 77%",
+            "6007 and 6200 succeeded, 6100 at 77%",
             |m| {
                 m.states("cdb_rollback_job_state", &gz("6007")) == ["success"]
+                    && m.states("cdb_rollback_job_state", &gz("6200")) == ["success"]
                     && m.value("cdb_rollback_job_progress_ratio", &gz("6100")) == Some(0.77)
             },
         )
