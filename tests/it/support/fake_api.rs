@@ -62,12 +62,10 @@ pub struct FakeApi {
 impl FakeApi {
     pub async fn start() -> FakeApi {
         let state = Arc::new(Mutex::new(FakeState::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let app = Router::new()
             .route("/v2/index.php", any(handle))
             .with_state(Arc::clone(&state));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = super::serve(app).await;
         FakeApi {
             endpoint: format!("http://{addr}/v2/index.php"),
             state,

@@ -11,7 +11,8 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use serde_json::json;
 
-use super::tc3_check::{Keyring, error_answer, now, serve, verify};
+use super::serve;
+use super::tc3_check::{Keyring, error_answer, now, verify};
 
 #[derive(Clone, Debug)]
 pub struct Seen {

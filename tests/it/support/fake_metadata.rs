@@ -10,7 +10,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
-use super::tc3_check::{Keyring, now, serve};
+use super::serve;
+use super::tc3_check::{Keyring, now};
 
 pub const ROLE: &str = "cdb-reader";
 

@@ -12,7 +12,8 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use super::tc3_check::{Keyring, error_answer, serve, verify};
+use super::serve;
+use super::tc3_check::{Keyring, error_answer, verify};
 
 pub const ROLE_ARN: &str = "qcs::cam::uin/100000000001:roleName/cdb-reader";
 pub const PROVIDER_ID: &str = "tke-cls-test";

@@ -118,12 +118,10 @@ pub struct FakeV3 {
 impl FakeV3 {
     pub async fn start() -> FakeV3 {
         let state = Arc::new(Mutex::new(FakeV3State::default()));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let app = Router::new()
             .route("/", post(handle))
             .with_state(Arc::clone(&state));
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let addr = super::serve(app).await;
         FakeV3 {
             endpoint: format!("http://{addr}/"),
             state,

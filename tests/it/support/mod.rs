@@ -23,6 +23,14 @@ use tokio::sync::oneshot;
 /// wait is given this many times the time it names before it fails.
 pub const SLACK: u32 = 3;
 
+/// Serves `app` on a free loopback port: every fake API starts this way.
+pub async fn serve(app: axum::Router) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    addr
+}
+
 pub const SECRET_ID: &str = "AKIDtest0000000000000000000000000000";
 pub const SECRET_KEY: &str = "test-secret-key-0123456789";
 
