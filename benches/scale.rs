@@ -218,6 +218,12 @@ async fn measure(
         );
         bodies.push(body);
     }
+    let tracked = format!("\ncdb_rollback_tracked_jobs {JOBS}\n");
+    assert!(
+        String::from_utf8_lossy(&bodies[0]).contains(&tracked),
+        "the exporter does not track the {JOBS} jobs; see {}",
+        dir.join("exporter.log").display()
+    );
     let mut rates = [(0.0, 0.0); 2];
     for (rate, encoding) in rates.iter_mut().zip(["identity", "gzip"]) {
         *rate = throughput(&http, &url, encoding).await;
@@ -309,7 +315,7 @@ fn start_exporter(
     interval: &str,
 ) -> (std::process::Child, String) {
     let mut yaml = format!(
-        "api:\n  endpoint: http://{api_addr}/v2/index.php\n  max_requests_per_second: 1000\npoll:\n  interval: {interval}\n  finished_interval: {interval}\n  concurrency: 32\njobs:\n"
+        "api:\n  version: 2\n  endpoint: http://{api_addr}/v2/index.php\n  max_requests_per_second: 1000\npoll:\n  interval: {interval}\n  finished_interval: {interval}\n  concurrency: 32\njobs:\n"
     );
     for id in 1..=JOBS {
         yaml.push_str(&format!(
