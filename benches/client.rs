@@ -10,7 +10,7 @@ use cdb_rollback_exporter::api::v3::{decode::tasks_page, sign};
 use cdb_rollback_exporter::api::{
     ApiVersion, ClientConfig, Credentials, CredentialsHandle, NoRecorder, Secret, SignatureMethod,
 };
-use cdb_rollback_exporter::rollback::time::UtcOffset;
+use cdb_rollback_exporter::time::UtcOffset;
 use divan::{Bencher, black_box};
 
 const SEED: &str = include_str!("../test-data/seed-answer.json");

@@ -16,7 +16,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use cdb_rollback_exporter::config::Config;
-use cdb_rollback_exporter::rollback::time::{UtcOffset, format_local, unix_now};
+use cdb_rollback_exporter::time::{UtcOffset, format_local, unix_now};
 use serde_json::{Value, json};
 
 type Log = Arc<Mutex<Vec<(Instant, String)>>>;

@@ -12,7 +12,7 @@
 
 use std::time::{Duration, Instant};
 
-use cdb_rollback_exporter::rollback::time::unix_now;
+use cdb_rollback_exporter::time::unix_now;
 
 // The integration tests' fake and exposition reader, shared rather than copied.
 #[allow(dead_code)]

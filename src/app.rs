@@ -10,12 +10,13 @@ use tokio::net::TcpListener;
 use crate::api::{ApiVersion, BuildError};
 use crate::config::Config;
 use crate::credentials::{self, ResolveError, Resolved};
-use crate::exposition_cache::ExpositionCache;
-use crate::http::{AppState, router};
 use crate::metrics::Metrics;
-use crate::reload;
+use crate::reload::{self, Reloader};
+use crate::render::cache::ExpositionCache;
 use crate::scheduler::Poller;
 use crate::store::{JobKey, Store};
+use crate::supervisor::Supervisor;
+use crate::web::routes::{AppState, router};
 use crate::web::{WebConfig, WebConfigError};
 
 /// How long in-flight scrapes may take to finish once shutdown has begun.
@@ -60,7 +61,7 @@ pub fn check_telemetry_path(path: &str) -> Result<(), BadTelemetryPath> {
 
 /// Keeps `cdb_rollback_poll_demand_requests_per_second` current, and says once in the
 /// log when the configured intervals ask for more requests than the budget allows.
-async fn watch_demand(live: Arc<reload::Live>, metrics: Arc<Metrics>) {
+async fn watch_demand(live: Arc<Supervisor>, metrics: Arc<Metrics>) {
     let mut over = false;
     loop {
         let (demand, budget) = (live.demand(), live.budget());
@@ -180,13 +181,8 @@ pub async fn run_with_options(
     log_credentials(&creds);
     let store = Arc::new(Store::new());
     let reload = options.reload;
-    let live = reload::Live::start(
-        config.clone(),
-        Arc::clone(&store),
-        creds,
-        metrics.clone(),
-        reload.source,
-    )?;
+    let live = Supervisor::start(config.clone(), Arc::clone(&store), creds, metrics.clone())?;
+    let reloader = Reloader::new(Arc::clone(&live), metrics.clone(), reload.source);
     let poller: Arc<dyn Poller> = live.clone();
     let demand = tokio::spawn(watch_demand(Arc::clone(&live), Arc::clone(&metrics)));
     let api = {
@@ -205,8 +201,8 @@ pub async fn run_with_options(
         ready: Default::default(),
     });
     log_listening(addr, telemetry_path, &config, web.as_deref());
-    let hangups = reload::on_hangups(Arc::clone(&live), reload.hangups);
-    let app = router(state).merge(reload::router(live, reload.lifecycle));
+    let hangups = reload::on_hangups(Arc::clone(&reloader), reload.hangups);
+    let app = router(state).merge(reload::router(reloader, reload.lifecycle));
     let app = crate::web::protect(app, web.clone());
     let result = crate::web::serve(listener, app, web, shutdown, SHUTDOWN_GRACE).await;
     let result = result.map_err(StartError::Serve);

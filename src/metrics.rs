@@ -210,7 +210,7 @@ impl ReloadGauges {
         );
         let success_time = gauge(registry, &RELOAD_SUCCESS_TIME);
         successful.set(1);
-        success_time.set(crate::rollback::time::unix_now());
+        success_time.set(crate::time::unix_now());
         Self {
             successful,
             success_time,

@@ -2,7 +2,6 @@
 //! transport, budget, errors and credentials they share.
 
 pub mod budget;
-pub mod credentials;
 pub mod error;
 pub mod json;
 pub mod retry;
@@ -17,12 +16,12 @@ use std::time::Duration;
 use reqwest::Url;
 
 pub use self::budget::{Priority, RequestBudget};
-pub use self::credentials::{Credentials, CredentialsHandle, Secret};
 pub use self::error::{ApiError, BuildError, ErrorKind, Retry};
 pub use self::transport::{NoRecorder, Recorder, Transport, TransportConfig, USER_AGENT};
 pub use self::v2::sign::SignatureMethod;
+pub use crate::credentials::{Credentials, CredentialsHandle, Secret};
 use crate::parse_error::ParseError;
-use crate::rollback::time::UtcOffset;
+use crate::time::UtcOffset;
 
 /// Which API the exporter speaks. 3 is the one the public cloud answers today; 2 went
 /// offline there on 2023-03-31 and lives on in private deployments.

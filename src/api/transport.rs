@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use reqwest::Url;
 
 use super::budget::{Priority, RequestBudget};
-use super::credentials::{Credentials, CredentialsHandle};
 use super::error::{self, ApiError, BuildError, ErrorKind, Retry};
+use crate::credentials::{Credentials, CredentialsHandle};
 
 pub const USER_AGENT: &str = concat!("cdb-rollback-exporter/", env!("CARGO_PKG_VERSION"));
 /// Answers larger than this are refused rather than buffered.
@@ -152,7 +152,7 @@ impl Transport {
             let _permit = self.slot(call.priority).await;
             let started = Instant::now();
             let creds = self.creds.current();
-            let timestamp = crate::rollback::time::unix_now() as u64;
+            let timestamp = crate::time::unix_now() as u64;
             let result = match self.send(build(&self.http, &creds, timestamp)).await {
                 Ok(body) => decode(&body),
                 Err(e) => Err(e),

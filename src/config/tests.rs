@@ -3,7 +3,7 @@ use std::time::Duration;
 use super::*;
 use crate::api::SignatureMethod;
 use crate::credentials::{Origin, RoleSpec, SourceKind, static_files::Static};
-use crate::rollback::time::UtcOffset;
+use crate::time::UtcOffset;
 
 fn no_env(_: &str) -> Option<String> {
     None

@@ -15,7 +15,7 @@ use reqwest::Url;
 
 use crate::api::{ApiVersion, ClientConfig, Credentials, Secret};
 use crate::config::{Config, DiscoveryConfig, InstanceConfig, JobConfig, Labels, PollConfig};
-use crate::rollback::time::unix_now;
+use crate::time::unix_now;
 pub use server::{DEMO_SECRET_ID, DEMO_SECRET_KEY, Simulator};
 pub use story::INSTANCES;
 
@@ -175,7 +175,7 @@ mod tests {
         assert_eq!(answer["code"], 0, "odd jobs answer with numbers: {answer}");
         let job = crate::api::v2::decode::job_detail(
             answer.to_string().as_bytes(),
-            crate::rollback::time::UtcOffset::CST,
+            crate::time::UtcOffset::CST,
             30003,
         )
         .unwrap();

@@ -16,8 +16,8 @@ use serde_json::{Value, json};
 
 use super::story::{INSTANCES, SEED_JOB_ID, SimJob, SimTask, jobs_at};
 use crate::api::v2::sign::{SignatureMethod, signature, string_to_sign};
-use crate::rollback::time::unix_now;
-use crate::rollback::time::{UtcOffset, format_local};
+use crate::time::unix_now;
+use crate::time::{UtcOffset, format_local};
 
 pub const DEMO_SECRET_ID: &str = "AKIDdemo0simulator0not0a0real0key00";
 /// Public on purpose: the simulator is a demo, and its README documents this key.

@@ -3,14 +3,16 @@
 //! exporter's own metrics. [`contract`] writes the metric contract and the README's tables
 //! from the same declarations.
 
+pub mod cache;
 pub mod contract;
+pub mod exposition;
 pub mod families;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use self::exposition::push_label;
 use self::families::{FAMILIES, Family, Num, Rows};
-use crate::exposition::push_label;
 use crate::metrics::Metrics;
 use crate::rollback::{State, Task};
 use crate::store::{DiscoveryStatus, Entry, JobData, Source};

@@ -10,7 +10,7 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use crate::api::ErrorKind;
 use crate::config::Labels;
-use crate::exposition::push_label;
+use crate::render::exposition::push_label;
 use crate::rollback::{Job, State, Task};
 
 /// A job is known by its region and id: ids are not promised unique across regions.
@@ -255,7 +255,7 @@ impl Store {
             key: key.clone(),
             source,
             labels: Arc::new(labels),
-            tracked_at: crate::rollback::time::unix_now(),
+            tracked_at: crate::time::unix_now(),
             data: None,
             health: None,
         };

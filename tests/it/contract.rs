@@ -10,8 +10,8 @@ use cdb_rollback_exporter::api::v3::decode::{rollback_detail, tasks_page};
 use cdb_rollback_exporter::config::Labels;
 use cdb_rollback_exporter::metrics::Metrics;
 use cdb_rollback_exporter::render::{contract, render};
-use cdb_rollback_exporter::rollback::time::UtcOffset;
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
+use cdb_rollback_exporter::time::UtcOffset;
 
 use crate::golden::check_file;
 

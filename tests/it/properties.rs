@@ -13,9 +13,9 @@ use cdb_rollback_exporter::api::{ApiError, ErrorKind};
 use cdb_rollback_exporter::config::{Config, Labels};
 use cdb_rollback_exporter::metrics::Metrics;
 use cdb_rollback_exporter::render::render;
-use cdb_rollback_exporter::rollback::time::{UtcOffset, format_local};
 use cdb_rollback_exporter::rollback::{Job, State, duration};
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
+use cdb_rollback_exporter::time::{UtcOffset, format_local};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 

@@ -10,10 +10,10 @@ use serde_json::Value;
 
 use crate::api::error::{ApiError, scrub};
 use crate::api::json::{Obj, Reader, parse};
-use crate::rollback::time::UtcOffset;
 use crate::rollback::{
     DatabaseRename, Instance, Job, JobPage, JobSummary, Status, Task, progress_ratio,
 };
+use crate::time::UtcOffset;
 
 /// Spellings of each field across versions of the documentation, preferred first.
 const JOB_ID: &[&str] = &["jobId", "jobid", "JobId"];

@@ -14,8 +14,8 @@ use super::{
     ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, HttpMethod, Priority,
     Recorder, Transport,
 };
-use crate::rollback::time::UtcOffset;
 use crate::rollback::{Job, JobPage};
+use crate::time::UtcOffset;
 
 pub const DEFAULT_ENDPOINT: &str = "https://cdb.api.qcloud.com/v2/index.php";
 pub const ACTIONS: [&str; 2] = ["GetCdbRollbackJobTask", "GetCdbRollbackJob"];

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use crate::api::error::{ApiError, scrub};
 use crate::api::json::{Obj, Reader, as_int, field, parse};
-use crate::rollback::time::UtcOffset;
 use crate::rollback::{DatabaseRename, Instance, Job, Status, Task, progress_ratio};
+use crate::time::UtcOffset;
 
 /// One page of DescribeTasks, rollback jobs only.
 #[derive(Clone, Debug, PartialEq)]

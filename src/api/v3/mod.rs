@@ -15,7 +15,7 @@ use super::{
     ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder,
     RequestBudget, Transport,
 };
-use crate::rollback::time::{UtcOffset, format_local};
+use crate::time::{UtcOffset, format_local};
 
 pub const DEFAULT_ENDPOINT: &str = "https://cdb.tencentcloudapi.com/";
 pub const VERSION: &str = "2017-03-20";

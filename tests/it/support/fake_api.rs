@@ -325,10 +325,7 @@ pub fn list_row(id: u64, status: i64, start: &str, end: &str) -> Value {
 
 /// `unix` seconds as China Standard Time text, as the API writes times.
 pub fn cst(unix: i64) -> String {
-    cdb_rollback_exporter::rollback::time::format_local(
-        unix,
-        cdb_rollback_exporter::rollback::time::UtcOffset::CST,
-    )
+    cdb_rollback_exporter::time::format_local(unix, cdb_rollback_exporter::time::UtcOffset::CST)
 }
 
 pub fn now() -> i64 {

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use cdb_rollback_exporter::rollback::time::{UtcOffset, format_local, unix_now};
+use cdb_rollback_exporter::time::{UtcOffset, format_local, unix_now};
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
@@ -458,7 +458,7 @@ impl Shared {
                 };
                 let time = |name: &str| {
                     item[name].as_str().and_then(|t| {
-                        cdb_rollback_exporter::rollback::time::parse_local(t, UtcOffset::CST)
+                        cdb_rollback_exporter::time::parse_local(t, UtcOffset::CST)
                             .ok()
                             .flatten()
                     })

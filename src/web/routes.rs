@@ -12,11 +12,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, Response};
 use axum::routing::get;
 
-use crate::exposition_cache::ExpositionCache;
 use crate::metrics::{Metrics, REVISION, VERSION};
 use crate::render::CONTENT_TYPE;
-use crate::rollback::time::format_utc;
+use crate::render::cache::ExpositionCache;
 use crate::store::{JobKey, Source, Store};
+use crate::time::format_utc;
 
 /// Rows on the landing page; the metrics carry every job.
 const MAX_ROWS: usize = 500;
