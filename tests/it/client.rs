@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::fake_api::{FakeApi, Reply, list_row};
+use crate::support::fake_v2::{FakeApi, Reply, list_row};
 use crate::support::{SECRET_ID, SECRET_KEY};
 use cdb_rollback_exporter::api::v2::Client;
 use cdb_rollback_exporter::api::{

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::support::fake_api::{FakeApi, Reply, V2Job, V2Task, cst, now};
+use crate::support::fake_v2::{FakeApi, Reply, V2Job, V2Task, cst, now};
 use crate::support::{Daemon, config};
 
 const SEED: &str = include_str!("../../test-data/seed-answer.json");

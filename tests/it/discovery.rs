@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::support::exposition::Exposition;
-use crate::support::fake_api::{FakeApi, Reply, V2Job, cst, list_row, now};
+use crate::support::fake_v2::{FakeApi, Reply, V2Job, cst, list_row, now};
 use crate::support::{Daemon, config};
 
 const HOUR: i64 = 3600;

@@ -6,7 +6,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use crate::support::exposition::Exposition;
-use crate::support::fake_api::{FakeApi, V2Job, V2Task, cst, now};
+use crate::support::fake_v2::{FakeApi, V2Job, V2Task, cst, now};
 use crate::support::fake_v3::{FakeJob, FakeV3};
 use crate::support::process::{self, BIN};
 use crate::support::scrape;

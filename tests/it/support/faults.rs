@@ -8,7 +8,7 @@
 //!
 //! - v2 (`/v2/index.php`, `GetCdbRollbackJobTask`): its own world of `jobs` jobs that run
 //!   for a few seconds and then succeed or fail. **Signatures are not checked** here:
-//!   `fake_api.rs` and the client tests cover them.
+//!   `fake_v2.rs` and the client tests cover them.
 //! - v3 (`POST /`): the built-in simulator's answers ([`cdb_rollback_exporter::demo::v3::answer`]),
 //!   whose signature check does run (the exporter uses the demo key pair).
 

@@ -2,10 +2,10 @@
 //! check, an in-process daemon, and a small parser for the text exposition.
 
 pub mod exposition;
-pub mod fake_api;
 pub mod fake_cdb_v3_min;
 pub mod fake_metadata;
 pub mod fake_sts;
+pub mod fake_v2;
 pub mod fake_v3;
 pub mod faults;
 pub mod process;
