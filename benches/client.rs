@@ -32,7 +32,7 @@ fn client(method: SignatureMethod) -> Client {
         ApiVersion::V2,
         "https://cdb.api.qcloud.com/v2/index.php".parse().unwrap(),
     );
-    cfg.signature_method = method;
+    cfg.v2.signature_method = method;
     Client::new(&cfg, CredentialsHandle::new(creds()), Arc::new(NoRecorder)).unwrap()
 }
 

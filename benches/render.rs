@@ -83,10 +83,7 @@ fn scrape_10k_jobs_while_polling(bencher: Bencher) {
             &store.discovery_snapshot(),
             &metrics,
             1.9e9,
-            &mut |c| {
-                bytes += c.len();
-                true
-            },
+            &mut |c| bytes += c.len(),
         );
         bytes
     });

@@ -4,17 +4,16 @@
 //! values and poll health (and are relabelled), the others are dropped, new ones are
 //! tracked.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::task::JoinHandle;
 
-use crate::api::{ApiVersion, BuildError, CredentialsHandle};
-use crate::config::{Config, Labels};
+use crate::api::{BuildError, CredentialsHandle};
+use crate::config::Config;
 use crate::credentials::{Resolved, Spec, refresh};
 use crate::metrics::Metrics;
-use crate::scheduler::{self, Poller, v3};
-use crate::store::{Entry, Source, Store};
+use crate::scheduler::{self, Poller};
+use crate::store::Store;
 
 /// The poller and credentials refresher of the configuration in force.
 struct Running {
@@ -47,6 +46,7 @@ impl Supervisor {
         creds: Resolved,
         metrics: Arc<Metrics>,
     ) -> Result<Arc<Supervisor>, BuildError> {
+        found(&creds, &metrics);
         let handle = CredentialsHandle::new(creds.first.creds.clone());
         let poller =
             scheduler::start(&config, Arc::clone(&store), handle.clone(), metrics.clone())?;
@@ -122,9 +122,7 @@ impl Supervisor {
             old.abort();
             let _ = old.await;
         }
-        tracing::info!(source = creds.provider.label(), detail = %creds.provider.describe(),
-            secret_id = %creds.first.creds.secret_id, "credentials found");
-        self.metrics.prepare_credentials(creds.provider.label());
+        found(&creds, &self.metrics);
         self.handle.replace(creds.first.creds.clone());
         lock(&self.running).credentials = creds.provider.describe();
         self.spawn_refresher(creds);
@@ -143,7 +141,7 @@ impl Supervisor {
     fn restart(&self, config: Config) -> Result<(), BuildError> {
         let mut running = lock(&self.running);
         running.poller.stop();
-        let (kept, dropped) = reconcile(&self.store, &config);
+        let (kept, dropped) = scheduler::reconcile(&self.store, &config);
         self.metrics
             .prepare(config.client.version.actions(), &config.client.regions);
         let store = Arc::clone(&self.store);
@@ -181,6 +179,19 @@ impl Supervisor {
     }
 }
 
+/// Says where the credentials in use come from: in the log, and as the credentials
+/// metrics' `source` label.
+fn found(creds: &Resolved, metrics: &Metrics) {
+    tracing::info!(
+        source = creds.provider.label(),
+        detail = %creds.provider.describe(),
+        secret_id = %creds.first.creds.secret_id,
+        expires_at = creds.first.expires,
+        "credentials found"
+    );
+    metrics.prepare_credentials(creds.provider.label());
+}
+
 impl Poller for Supervisor {
     fn demand(&self) -> f64 {
         lock(&self.running).poller.demand()
@@ -192,68 +203,5 @@ impl Poller for Supervisor {
         if let Some(r) = running.refresher.take() {
             r.abort();
         }
-    }
-}
-
-/// Drops the jobs and discovery sources `config` does not want and relabels the others,
-/// in place, so that a scrape never sees the store emptied. Returns (kept, dropped).
-fn reconcile(store: &Store, config: &Config) -> (usize, usize) {
-    let jobs: HashMap<u64, Labels> = config
-        .jobs
-        .iter()
-        .map(|j| (j.id, j.labels.clone()))
-        .collect();
-    let (mut kept, mut dropped) = (0, 0);
-    for e in store.snapshot() {
-        let wanted = config
-            .client
-            .regions
-            .contains(&e.key.region)
-            .then(|| wanted(&e, config, &jobs))
-            .flatten();
-        match wanted {
-            Some((source, labels)) => {
-                store.relabel(&e.key, source, labels);
-                kept += 1;
-            }
-            None => {
-                store.untrack(&e.key);
-                dropped += 1;
-            }
-        }
-    }
-    let v2 = config.client.version == ApiVersion::V2;
-    let instances = &config.discovery.instances;
-    store.retain_discovery(|d| {
-        config.client.regions.contains(&d.region)
-            && match &d.instance_id {
-                Some(id) => v2 && instances.iter().any(|i| &i.id == id),
-                None => !v2,
-            }
-    });
-    (kept, dropped)
-}
-
-/// The source and labels a tracked job has under `config`; `None` to drop it.
-fn wanted(e: &Entry, config: &Config, jobs: &HashMap<u64, Labels>) -> Option<(Source, Labels)> {
-    match (config.client.version, &e.source) {
-        (ApiVersion::V2, _) if jobs.contains_key(&e.key.id) => {
-            Some((Source::Configured, jobs.get(&e.key.id)?.clone()))
-        }
-        (ApiVersion::V2, Source::Discovered { instance_id }) => config
-            .discovery
-            .instances
-            .iter()
-            .find(|i| &i.id == instance_id)
-            .map(|i| (e.source.clone(), i.labels.clone())),
-        (ApiVersion::V3, Source::Listed { .. }) => match &e.data {
-            Some(d) => v3::listed_as(&d.job, &config.discovery, jobs),
-            None => Some((
-                e.source.clone(),
-                jobs.get(&e.key.id).cloned().unwrap_or_default(),
-            )),
-        },
-        // Jobs of the other API version: its poller finds them again if they are wanted.
-        _ => None,
     }
 }

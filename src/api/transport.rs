@@ -43,8 +43,9 @@ pub struct TransportConfig {
     pub concurrency: usize,
 }
 
-/// One request as an API version builds it: which action, in which region, and how
-/// to make the signed request from the current credentials and a fresh timestamp.
+/// What the transport needs to know of one request besides its body: the action and
+/// region (for metrics and logs) and its priority in the request budget. The signed
+/// request itself is made by the `build` closure handed to [`Transport::call`].
 pub struct Call<'a> {
     pub action: &'static str,
     pub region: &'a str,

@@ -16,8 +16,8 @@ use reqwest::Url;
 use crate::api::{ApiVersion, ClientConfig, Credentials, Secret};
 use crate::config::{Config, DiscoveryConfig, InstanceConfig, JobConfig, Labels, PollConfig};
 use crate::time::unix_now;
-pub use server::{DEMO_SECRET_ID, DEMO_SECRET_KEY, Simulator};
-pub use story::INSTANCES;
+pub use server::Simulator;
+pub use story::{DEMO_SECRET_ID, DEMO_SECRET_KEY, INSTANCES};
 
 /// The exporter's configuration for the demo, on API 3.0: every rollback of the demo
 /// region (narrowed to the simulated instances, for their labels), polled often so that

@@ -122,7 +122,6 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
             // Writing to a Vec cannot fail.
             let _ = gzip.write_all(&chunk);
             plain.extend_from_slice(&chunk);
-            true
         });
         let gzip = gzip.finish().unwrap_or_default();
         Exposition {

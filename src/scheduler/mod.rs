@@ -4,16 +4,20 @@
 //! configured instances; [`v3`] lists each region's jobs 100 at a time and asks each
 //! instance for its part. Both write to the store.
 
+pub(crate) mod poller;
+mod reconcile;
 pub mod v2;
 pub mod v3;
+
+pub use self::poller::{Poller, Version};
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use crate::api::retry::{jitter, with_backoff};
-use crate::api::{self, ApiVersion, BuildError, CredentialsHandle, Recorder};
+use crate::api::{ApiVersion, BuildError, CredentialsHandle, Recorder};
 use crate::config::{Config, PollConfig};
-use crate::store::Store;
+use crate::store::{JobKey, Store};
 
 /// How often a job is polled: finished jobs will not change much any more.
 pub fn interval(poll: &PollConfig, terminal: bool) -> Duration {
@@ -37,21 +41,11 @@ pub fn is_current(
     !terminal || start.or(end).is_some_and(|t| t as f64 >= oldest)
 }
 
-/// The background polling of one API version.
-pub trait Poller: Send + Sync {
-    /// Requests per second the configured intervals ask for.
-    fn demand(&self) -> f64;
-    /// Stops every loop; what is stored stays.
-    fn stop(&self);
-}
-
-impl Poller for v3::Poller {
-    fn demand(&self) -> f64 {
-        v3::Poller::demand(self)
-    }
-
-    fn stop(&self) {
-        v3::Poller::stop(self);
+/// The one place that picks the API version's policy and poller.
+fn version(config: &Config) -> &'static dyn Version {
+    match config.client.version {
+        ApiVersion::V2 => &v2::policy::V2,
+        ApiVersion::V3 => &v3::policy::V3,
     }
 }
 
@@ -62,16 +56,18 @@ pub fn start(
     creds: CredentialsHandle,
     recorder: Arc<dyn Recorder>,
 ) -> Result<Arc<dyn Poller>, BuildError> {
-    match config.client.version {
-        ApiVersion::V2 => {
-            let client = Arc::new(api::v2::Client::new(&config.client, creds, recorder)?);
-            Ok(v2::Poller::start(client, store, config))
-        }
-        ApiVersion::V3 => {
-            let client = Arc::new(api::v3::Client::new(&config.client, creds, recorder)?);
-            Ok(v3::Poller::start(client, store, config))
-        }
-    }
+    version(config).start(config, store, creds, recorder)
+}
+
+/// The jobs that must have been polled once before the exporter is ready.
+pub fn ready_keys(config: &Config) -> Vec<JobKey> {
+    version(config).ready_keys(config)
+}
+
+/// Drops the jobs and discovery sources `config` does not want and relabels the others,
+/// in place, so that a scrape never sees the store emptied. Returns (kept, dropped).
+pub fn reconcile(store: &Store, config: &Config) -> (usize, usize) {
+    reconcile::reconcile(version(config), store, config)
 }
 
 #[cfg(test)]

@@ -38,8 +38,8 @@ async fn every_signing_variant_is_accepted_by_an_independent_check() {
     for method in [HttpMethod::Get, HttpMethod::Post] {
         for sig in [SignatureMethod::HmacSha1, SignatureMethod::HmacSha256] {
             let c = client(&api, SECRET_KEY, |c| {
-                c.http_method = method;
-                c.signature_method = sig;
+                c.v2.http_method = method;
+                c.v2.signature_method = sig;
             });
             let job = c
                 .get_rollback_job_task(12782, Priority::Normal)

@@ -50,15 +50,15 @@ fn response<'v>(r: &Reader<'_>, top: &'v Value) -> Result<&'v Obj, ApiError> {
     if let Some(err) = resp.get("Error").filter(|e| !e.is_null()) {
         let e = err.as_object();
         let text = |name| e.map(|e| r.text(e, &[name])).unwrap_or_default();
-        let code = text("Code");
+        let code = Some(text("Code")).filter(|c| !c.is_empty());
+        let code = code.unwrap_or_else(|| "Unknown".into());
+        let (kind, retry) = super::codes::classify(&code);
         return Err(ApiError::Api {
-            code: if code.is_empty() {
-                "Unknown".into()
-            } else {
-                code
-            },
+            code,
             message: scrub(&text("Message")),
             request_id: Some(r.text(resp, &["RequestId"])).filter(|s| !s.is_empty()),
+            kind,
+            retry,
         });
     }
     Ok(resp)

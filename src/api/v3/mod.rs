@@ -2,6 +2,7 @@
 //! signed with TC3-HMAC-SHA256. `DescribeTasks` lists a region's rollback jobs 100 at a
 //! time; `DescribeRollbackTaskDetail` gives one instance's part of a job.
 
+pub mod codes;
 pub mod decode;
 pub mod sign;
 

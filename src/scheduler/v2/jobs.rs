@@ -32,7 +32,7 @@ impl Scheduler {
         })
     }
 
-    /// Tracks a job and starts polling it; a job tracked already keeps its source.
+    /// The store's key of job `id`, in this client's region.
     pub fn key(&self, id: u64) -> JobKey {
         JobKey::new(self.client.region(), id)
     }

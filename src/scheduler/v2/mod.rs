@@ -2,6 +2,7 @@
 
 pub mod instances;
 pub mod jobs;
+pub mod policy;
 
 use std::sync::Arc;
 
@@ -43,7 +44,7 @@ impl Poller {
     }
 }
 
-impl super::Poller for Poller {
+impl crate::scheduler::poller::Poller for Poller {
     fn demand(&self) -> f64 {
         self.scheduler.demand() + self.discovery_demand
     }

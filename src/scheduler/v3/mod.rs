@@ -28,6 +28,7 @@ const ACTIVE: [i64; 4] = [-1, 0, 1, 6];
 /// A bound on pages per listing, so that a runaway `TotalCount` cannot loop forever.
 const MAX_PAGES: u64 = 100;
 mod details;
+pub mod policy;
 
 use self::details::{DetailMark, kept_marks};
 

@@ -101,10 +101,15 @@ impl Daemon {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(cdb_rollback_exporter::app::run_reloadable(
+        let creds = cdb_rollback_exporter::credentials::resolve(&config.credentials).await;
+        let options = cdb_rollback_exporter::app::Options {
+            reload: options,
+            ..Default::default()
+        };
+        let task = tokio::spawn(cdb_rollback_exporter::app::run(
             config,
+            creds.expect("the test's credentials resolve"),
             listener,
-            "/metrics",
             async move {
                 let _ = rx.await;
             },
