@@ -19,7 +19,7 @@ use cdb_rollback_exporter::time::unix_now;
 #[path = "../tests/it/support/exposition.rs"]
 mod exposition;
 #[allow(dead_code)]
-#[path = "../tests/it/support/faults.rs"]
+#[path = "../tests/it/support/faults/mod.rs"]
 mod faults;
 
 use exposition::Exposition;

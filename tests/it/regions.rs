@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use crate::support::fake_v2::{Reply, now};
+use crate::support::clock::now;
+use crate::support::fake_v2::Reply;
 use crate::support::fake_v3::{FakeJob, FakeV3, api_error};
 use crate::support::{Daemon, config};
 
@@ -63,7 +64,7 @@ fn world(api: &FakeV3) {
     api.with(|s| {
         s.others.push(
             serde_json::json!({"JobId": 9000, "TaskType": "RESTART", "TaskStatus": "RUNNING",
-            "Progress": 5, "StartTime": crate::support::fake_v2::cst(t), "InstanceIds": ["cdb-s"]}),
+            "Progress": 5, "StartTime": crate::support::clock::cst(t), "InstanceIds": ["cdb-s"]}),
         );
     });
 }

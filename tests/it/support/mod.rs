@@ -1,6 +1,7 @@
 //! Test fixtures: a fake CDB API on 127.0.0.1 with its own, separately written signature
 //! check, an in-process daemon, and a small parser for the text exposition.
 
+pub mod clock;
 pub mod exposition;
 pub mod fake_cdb_v3_min;
 pub mod fake_metadata;
