@@ -6,13 +6,13 @@
     each answer must deserialize with no "fileds are useless" warning (the SDK's spelling).
 (b) A judge server stands in for CDB and STS: it checks every request the exporter sends
     against the SDK's own TC3 signer, headers and request models (an unknown parameter is a
-    failure), answers CDB requests by passing them on to the demo and STS ones from the
-    SDK's models. The exporter runs one listing round of every action, without and then
-    with a session token (an env token, then the token of an assumed role).
+    failure), and answers CDB from the demo, STS from the SDK's models. The exporter runs one
+    listing round of every action without, then with a session token (env, assumed role).
 
 Usage: sdk-conformance.py [EXPORTER_BINARY]   (default target/release/cdb-rollback-exporter)
-SDK_VENV=DIR uses (or creates) that venv instead of target/sdk-venv.
+SDK_VENV=DIR uses (or creates) that venv instead of target/sdk-venv. Exit 1 on a mismatch.
 """
+import contextlib
 import json
 import os
 import re
@@ -35,8 +35,7 @@ NOT_SENT_BY_EXPORTER = {}
 REGION = "ap-guangzhou"
 SECRET_ID = "AKIDdemo0simulator0not0a0real0key00"  # the demo's published pair (README)
 SECRET_KEY = "demo-secret-key-of-the-simulator"
-ENV_TOKEN = "sdk-conformance-env-token"
-ROLE_TOKEN = "sdk-conformance-role-token"
+ENV_TOKEN, ROLE_TOKEN = "sdk-conformance-env-token", "sdk-conformance-role-token"
 ROLE_ARN = "qcs::cam::uin/100000000001:roleName/sdk-conformance"
 ROUND_TIMEOUT = 90  # seconds for one listing round of every action
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -80,10 +79,12 @@ from tencentcloud.sts.v20180813 import sts_client, models as sts_models  # noqa:
 
 SERVICES = {"cdb": (cdb_client.CdbClient, cdb_models), "sts": (sts_client.StsClient, sts_models)}
 problems = {}  # text -> how many times
+problems_lock = threading.Lock()  # the judge's threads add to it too
 
 
 def problem(text):
-    problems[text] = problems.get(text, 0) + 1
+    with problems_lock:
+        problems[text] = problems.get(text, 0) + 1
 
 
 def client(service, host, token=None):
@@ -101,10 +102,12 @@ def deserialize(model, params, what):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model._deserialize(params)  # pylint: disable=protected-access
+    warned = set()
     for w in caught:
         problem("%s: the SDK warns: %s" % (what, w.message))
+        warned.update(str(w.message).replace(" fileds are useless.", "").split(","))
     known = {name[1:] for name in vars(model) if name.startswith("_")}
-    unknown = sorted(set(params) - known)
+    unknown = sorted(set(params) - known - warned)
     if unknown:
         problem("%s: %s not in the SDK's %s" % (what, ",".join(unknown), type(model).__name__))
 
@@ -119,11 +122,9 @@ def actions(service):
 
 def call_official(sdk, action, params):
     """One typed call, as a user of the SDK writes it; returns the raw Response."""
-    models = SERVICES["cdb"][1]
-    request = getattr(models, action + "Request")()
+    request = getattr(cdb_models, action + "Request")()
     deserialize(request, params, "our parameters for %s" % action)
-    raw = []
-    plain_call = sdk.call
+    raw, plain_call = [], sdk.call
     sdk.call = lambda *a, **k: raw.append(plain_call(*a, **k)) or raw[-1]
     try:
         with warnings.catch_warnings(record=True) as caught:
@@ -138,7 +139,7 @@ def call_official(sdk, action, params):
 
 def served_actions(sdk):
     """The actions the demo answers other than InvalidAction, asking for each the SDK has."""
-    served = []
+    served, first_error = [], "no error"
     for action in actions("cdb"):
         try:
             getattr(sdk, action)(getattr(cdb_models, action + "Request")())
@@ -148,7 +149,11 @@ def served_actions(sdk):
                          % (action, e.code, e.message))
             if e.code == "InvalidAction":
                 continue
+            first_error = "%s %s" % (e.code, e.message)
         served.append(action)
+    if len(served) in (0, len(actions("cdb"))):
+        sys.exit("FAILED: the demo answers InvalidAction to none or all of the SDK's actions"
+                 " (else: %s), so which it serves is unknown" % first_error)
     return served
 
 
@@ -209,11 +214,11 @@ def judge(service, headers, body, token, name):
     deserialize(getattr(SERVICES[service][1], action + "Request")(), params, what)
     host = headers.get("Host", "")
     want = expected_headers(service, host, action, params, token)
-    for name in ("Content-Type", "Host", "X-TC-Action", "X-TC-Version", "X-TC-Region",
-                 "X-TC-Token"):
-        if headers.get(name) != want.get(name):
-            problem("%s: header %s is %r, the SDK sends %r" % (what, name, headers.get(name),
-                                                               want.get(name)))
+    for h in ("Content-Type", "Host", "X-TC-Action", "X-TC-Version", "X-TC-Region",
+              "X-TC-Token"):
+        if headers.get(h) != want.get(h):
+            problem("%s: header %s is %r, the SDK sends %r"
+                    % (what, h, headers.get(h), want.get(h)))
     extra = {k for k in headers if k.lower().startswith("x-tc-")} - set(want)
     if extra - {"X-TC-TraceId"}:
         problem("%s: headers the SDK never sends: %s" % (what, ", ".join(sorted(extra))))
@@ -244,16 +249,20 @@ class Judge(BaseHTTPRequestHandler):
         if self.service == "cdb":
             signed = {k: v for k, v in headers.items()
                       if k in ("Host", "Content-Type", "Authorization") or k.startswith("X-TC-")}
-            fwd = Request(self.demo, data=body, method="POST", headers=signed)
-            with urlopen(fwd, timeout=10) as r:
-                answer = r.read()
+            try:
+                with urlopen(Request(self.demo, body, signed, method="POST"), timeout=10) as r:
+                    answer = r.read()
+            except OSError as e:
+                problem("the demo did not answer %s: %s" % (action, e))
+                return self.send_error(502)
         else:
             answer = json.dumps({"Response": sts_answer(action)}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(answer)))
-        self.end_headers()
-        self.wfile.write(answer)
+        with contextlib.suppress(OSError):  # the exporter may be stopped mid-request
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
 
     def log_message(self, *_):
         pass
@@ -262,9 +271,8 @@ class Judge(BaseHTTPRequestHandler):
 def sts_answer(action):
     """Temporary credentials (the demo's pair, with a token), written by the SDK's model."""
     answer = getattr(sts_models, action + "Response")()
-    answer.Credentials = sts_models.Credentials()
-    answer.Credentials.TmpSecretId, answer.Credentials.TmpSecretKey = SECRET_ID, SECRET_KEY
-    answer.Credentials.Token = ROLE_TOKEN
+    answer.Credentials = creds = sts_models.Credentials()
+    creds.TmpSecretId, creds.TmpSecretKey, creds.Token = SECRET_ID, SECRET_KEY, ROLE_TOKEN
     answer.ExpiredTime = int(time.time()) + 3600
     answer.Expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(answer.ExpiredTime))
     answer.RequestId = "sdk-conformance-%d" % time.time_ns()
@@ -278,9 +286,17 @@ def serve(service, **attrs):
     return server, "127.0.0.1:%d" % server.server_address[1]
 
 
-def start(binary, args, env=None, log=None):
+def start(binary, args, env, log=None):
     return subprocess.Popen([binary] + args, env=env, stdout=subprocess.DEVNULL,
                             stderr=log or subprocess.PIPE, text=True)
+
+
+def clean_env(**extra):
+    """This environment without the settings that would change what the exporter does."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("TENCENTCLOUD_", "TKE_", "CDB_ROLLBACK_EXPORTER_"))}
+    env.update(extra)
+    return env
 
 
 def stop(proc):
@@ -306,9 +322,8 @@ def exporter_round(binary, demo, expected, name, env_token, role):
         if role:
             f.write("credentials:\n  role_arn: %s\n  sts_endpoint: http://%s/\n"
                     % (ROLE_ARN, sts_host))
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("TENCENTCLOUD_", "TKE_", "CDB_ROLLBACK_EXPORTER_"))}
-    env.update(HOME=work, TENCENTCLOUD_SECRET_ID=SECRET_ID, TENCENTCLOUD_SECRET_KEY=SECRET_KEY)
+    env = clean_env(HOME=work, TENCENTCLOUD_SECRET_ID=SECRET_ID,
+                    TENCENTCLOUD_SECRET_KEY=SECRET_KEY)
     if env_token:
         env["TENCENTCLOUD_SESSION_TOKEN"] = env_token
     log_path = os.path.join(work, "exporter.log")
@@ -337,7 +352,7 @@ def exporter_round(binary, demo, expected, name, env_token, role):
 
 
 def start_demo(binary):
-    proc = start(binary, ["demo-api", "--listen", "127.0.0.1:0"])
+    proc = start(binary, ["demo-api", "--listen", "127.0.0.1:0"], clean_env())
     for line in proc.stderr:
         m = re.search(r" endpoint=(http://\S+?)/? ", line)
         if m:
@@ -357,8 +372,6 @@ def main():
         served = served_actions(sdk)
         print("demo-api serves (asked for each of %d CdbClient actions): %s"
               % (len(actions("cdb")), ", ".join(served)))
-        if not served:
-            problem("the demo serves no action")
         expected = [a for a in served if a not in NOT_SENT_BY_EXPORTER]
         sent = {}
         for name, env_token, role in (("no session token", None, False),
