@@ -78,13 +78,13 @@ from tencentcloud.common.profile.http_profile import HttpProfile  # noqa: E402
 from tencentcloud.sts.v20180813 import sts_client, models as sts_models  # noqa: E402
 
 SERVICES = {"cdb": (cdb_client.CdbClient, cdb_models), "sts": (sts_client.StsClient, sts_models)}
-problems = {}  # text -> how many times
+problems = {}  # text -> [how many times, the first one's details]
 problems_lock = threading.Lock()  # the judge's threads add to it too
 
 
-def problem(text):
+def problem(text, detail=""):
     with problems_lock:
-        problems[text] = problems.get(text, 0) + 1
+        problems.setdefault(text, [0, detail])[0] += 1
 
 
 def client(service, host, token=None):
@@ -231,8 +231,8 @@ def judge(service, headers, body, token, name):
         problem("%s: X-TC-Timestamp is %d s off" % (what, skew))
     auth = sdk_authorization(service, host, headers, body)
     if headers.get("Authorization") != auth:
-        problem("%s: Authorization %r, the SDK's signer says %r"
-                % (what, headers.get("Authorization"), auth))
+        problem("%s: Authorization is not what the SDK's signer computes" % what,
+                "ours %r, the SDK's %r" % (headers.get("Authorization"), auth))
     return action, params
 
 
@@ -340,11 +340,10 @@ def exporter_round(binary, demo, expected, name, env_token, role):
     sts.shutdown()
     missing = sorted(set(expected) - set(sent))
     if exited is not None or missing:
+        why = ("the exporter exited with %s" % exited if exited is not None
+               else "no %s request within %d s" % (", ".join(missing), ROUND_TIMEOUT))
         with open(log_path, encoding="utf-8") as f:
-            tail = f.read()[-3000:]
-        problem("(b) %s: %s; exporter log:\n%s" % (
-            name, "exporter exited with %s" % exited if exited is not None
-            else "no %s request within %d s" % (", ".join(missing), ROUND_TIMEOUT), tail))
+            problem("(b) %s: %s" % (name, why), "exporter log:\n" + f.read()[-3000:])
     shutil.rmtree(work, ignore_errors=True)
     counts = ", ".join("%s x%d" % (a, len(sent[a])) for a in sorted(sent))
     print("(b) %-40s %s" % (name, counts or "no requests"))
@@ -389,8 +388,9 @@ def main():
     if problems:
         print("\nFAILED: %d kind(s) of mismatch with the official SDK:" % len(problems),
               file=sys.stderr)
-        for text, n in problems.items():
-            print("  - %s%s" % (text, " (x%d)" % n if n > 1 else ""), file=sys.stderr)
+        for text, (n, detail) in problems.items():
+            print("  - %s%s%s" % (text, " (x%d)" % n if n > 1 else "",
+                                  detail and "\n    e.g. " + detail), file=sys.stderr)
         sys.exit(1)
     print("sdk-conformance: the official SDK accepts every request and answer")
 
