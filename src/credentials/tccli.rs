@@ -63,3 +63,49 @@ pub fn read(path: &Path) -> Result<Credentials, Lack> {
         token: field("token").map(Secret::new),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_text(text: &str) -> Result<Credentials, Lack> {
+        let dir = std::env::temp_dir().join(format!("cdb-tccli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{}.credential", text.len()));
+        std::fs::write(&path, text).unwrap();
+        read(&path)
+    }
+
+    #[test]
+    fn fields_types_and_errors_without_values() {
+        let c = read_text(r#"{"secretId": "AKID1", "secretKey": "k", "token": null}"#).unwrap();
+        assert_eq!((c.secret_id.as_str(), c.token), ("AKID1", None));
+        let cases = [
+            (r#"{"type": "cvm-role"}"#, "use the CVM role"),
+            (
+                r#"{"type": "oauth", "secretId": "a", "secretKey": "b"}"#,
+                "only tccli renews",
+            ),
+            (
+                r#"{"type": "vault"}"#,
+                "type `vault` is not one tccli writes",
+            ),
+            (
+                r#"{"secretId": "AKID1", "secretKey": 12345678}"#,
+                "secretKey is missing",
+            ),
+            (
+                r#"{"secretId": "AKID1", "secretKey": "leaked-key",}"#,
+                "not JSON (line 1",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = read_text(text).unwrap_err().to_string();
+            assert!(err.contains(expected), "{text}: {err}");
+            assert!(
+                !err.contains("leaked-key") && !err.contains("12345678"),
+                "{err}"
+            );
+        }
+    }
+}
