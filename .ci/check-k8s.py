@@ -168,14 +168,21 @@ def main():
     check("--demo" in comp["services"].get("exporter", {}).get("command", []), "compose exporter must run --demo")
 
 
-def check_pod_identity():
+def build(overlay, what):
+    """The overlay's documents by kind, built with kubectl kustomize; None without kubectl or on failure."""
     if not shutil.which("kubectl"):
-        print("kubectl not installed: pod-identity overlay not built")
+        print(f"kubectl not installed: {what} overlay not built")
+        return None
+    out = subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True, text=True)
+    if not check(out.returncode == 0, f"kustomize {overlay.relative_to(ROOT)}: {out.stderr.strip()}"):
+        return None
+    return {d["kind"]: d for d in yaml.safe_load_all(out.stdout) if d}
+
+
+def check_pod_identity():
+    docs = build(POD_IDENTITY, "pod-identity")
+    if docs is None:
         return
-    out = subprocess.run(["kubectl", "kustomize", str(POD_IDENTITY)], capture_output=True, text=True)
-    if not check(out.returncode == 0, f"kustomize {POD_IDENTITY.relative_to(ROOT)}: {out.stderr.strip()}"):
-        return
-    docs = {d["kind"]: d for d in yaml.safe_load_all(out.stdout) if d}
     sa, dep, cm = docs.get("ServiceAccount"), docs.get("Deployment"), docs.get("ConfigMap")
     if not check(sa and dep and cm, "pod identity: ServiceAccount, Deployment and ConfigMap expected"):
         return
@@ -218,13 +225,10 @@ def check_tmp():
             "targets": [{"select": {"kind": "PrometheusRule", "name": rule},
                          "fieldPaths": ["metadata.namespace"], "options": {"create": True}}]}
     check(c.get("replacements") == [want], "tmp: the PrometheusRule's namespace must be copied from prom_id")
-    if not shutil.which("kubectl"):
-        print("kubectl not installed: TMP overlay not built")
+    built = build(TMP, "TMP")
+    if built is None:
         return
-    out = subprocess.run(["kubectl", "kustomize", str(TMP)], capture_output=True, text=True)
-    if not check(out.returncode == 0, f"kustomize {TMP.relative_to(ROOT)}: {out.stderr.strip()}"):
-        return
-    docs = {d["kind"]: d["metadata"] for d in yaml.safe_load_all(out.stdout) if d}
+    docs = {kind: d["metadata"] for kind, d in built.items()}
     prom_id = docs.get("ServiceMonitor", {}).get("labels", {}).get("prom_id")
     check(prom_id and docs.get("PrometheusRule", {}).get("namespace") == prom_id,
           "tmp: built, the PrometheusRule's namespace must equal the ServiceMonitor's prom_id")
