@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
+use super::Credentials;
 use super::sts::Sts;
 use super::{FetchError, Fetched, RoleSpec, Spec};
-use crate::api::Credentials;
 
 /// The `source` label of assumed-role credentials.
 pub const LABEL: &str = "assume_role";
@@ -28,11 +28,14 @@ impl AssumeRole {
     }
 
     pub async fn assume(&self, base: &Credentials) -> Result<Fetched, FetchError> {
-        let body = json!({
+        let mut body = json!({
             "RoleArn": self.role.arn,
             "RoleSessionName": self.role.session_name,
             "DurationSeconds": self.role.duration.as_secs(),
         });
+        if let Some(id) = &self.role.external_id {
+            body["ExternalId"] = json!(id);
+        }
         self.sts.call("AssumeRole", &body, Some(base)).await
     }
 }

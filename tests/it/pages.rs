@@ -3,8 +3,9 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::support::clock::now;
 use crate::support::exposition::Exposition;
-use crate::support::fake_api::{Reply, now};
+use crate::support::fake_v2::Reply;
 use crate::support::fake_v3::{FakeJob, FakeV3};
 use crate::support::{Daemon, config};
 
