@@ -186,23 +186,7 @@ async fn measure(
     std::fs::create_dir_all(dir).unwrap();
     let (mut daemon, base) = start_exporter(binary, dir, api_addr, interval);
     let http = reqwest::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("{base}/-/ready"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        if let Ok(Some(status)) = daemon.try_wait() {
-            panic!("the exporter exited: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    println!(
-        "all {JOBS} jobs polled once after {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
+    wait_ready(&http, &mut daemon, &base).await;
     // Scrape while the polls go on.
     let url = format!("{base}/metrics");
     let mut bodies = Vec::new();
@@ -241,6 +225,27 @@ async fn measure(
     let _ = daemon.kill();
     let _ = daemon.wait();
     (Figures { rss, peak, rates }, bodies)
+}
+
+/// Waits until the daemon at `base` says it is ready: every job polled once.
+async fn wait_ready(http: &reqwest::Client, daemon: &mut std::process::Child, base: &str) {
+    let started = Instant::now();
+    while http
+        .get(format!("{base}/-/ready"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        if let Ok(Some(status)) = daemon.try_wait() {
+            panic!("the exporter exited: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "all {JOBS} jobs polled once after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 }
 
 /// Static servers serving the exporter's bytes, next to its figures `ours`.
