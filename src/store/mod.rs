@@ -206,7 +206,7 @@ fn changing<'a, T>(
 }
 
 fn push_labels(out: &mut String, labels: &Labels) {
-    for (k, v) in &labels.0 {
+    for (k, v) in labels.0.iter() {
         push_label(out, k, v);
     }
 }
@@ -222,7 +222,11 @@ fn job_labels(key: &JobKey, source: &Source, labels: &Labels) -> String {
     out
 }
 
-fn job_data(key: &JobKey, job: Job, labels: &Labels) -> JobData {
+/// The store keeps what it is given for a poll interval or more, 10,000 times over: the
+/// spare capacity of growing vectors and strings is given back (a `Vec` of one task kept
+/// room for four, 8 MB at 10,000 jobs).
+fn job_data(key: &JobKey, mut job: Job, labels: &Labels) -> JobData {
+    job.tasks.shrink_to_fit();
     let mut task_labels = Vec::with_capacity(job.tasks.len());
     let mut task_info_labels = Vec::with_capacity(job.tasks.len());
     for t in &job.tasks {
@@ -234,12 +238,14 @@ fn job_data(key: &JobKey, job: Job, labels: &Labels) -> JobData {
         }
         push_label(&mut l, "instance_id", &t.instance.instance_id);
         push_labels(&mut l, labels);
+        l.shrink_to_fit();
         task_labels.push(l);
         let mut info = String::new();
         push_label(&mut info, "work_id", &t.work_id);
         push_label(&mut info, "instance_name", &t.instance.instance_name);
         push_label(&mut info, "strategy", &t.instance.strategy);
         push_label(&mut info, "operator", &t.instance.operator);
+        info.shrink_to_fit();
         task_info_labels.push(info);
     }
     JobData {

@@ -8,7 +8,7 @@
 //! details run in their own loop at background priority, so that when the budget is
 //! short they fall behind while job-level state stays fresh.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -374,13 +374,13 @@ pub fn listed_as(
     discovery: &DiscoveryConfig,
     job_labels: &HashMap<u64, Labels>,
 ) -> Option<(Source, Labels)> {
-    let mut labels = Labels::default();
+    let mut labels = BTreeMap::new();
     let mut matched = false;
     for inst in &discovery.instances {
         if job.instances.iter().any(|i| i.instance_id == inst.id) {
             matched = true;
-            for (k, v) in &inst.labels.0 {
-                labels.0.entry(k.clone()).or_insert_with(|| v.clone());
+            for (k, v) in inst.labels.0.iter() {
+                labels.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
     }
@@ -388,13 +388,13 @@ pub fn listed_as(
         return None;
     }
     if let Some(own) = job_labels.get(&job.id) {
-        labels.0.extend(own.0.clone());
+        labels.extend(own.0.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     let instance_id = match job.instances.as_slice() {
         [one] => Some(one.instance_id.clone()),
         _ => None,
     };
-    Some((Source::Listed { instance_id }, labels))
+    Some((Source::Listed { instance_id }, Labels(Arc::new(labels))))
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
