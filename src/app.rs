@@ -178,7 +178,7 @@ pub async fn run_with_options(
     metrics.prepare(config.client.version.actions(), &config.client.regions);
     metrics.prepare_credentials(creds.provider.label());
     log_credentials(&creds);
-    let store = Arc::new(Store::new());
+    let store = Arc::new(Store::with_outcomes(metrics.clone()));
     let reload = options.reload;
     let live = reload::Live::start(
         config.clone(),

@@ -8,6 +8,7 @@ mod daemon;
 mod demo;
 mod discovery;
 mod golden;
+mod history;
 mod properties;
 mod regions;
 mod reload;
