@@ -3,7 +3,8 @@
 //! Data flows one way: [`config`] → [`api`] (sign, request, decode; `v2/` and `v3/`) →
 //! [`rollback`] (states, times) → [`store`] (latest snapshot per job) → [`render`]
 //! (/metrics text, with [`exposition`]) → [`exposition_cache`] (rendered once per change,
-//! shared by scrapes) → [`http`] behind [`web`] (TLS, basic auth); [`scheduler`] drives
+//! shared by scrapes) → [`http`] behind [`web`] (TLS, basic auth), with the HTML of
+//! [`pages`]; [`scheduler`] drives
 //! the polls, [`reload`] swaps the configuration, [`demo`] plays Tencent's side;
 //! [`credentials`] finds and refreshes the credentials.
 #![forbid(unsafe_code)]
@@ -18,6 +19,7 @@ pub mod exposition;
 pub mod exposition_cache;
 pub mod http;
 pub mod metrics;
+pub mod pages;
 pub mod parse_error;
 pub mod reload;
 pub mod render;
