@@ -47,6 +47,25 @@ pub async fn page(
 }
 
 fn body(h: &mut String, e: &Entry, now: f64) {
+    h.push_str("<dl>");
+    for (name, value) in facts(e, now) {
+        let _ = write!(h, "<dt>{name}</dt><dd>{value}</dd>");
+    }
+    h.push_str("</dl><h2>Progress as the exporter saw it</h2>");
+    h.push_str(&svg::progress(&e.trail));
+    let _ = write!(h, "<h2>Messages</h2><ul>");
+    for m in messages(e) {
+        let _ = write!(h, "<li>{}</li>", esc(m));
+    }
+    h.push_str("</ul>");
+    instances_table(h, e);
+    if let Some(d) = &e.data {
+        tasks_table(h, &d.job, now);
+    }
+}
+
+/// The job's facts, as (name, HTML) pairs.
+fn facts(e: &Entry, now: f64) -> [(&'static str, String); 13] {
     let (state, error) = poll_words(e);
     let standing = match Standing::of(e, now) {
         Standing::Stalled => format!(
@@ -65,7 +84,7 @@ fn body(h: &mut String, e: &Entry, now: f64) {
         1 => "rollback",
         _ => "other",
     });
-    let rows: [(&str, String); 13] = [
+    [
         ("state", esc(&standing)),
         ("progress", percent(job.and_then(|j| j.progress))),
         ("type", kind.to_string()),
@@ -96,22 +115,7 @@ fn body(h: &mut String, e: &Entry, now: f64) {
             job.and_then(|j| j.code)
                 .map_or("–".into(), |c| c.to_string()),
         ),
-    ];
-    h.push_str("<dl>");
-    for (name, value) in rows {
-        let _ = write!(h, "<dt>{name}</dt><dd>{value}</dd>");
-    }
-    h.push_str("</dl><h2>Progress as the exporter saw it</h2>");
-    h.push_str(&svg::progress(&e.trail));
-    let _ = write!(h, "<h2>Messages</h2><ul>");
-    for m in messages(e) {
-        let _ = write!(h, "<li>{}</li>", esc(m));
-    }
-    h.push_str("</ul>");
-    instances_table(h, e);
-    if let Some(j) = job {
-        tasks_table(h, j, now);
-    }
+    ]
 }
 
 fn instances_table(h: &mut String, e: &Entry) {

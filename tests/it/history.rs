@@ -55,26 +55,31 @@ fn row(store: &Store, job: Job, now: i64) {
 
 const HOUR: i64 = 3600;
 
-#[test]
-fn finished_jobs_count_once_and_a_steady_job_is_foreseen() {
-    let (metrics, store) = exporter();
-    // Job 1 runs steadily 0→100 % over an hour; job 2 fails 15 minutes in, at 20 %.
+/// Job 1 runs steadily 0→100 % over an hour; job 2 fails 15 minutes in, at 20 %. The
+/// scrape halfway through job 1.
+fn run_an_hour(metrics: &Metrics, store: &Store) -> Exposition {
     let mut halfway = None;
     for t in (T0..T0 + HOUR).step_by(30) {
         let percent = (t - T0) * 100 / HOUR;
-        row(&store, job(1, State::Running, percent, None), t);
+        row(store, job(1, State::Running, percent, None), t);
         let failed = t >= T0 + 900;
         let (state, end) = if failed {
             (State::Failed, Some(T0 + 900))
         } else {
             (State::Running, None)
         };
-        row(&store, job(2, state, percent.min(20), end), t);
+        row(store, job(2, state, percent.min(20), end), t);
         if t == T0 + HOUR / 2 {
-            halfway = Some(scrape(&metrics, &store, t));
+            halfway = Some(scrape(metrics, store, t));
         }
     }
-    let halfway = halfway.unwrap();
+    halfway.unwrap()
+}
+
+#[test]
+fn finished_jobs_count_once_and_a_steady_job_is_foreseen() {
+    let (metrics, store) = exporter();
+    let halfway = run_an_hour(&metrics, &store);
     let one = [("job_id", "1")];
     let eta = halfway
         .value("cdb_rollback_job_estimated_end_time_seconds", &one)
@@ -102,58 +107,20 @@ fn finished_jobs_count_once_and_a_steady_job_is_foreseen() {
         row(&store, job(2, State::Failed, 20, Some(T0 + 900)), t);
     }
     let end = scrape(&metrics, &store, T0 + 2 * HOUR);
+    let (ok, failed) = (("state", "success"), ("state", "failed"));
     let region = ("region", REGION);
+    #[rustfmt::skip]
     end.expect(&[
-        (
-            "jobs_finished_total",
-            &[region, ("state", "success")],
-            Some(1.0),
-        ),
-        (
-            "jobs_finished_total",
-            &[region, ("state", "failed")],
-            Some(1.0),
-        ),
-        (
-            "jobs_finished_total",
-            &[region, ("state", "killed")],
-            Some(0.0),
-        ),
-        (
-            "jobs_finished_total",
-            &[region, ("state", "removed")],
-            Some(0.0),
-        ),
-        (
-            "finished_job_duration_seconds_count",
-            &[region, ("state", "success")],
-            Some(1.0),
-        ),
-        (
-            "finished_job_duration_seconds_sum",
-            &[region, ("state", "success")],
-            Some(3600.0),
-        ),
-        (
-            "finished_job_duration_seconds_count",
-            &[region, ("state", "failed")],
-            Some(1.0),
-        ),
-        (
-            "finished_job_duration_seconds_sum",
-            &[region, ("state", "failed")],
-            Some(900.0),
-        ),
-        (
-            "finished_job_duration_seconds_bucket",
-            &[region, ("state", "failed"), ("le", "600")],
-            Some(0.0),
-        ),
-        (
-            "finished_job_duration_seconds_bucket",
-            &[region, ("state", "failed"), ("le", "1800")],
-            Some(1.0),
-        ),
+        ("jobs_finished_total", &[region, ok], Some(1.0)),
+        ("jobs_finished_total", &[region, failed], Some(1.0)),
+        ("jobs_finished_total", &[region, ("state", "killed")], Some(0.0)),
+        ("jobs_finished_total", &[region, ("state", "removed")], Some(0.0)),
+        ("finished_job_duration_seconds_count", &[region, ok], Some(1.0)),
+        ("finished_job_duration_seconds_sum", &[region, ok], Some(3600.0)),
+        ("finished_job_duration_seconds_count", &[region, failed], Some(1.0)),
+        ("finished_job_duration_seconds_sum", &[region, failed], Some(900.0)),
+        ("finished_job_duration_seconds_bucket", &[region, failed, ("le", "600")], Some(0.0)),
+        ("finished_job_duration_seconds_bucket", &[region, failed, ("le", "1800")], Some(1.0)),
         ("jobs_vanished_total", &[region], Some(0.0)),
         ("job_estimated_end_time_seconds", &[("job_id", "1")], None),
     ]);

@@ -32,6 +32,26 @@ fn linked_jobs(page: &Node, section: &str) -> Vec<String> {
         .collect()
 }
 
+/// Waits for the batch job's failure and both its tasks.
+async fn wait_for_the_failed_batch(base: &str) {
+    let started = Instant::now();
+    loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no failed batch job with both tasks"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let Some(m) = scrape(base).await else {
+            continue;
+        };
+        let batch = [("job_id", "30004")];
+        let failed = m.states("cdb_rollback_job_state", &batch) == ["failed"];
+        if failed && m.find("cdb_rollback_task_state", &batch).len() == 2 * 9 {
+            return;
+        }
+    }
+}
+
 #[tokio::test]
 async fn demo_pages_put_what_needs_attention_first() {
     let demo = process::spawn({
@@ -40,23 +60,7 @@ async fn demo_pages_put_what_needs_attention_first() {
         cmd
     });
     let base = format!("http://127.0.0.1:{}", demo.port);
-    // Wait for the batch job's failure and both its tasks.
-    let started = Instant::now();
-    loop {
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "no failed batch job with both tasks"
-        );
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        let Some(m) = scrape(&base).await else {
-            continue;
-        };
-        let batch = [("job_id", "30004")];
-        let failed = m.states("cdb_rollback_job_state", &batch) == ["failed"];
-        if failed && m.find("cdb_rollback_task_state", &batch).len() == 2 * 9 {
-            break;
-        }
-    }
+    wait_for_the_failed_batch(&base).await;
     let (status, landing) = get(&base, "/").await;
     assert_eq!(status, 200);
     let page = Node::parse(&landing);
@@ -95,9 +99,16 @@ async fn demo_pages_put_what_needs_attention_first() {
         "{ends:?}"
     );
 
-    let href = first.named("a")[0].attr("href").unwrap().to_string();
+    let href = first.named("a")[0].attr("href").unwrap();
     assert_eq!(href, "/jobs/ap-guangzhou/30004");
-    let (status, job) = get(&base, &href).await;
+    failed_job_page(&base, href).await;
+    let (status, _) = get(&base, "/jobs/ap-guangzhou/1").await;
+    assert_eq!(status, 404);
+}
+
+/// Both tasks of the failed batch job, both their messages, and its progress chart.
+async fn failed_job_page(base: &str, href: &str) {
+    let (status, job) = get(base, href).await;
     assert_eq!(status, 200, "{job}");
     let job = Node::parse(&job);
     let tasks: Vec<Vec<String>> = job.named("table")[1].named("tr")[1..]
@@ -118,7 +129,4 @@ async fn demo_pages_put_what_needs_attention_first() {
     assert_eq!(messages, ["部分实例回档失败", "回档成功", FAILURE]);
     assert_eq!(job.named("svg").len(), 1, "the progress chart");
     assert!(job.named("script").is_empty());
-
-    let (status, _) = get(&base, "/jobs/ap-guangzhou/1").await;
-    assert_eq!(status, 404);
 }
