@@ -32,7 +32,7 @@ fn linked_jobs(page: &Node, section: &str) -> Vec<String> {
         .collect()
 }
 
-/// Waits for the batch job's failure and both its tasks.
+/// Waits for the batch job's failure and both its tasks, the failed one told.
 async fn wait_for_the_failed_batch(base: &str) {
     let started = Instant::now();
     loop {
@@ -46,7 +46,9 @@ async fn wait_for_the_failed_batch(base: &str) {
         };
         let batch = [("job_id", "30004")];
         let failed = m.states("cdb_rollback_job_state", &batch) == ["failed"];
-        if failed && m.find("cdb_rollback_task_state", &batch).len() == 2 * 9 {
+        let on = [("job_id", "30004"), ("instance_id", "cdb-demo0003")];
+        let task_failed = m.states("cdb_rollback_task_state", &on) == ["failed"];
+        if failed && task_failed && m.find("cdb_rollback_task_state", &batch).len() == 2 * 9 {
             return;
         }
     }
