@@ -132,3 +132,41 @@ async fn failed_job_page(base: &str, href: &str) {
     assert_eq!(job.named("svg").len(), 1, "the progress chart");
     assert!(job.named("script").is_empty());
 }
+
+/// Markup in every string the API gives (messages, names, ids) and in labels stays text
+/// on both pages, and the region is a path segment of the job's link.
+#[tokio::test]
+async fn every_string_from_the_api_is_escaped() {
+    use std::sync::Arc;
+
+    use cdb_rollback_exporter::config::Labels;
+    use cdb_rollback_exporter::store::{JobKey, Source, Store};
+
+    use crate::support::web::{job, serve};
+
+    const EVIL: &str = "<script>alert('x')</script> & \"q\"";
+    let store = Arc::new(Store::new());
+    let key = JobKey::new("ap-guangzhou", 7);
+    let labels = Labels::from_pairs(&[("team", EVIL)]);
+    store.track(key.clone(), Source::Configured, labels);
+    let mut j = job(7);
+    j.message = EVIL.into();
+    j.async_request_id = EVIL.into();
+    j.tasks[0].message = EVIL.into();
+    j.tasks[0].instance.instance_name = EVIL.into();
+    j.tasks[0].instance.strategy = EVIL.into();
+    store.record_success(&key, j, 1.8e9);
+    let server = serve(store, None).await;
+    let base = format!("http://{}", server.addr);
+    for path in ["/", "/jobs/ap-guangzhou/7"] {
+        let (status, text) = get(&base, path).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(!text.contains("<script"), "{path}: {text}");
+        let page = Node::parse(&text);
+        assert!(page.named("script").is_empty());
+        assert!(
+            page.text().contains(EVIL),
+            "{path}: the text reads as the API wrote it"
+        );
+    }
+}
