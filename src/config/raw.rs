@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::values::{Interval, Labels, parsed, parsed_any};
 use crate::api::{ApiVersion, SignatureMethod};
 use crate::credentials::SourceKind;
-use crate::rollback::time::UtcOffset;
+use crate::time::UtcOffset;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]

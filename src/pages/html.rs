@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::rollback::time::format_utc;
+use crate::time::format_utc;
 
 /// Escapes text for HTML, in element content and in quoted attribute values alike.
 pub fn esc(s: &str) -> String {

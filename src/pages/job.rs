@@ -9,12 +9,12 @@ use axum::http::StatusCode;
 use axum::response::Html;
 
 use super::html::{esc, foot, head, percent, span, time};
-use super::landing::{poll_words, source};
+use super::landing::poll_words;
 use super::{Standing, instances, messages, svg};
-use crate::http::AppState;
-use crate::rollback::time::unix_now;
 use crate::rollback::{self, Job};
 use crate::store::{Entry, JobKey};
+use crate::time::unix_now;
+use crate::web::routes::AppState;
 
 pub async fn page(
     State(app): State<Arc<AppState>>,
@@ -100,7 +100,11 @@ fn facts(e: &Entry, now: f64) -> [(&'static str, String); 13] {
         ("tracked since (UTC)", time(Some(e.tracked_at))),
         (
             "source, labels",
-            format!("{}; {}", esc(&source(e)), esc(&e.labels.to_string())),
+            format!(
+                "{}; {}",
+                esc(&e.source.to_string()),
+                esc(&e.labels.to_string())
+            ),
         ),
         (
             "last poll (UTC), error",

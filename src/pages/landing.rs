@@ -10,11 +10,11 @@ use axum::response::Html;
 
 use super::html::{esc, foot, head, percent, span, time};
 use super::{Standing, instances_html, job_path, messages};
-use crate::http::AppState;
 use crate::metrics::{REVISION, VERSION};
-use crate::rollback::time::unix_now;
 use crate::rollback::{self, State as JobState};
-use crate::store::{Entry, Source};
+use crate::store::Entry;
+use crate::time::unix_now;
+use crate::web::routes::AppState;
 
 /// Rows of the attention and tracked tables; the metrics carry every job.
 const MAX_ROWS: usize = 500;
@@ -216,18 +216,6 @@ fn tracked(h: &mut String, p: &Page<'_>) {
     h.push_str("</section>");
 }
 
-/// How the exporter came to track a job.
-pub fn source(e: &Entry) -> String {
-    match &e.source {
-        Source::Configured => "configured".to_string(),
-        Source::Discovered { instance_id } => format!("discovered on {instance_id}"),
-        Source::Listed {
-            instance_id: Some(i),
-        } => format!("listed, on {i}"),
-        Source::Listed { instance_id: None } => "listed".to_string(),
-    }
-}
-
 /// The state, or why there is none; and the latest poll's error.
 pub fn poll_words(e: &Entry) -> (String, String) {
     let state = match (&e.data, &e.health) {
@@ -254,7 +242,7 @@ fn tracked_row(h: &mut String, e: &Entry) {
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         job_link(e),
         esc(&e.key.region),
-        esc(&source(e)),
+        esc(&e.source.to_string()),
         esc(&e.labels.to_string()),
         esc(&state),
         percent(progress),

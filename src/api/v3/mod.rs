@@ -2,6 +2,7 @@
 //! signed with TC3-HMAC-SHA256. `DescribeTasks` lists a region's rollback jobs 100 at a
 //! time; `DescribeRollbackTaskDetail` gives one instance's part of a job.
 
+pub mod codes;
 pub mod decode;
 pub mod sign;
 
@@ -15,7 +16,7 @@ use super::{
     ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder,
     RequestBudget, Transport,
 };
-use crate::rollback::time::{UtcOffset, format_local};
+use crate::time::{UtcOffset, format_local};
 
 pub const DEFAULT_ENDPOINT: &str = "https://cdb.tencentcloudapi.com/";
 pub const VERSION: &str = "2017-03-20";

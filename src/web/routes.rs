@@ -11,10 +11,43 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 
-use crate::exposition_cache::ExpositionCache;
 use crate::metrics::Metrics;
 use crate::render::CONTENT_TYPE;
+use crate::render::cache::ExpositionCache;
 use crate::store::{JobKey, Store};
+
+/// `--web.telemetry-path`, checked once, when it is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TelemetryPath(String);
+
+impl TelemetryPath {
+    pub fn new(path: &str) -> Result<Self, BadTelemetryPath> {
+        let plain = path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
+        if !path.starts_with('/') || path == "/" || path.starts_with("/-/") || !plain {
+            return Err(BadTelemetryPath(path.to_string()));
+        }
+        Ok(TelemetryPath(path.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for TelemetryPath {
+    fn default() -> Self {
+        TelemetryPath("/metrics".into())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--web.telemetry-path: `{0}` must start with /, use only letters, digits and / _ - ., \
+     and be neither / nor under /-/"
+)]
+pub struct BadTelemetryPath(pub String);
 
 pub struct AppState {
     pub store: Arc<Store>,
@@ -114,6 +147,17 @@ async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn telemetry_paths() {
+        for ok in ["/metrics", "/cdb/metrics", "/m-1.txt"] {
+            assert!(TelemetryPath::new(ok).is_ok(), "{ok}");
+        }
+        for bad in ["metrics", "/", "/-/healthy", "/:x", "/*x", "/{x}", "/a b"] {
+            let err = TelemetryPath::new(bad).unwrap_err();
+            assert_eq!(err.0, bad, "{err}");
+        }
+    }
 
     #[test]
     fn gzip_is_chosen_by_q_values() {
