@@ -1,5 +1,6 @@
 //! The HTTP routes: /metrics from the shared, pre-rendered exposition (gzipped when the
-//! client accepts it), health, readiness, and the pages of [`crate::pages`].
+//! client accepts it, else inflated as it is sent), health, readiness, and the pages of
+//! [`crate::pages`].
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,7 +14,7 @@ use axum::routing::get;
 
 use crate::metrics::Metrics;
 use crate::render::CONTENT_TYPE;
-use crate::render::cache::ExpositionCache;
+use crate::render::cache::{ExpositionCache, PlainText};
 use crate::store::{JobKey, Store};
 
 /// `--web.telemetry-path`, checked once, when it is read.
@@ -117,11 +118,11 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     let exposition = state.exposition.fresh().await;
     let gzip = accepts_gzip(&headers);
     let body = if gzip {
-        exposition.gzip.clone()
+        Body::from(exposition.gzip.clone())
     } else {
-        exposition.plain.clone()
+        Body::new(PlainText::of(&exposition))
     };
-    let mut response = Response::new(Body::from(body));
+    let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));

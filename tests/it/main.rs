@@ -17,3 +17,4 @@ mod restart;
 mod soak;
 mod support;
 mod web;
+mod web_pages;
