@@ -14,7 +14,7 @@ use crate::render::exposition::push_label;
 use crate::rollback::{Job, State, Task, duration};
 
 mod trail;
-pub use trail::Trail;
+pub use trail::{Outcomes, Trail};
 
 /// A job is known by its region and id: ids are not promised unique across regions.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -160,16 +160,6 @@ pub struct DiscoveryStatus {
 }
 
 type DiscoveryKey = (String, Option<String>);
-
-/// Where the store reports the ends of jobs: the exporter's counters and histogram
-/// ([`crate::metrics::Metrics`]).
-pub trait Outcomes: Send + Sync {
-    /// A tracked job seen going from an unfinished state to `state`, a finished one;
-    /// `seconds` is its duration by the API's times, when it gave both.
-    fn finished(&self, region: &str, state: State, seconds: Option<f64>);
-    /// A tracked unfinished job that the API no longer lists.
-    fn vanished(&self, region: &str);
-}
 
 #[derive(Default)]
 pub struct Store {

@@ -6,6 +6,16 @@ use std::sync::Arc;
 
 use crate::rollback::State;
 
+/// Where the store reports the ends of jobs: the exporter's counters and histogram
+/// ([`crate::metrics::Metrics`]).
+pub trait Outcomes: Send + Sync {
+    /// A tracked job seen going from an unfinished state to `state`, a finished one;
+    /// `seconds` is its duration by the API's times, when it gave both.
+    fn finished(&self, region: &str, state: State, seconds: Option<f64>);
+    /// A tracked unfinished job that the API no longer lists.
+    fn vanished(&self, region: &str);
+}
+
 /// Points kept per job for the job page; past this, every other point is dropped.
 pub const MAX_POINTS: usize = 64;
 
