@@ -100,7 +100,24 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(json!("ROLLBACK")),
         ".{0,8}".prop_map(Value::String),
     ];
-    let keys = prop_oneof![
+    let keys = decoder_key();
+    leaf.prop_recursive(5, 64, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((keys.clone(), inner), 0..8).prop_map(|kv| {
+                let mut m = Map::new();
+                for (k, v) in kv {
+                    m.insert(k.to_string(), v);
+                }
+                Value::Object(m)
+            }),
+        ]
+    })
+}
+
+/// The names the v2 and v3 decoders look for, and one they do not.
+fn decoder_key() -> impl Strategy<Value = &'static str> + Clone {
+    prop_oneof![
         Just("code"),
         Just("Code"),
         Just("data"),
@@ -136,19 +153,7 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just("TotalCount"),
         Just("RollbackTime"),
         Just("other"),
-    ];
-    leaf.prop_recursive(5, 64, 8, move |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((keys.clone(), inner), 0..8).prop_map(|kv| {
-                let mut m = Map::new();
-                for (k, v) in kv {
-                    m.insert(k.to_string(), v);
-                }
-                Value::Object(m)
-            }),
-        ]
-    })
+    ]
 }
 
 fn env(name: &str) -> Option<String> {
