@@ -19,6 +19,7 @@ pub mod exposition_cache;
 pub mod http;
 pub mod metrics;
 pub mod parse_error;
+pub mod readiness;
 pub mod reload;
 pub mod render;
 pub mod rollback;

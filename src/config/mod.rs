@@ -2,6 +2,7 @@
 
 mod credentials_section;
 mod raw;
+mod readiness;
 #[cfg(test)]
 mod tests;
 mod values;
@@ -18,6 +19,8 @@ use crate::parse_error::ParseError;
 
 use self::credentials_section::credentials_spec;
 use self::raw::{RawApi, RawConfig, RawDiscovery, RawPoll};
+pub use self::readiness::ReadinessConfig;
+use self::readiness::readiness_config;
 pub use self::values::{Interval, Labels, RESERVED_LABELS, check_label_name, http_url, region};
 
 /// A configuration problem, with the file and the key or line it concerns.
@@ -161,6 +164,8 @@ pub struct Config {
     pub poll: PollConfig,
     pub jobs: Vec<JobConfig>,
     pub discovery: DiscoveryConfig,
+    /// `readiness:`: each instance's recoverable window (API 3.0).
+    pub readiness: ReadinessConfig,
 }
 
 /// Values given on the command line, which win over the file; checked by clap as the
@@ -408,6 +413,7 @@ fn build(
             "nothing to watch: the v2 API needs job ids under `jobs:` or instances under `discovery.instances:`",
         ));
     }
+    let readiness = readiness_config(raw.readiness, client.version == ApiVersion::V3)?;
     let region = client.regions.first().cloned().unwrap_or_default();
     let credentials = credentials_spec(raw.credentials, env, flags, region)?;
     if client.endpoint.scheme() == "http" && !is_loopback(&client.endpoint) {
@@ -419,6 +425,7 @@ fn build(
         poll,
         jobs,
         discovery,
+        readiness,
     })
 }
 

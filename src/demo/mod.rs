@@ -14,7 +14,9 @@ use std::time::Duration;
 use reqwest::Url;
 
 use crate::api::{ApiVersion, ClientConfig, Credentials, Secret};
-use crate::config::{Config, DiscoveryConfig, InstanceConfig, JobConfig, Labels, PollConfig};
+use crate::config::{
+    Config, DiscoveryConfig, InstanceConfig, JobConfig, Labels, PollConfig, ReadinessConfig,
+};
 use crate::rollback::time::unix_now;
 pub use server::{DEMO_SECRET_ID, DEMO_SECRET_KEY, Simulator};
 pub use story::INSTANCES;
@@ -76,6 +78,10 @@ fn config_for(version: ApiVersion, endpoint: Url) -> Config {
                     labels: Labels::from_pairs(&[("service", i.name.trim_end_matches("-db"))]),
                 })
                 .collect(),
+        },
+        readiness: ReadinessConfig {
+            enabled: version == ApiVersion::V3,
+            interval: Duration::from_secs(10),
         },
     }
 }

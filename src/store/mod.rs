@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use crate::api::ErrorKind;
 use crate::config::Labels;
 use crate::exposition::push_label;
+use crate::readiness::{ReadinessKey, RegionReadiness};
 use crate::rollback::{Job, State, Task};
 
 /// A job is known by its region and id: ids are not promised unique across regions.
@@ -137,6 +138,7 @@ type DiscoveryKey = (String, Option<String>);
 pub struct Store {
     jobs: RwLock<BTreeMap<JobKey, Arc<Entry>>>,
     discovery: RwLock<BTreeMap<DiscoveryKey, DiscoveryStatus>>,
+    readiness: RwLock<BTreeMap<ReadinessKey, Arc<RegionReadiness>>>,
     /// Bumped after every change, so the exposition is rendered again only when needed.
     generation: tokio::sync::watch::Sender<u64>,
 }
@@ -432,5 +434,6 @@ impl Store {
     }
 }
 
+mod readiness;
 #[cfg(test)]
 mod tests;

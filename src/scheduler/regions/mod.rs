@@ -28,8 +28,11 @@ const ACTIVE: [i64; 4] = [-1, 0, 1, 6];
 /// A bound on pages per listing, so that a runaway `TotalCount` cannot loop forever.
 const MAX_PAGES: u64 = 100;
 mod details;
+pub mod readiness;
 
 use self::details::{DetailMark, kept_marks};
+use self::readiness::{InstanceIds, Readiness, fetch_with};
+use crate::readiness::ReadinessKey;
 
 pub struct Regions {
     client: Arc<Client>,
@@ -41,13 +44,25 @@ pub struct Regions {
     /// Pages the latest listings of each region took: (not finished, recent).
     pages: Mutex<HashMap<String, (u64, u64)>>,
     details: Mutex<HashMap<JobKey, DetailMark>>,
+    /// `None` when `readiness.enabled` is false.
+    readiness: Option<Arc<Readiness>>,
     loops: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Regions {
     pub fn start(client: Arc<Client>, store: Arc<Store>, config: &Config) -> Arc<Self> {
+        let readiness = config.readiness.enabled.then(|| {
+            Arc::new(Readiness::new(
+                fetch_with(Arc::clone(&client)),
+                instance_ids(config),
+                Arc::clone(&store),
+                config.readiness.interval,
+                config.poll.retries,
+            ))
+        });
         let this = Arc::new(Self {
             details: Mutex::new(kept_marks(&store)),
+            readiness,
             client,
             store,
             poll: config.poll.clone(),
@@ -67,6 +82,10 @@ impl Regions {
             let (r1, r2) = (region.clone(), region.clone());
             loops.push(tokio::spawn(async move { a.listing_loop(r1).await }));
             loops.push(tokio::spawn(async move { b.detail_loop(r2).await }));
+            if let Some(r) = &this.readiness {
+                let key = ReadinessKey::new(region.as_str());
+                loops.push(tokio::spawn(Arc::clone(r).run(key)));
+            }
         }
         *lock(&this.loops) = loops;
         this
@@ -104,7 +123,11 @@ impl Regions {
             })
             .map(|(terminal, n)| n as f64 * per(interval(&self.poll, terminal)))
             .sum();
-        listings + details
+        let readiness: f64 = self.readiness.as_ref().map_or(0.0, |r| {
+            let regions = self.store.readiness_snapshot();
+            regions.iter().map(|g| r.demand(&g.key)).sum()
+        });
+        listings + details + readiness
     }
 
     async fn listing_loop(self: Arc<Self>, region: String) {
@@ -342,6 +365,18 @@ impl Regions {
             }
         }
     }
+}
+
+/// The instances whose readiness is asked for: those of `discovery.instances`, until the
+/// inventory takes over.
+fn instance_ids(config: &Config) -> InstanceIds {
+    let ids: Vec<String> = config
+        .discovery
+        .instances
+        .iter()
+        .map(|i| i.id.clone())
+        .collect();
+    Arc::new(move |_region| (!ids.is_empty()).then(|| ids.clone()))
 }
 
 /// The source and labels of a listed job under `discovery.instances` and `jobs:`; `None`
