@@ -20,7 +20,7 @@ use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
 use crate::metrics::Metrics;
-use crate::render::render_to;
+use crate::render::{Sources, render_sources};
 use crate::rollback::time::unix_now;
 use crate::store::{DiscoveryStatus, Entry, Store};
 
@@ -115,10 +115,15 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
     let generation = *store.generation().borrow();
     let entries = store.snapshot();
     let discovery = store.discovery_snapshot();
+    let readiness = store.readiness_snapshot();
     let work = move || {
         let mut plain = Vec::with_capacity(size + size / 16);
         let mut gzip = GzEncoder::new(Vec::with_capacity(size / 8), Compression::fast());
-        render_to(&entries, &discovery, &metrics, unix_now(), &mut |chunk| {
+        let sources = Sources {
+            discovery: &discovery,
+            readiness: &readiness,
+        };
+        render_sources(&entries, &sources, &metrics, unix_now(), &mut |chunk| {
             // Writing to a Vec cannot fail.
             let _ = gzip.write_all(&chunk);
             plain.extend_from_slice(&chunk);

@@ -214,8 +214,16 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
             entries.len() - MAX_ROWS
         );
     }
+    h.push_str(&readiness_section(&state.store));
     h.push_str("</body></html>\n");
     Html(h)
+}
+
+/// The readiness table, in its own section (see [`crate::readiness::page`]).
+fn readiness_section(store: &Store) -> String {
+    let name = |_region: &str, _id: &str| None;
+    let now = crate::rollback::time::unix_now() as i64;
+    crate::readiness::page::section(&store.readiness_snapshot(), &name, &esc, now)
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! exporter reaches through its production client, so that a first run shows live
 //! rollbacks.
 
+pub mod ranges;
 pub mod server;
 pub mod story;
 pub mod v3;

@@ -104,6 +104,10 @@ pub fn answer(t0: i64, headers: &HeaderMap, body: &[u8], now: i64) -> Value {
     let result = match header_text(headers, "x-tc-action") {
         "DescribeTasks" => describe_tasks(&jobs, &params, now),
         "DescribeRollbackTaskDetail" => rollback_detail(&jobs, &params, now),
+        "DescribeRollbackRangeTime" => {
+            let known = |id: &str| region == REGION && INSTANCES.iter().any(|i| i.id == id);
+            super::ranges::rollback_range_time(&jobs, &params, &known, now)
+        }
         other => Err((
             "InvalidAction",
             format!("action {other} is not supported by the simulator"),
@@ -228,7 +232,7 @@ fn instance_detail(task: &SimTask) -> Value {
     let tables: Vec<Value> = (1..=1 + task.instance)
         .map(|k| json!({"TableName": format!("t{k}"), "NewTableName": format!("t{k}_bak")}))
         .collect();
-    json!({"InstanceId": inst.id, "Strategy": "table", "RollbackTime": time(Some(task.start - 3600)),
+    json!({"InstanceId": inst.id, "Strategy": "table", "RollbackTime": time(Some(task.target())),
            "Databases": [{"DatabaseName": db, "NewDatabaseName": format!("{db}_bak")}],
            "Tables": [{"Database": db, "Table": tables}]})
 }

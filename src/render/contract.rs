@@ -108,6 +108,9 @@ fn heading(group: Group) -> &'static str {
         Group::Discovery => {
             "Discovery — label `region`, and `instance_id` for v2's listing per instance:"
         }
+        Group::Readiness => {
+            "Rollback readiness (v3) — label `region`, and `instance_id` for the series of one instance:"
+        }
         Group::Exporter => "The exporter itself:",
     }
 }
@@ -116,7 +119,13 @@ fn heading(group: Group) -> &'static str {
 pub fn readme_tables() -> String {
     let docs = docs();
     let mut out = format!("{BEGIN}{BEGIN_NOTE}\n");
-    for group in [Group::Job, Group::Task, Group::Discovery, Group::Exporter] {
+    for group in [
+        Group::Job,
+        Group::Task,
+        Group::Discovery,
+        Group::Readiness,
+        Group::Exporter,
+    ] {
         let _ = write!(
             out,
             "{}\n\n| metric | meaning |\n|---|---|\n",

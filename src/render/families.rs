@@ -5,7 +5,9 @@
 //! `UPDATE_GOLDEN=1 cargo test --test it` to regenerate those files and the golden
 //! expositions, and add a test of its value.
 
+use super::readiness;
 use crate::metrics::Kind;
+use crate::readiness::{InstanceReadiness, RegionReadiness};
 use crate::rollback::{Job, Task, duration};
 use crate::store::{DiscoveryStatus, PollHealth};
 
@@ -43,6 +45,10 @@ pub enum Rows {
     Tracked,
     /// One series per discovery source (v2 instance, v3 region), with the jobs it tracks.
     Discovery(fn(&DiscoveryStatus, i64) -> Option<Num>),
+    /// One series per instance whose rollback ranges are known.
+    Readiness(fn(&InstanceReadiness) -> Option<Num>),
+    /// One series per region whose rollback ranges are asked for.
+    ReadinessRegion(fn(&RegionReadiness) -> Option<Num>),
 }
 
 impl Rows {
@@ -51,6 +57,7 @@ impl Rows {
             Rows::Job(_) | Rows::JobState | Rows::JobInfo | Rows::Health(_) => Group::Job,
             Rows::Task(_) | Rows::TaskState | Rows::TaskInfo => Group::Task,
             Rows::Discovery(_) => Group::Discovery,
+            Rows::Readiness(_) | Rows::ReadinessRegion(_) => Group::Readiness,
             Rows::Tracked => Group::Exporter,
         }
     }
@@ -61,9 +68,13 @@ impl Rows {
             Rows::JobState | Rows::TaskState => &["state"],
             Rows::JobInfo => &["type", "async_request_id"],
             Rows::TaskInfo => &["work_id", "instance_name", "strategy", "operator"],
-            Rows::Job(_) | Rows::Task(_) | Rows::Health(_) | Rows::Tracked | Rows::Discovery(_) => {
-                &[]
-            }
+            Rows::Readiness(_) => &["instance_id"],
+            Rows::Job(_)
+            | Rows::Task(_)
+            | Rows::Health(_)
+            | Rows::Tracked
+            | Rows::Discovery(_)
+            | Rows::ReadinessRegion(_) => &[],
         }
     }
 }
@@ -74,6 +85,8 @@ pub enum Group {
     Job,
     Task,
     Discovery,
+    /// Rollback readiness: per region, and per instance.
+    Readiness,
     /// The exporter's own metrics, most of them in [`crate::metrics`].
     Exporter,
 }
@@ -85,7 +98,7 @@ impl Group {
         match self {
             Group::Job => &["job_id", "region"],
             Group::Task => &["job_id", "region", "instance_id"],
-            Group::Discovery => &["region"],
+            Group::Discovery | Group::Readiness => &["region"],
             Group::Exporter => &[],
         }
     }
@@ -120,11 +133,12 @@ impl Family {
                 | Rows::Task(_)
                 | Rows::TaskState
                 | Rows::TaskInfo
+                | Rows::Readiness(_)
         )
     }
 }
 
-const fn family(
+pub(super) const fn family(
     name: &'static str,
     help: &'static str,
     readme: &'static str,
@@ -308,6 +322,13 @@ pub const FAMILIES: &[Family] = &[
         "Unix time of the latest successful listing",
         Rows::Discovery(|d, _| d.last_success.map(float)),
     ),
+    readiness::BEGIN,
+    readiness::END,
+    readiness::RANGES,
+    readiness::GAP,
+    readiness::ERROR_CODE,
+    readiness::SUCCESS,
+    readiness::LAST_SUCCESS,
 ];
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 
 pub mod contract;
 pub mod families;
+mod readiness;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use self::families::{FAMILIES, Family, Num, Rows};
 use crate::exposition::push_label;
 use crate::metrics::Metrics;
+use crate::readiness::RegionReadiness;
 use crate::rollback::{State, Task};
 use crate::store::{DiscoveryStatus, Entry, JobData, Source};
 
@@ -146,8 +148,22 @@ pub fn render(
     metrics: &Metrics,
     now: f64,
 ) -> Vec<u8> {
+    let sources = Sources {
+        discovery,
+        ..Sources::default()
+    };
+    render_all(entries, &sources, metrics, now)
+}
+
+/// [`render`] with every source.
+pub fn render_all(
+    entries: &[Arc<Entry>],
+    sources: &Sources<'_>,
+    metrics: &Metrics,
+    now: f64,
+) -> Vec<u8> {
     let mut all = Vec::new();
-    render_to(entries, discovery, metrics, now, &mut |chunk| {
+    render_sources(entries, sources, metrics, now, &mut |chunk| {
         all.extend_from_slice(&chunk);
         true
     });
@@ -163,6 +179,28 @@ pub fn render_to(
     now: f64,
     sink: &mut dyn FnMut(Vec<u8>) -> bool,
 ) {
+    let sources = Sources {
+        discovery,
+        ..Sources::default()
+    };
+    render_sources(entries, &sources, metrics, now, sink);
+}
+
+/// What the store holds besides the jobs: discovery sources and rollback readiness.
+#[derive(Clone, Copy, Default)]
+pub struct Sources<'a> {
+    pub discovery: &'a [DiscoveryStatus],
+    pub readiness: &'a [Arc<RegionReadiness>],
+}
+
+/// [`render_to`] with every source.
+pub fn render_sources(
+    entries: &[Arc<Entry>],
+    sources: &Sources<'_>,
+    metrics: &Metrics,
+    now: f64,
+    sink: &mut dyn FnMut(Vec<u8>) -> bool,
+) {
     let mut o = Out {
         buf: Vec::with_capacity(CHUNK + 4096),
         ints: itoa::Buffer::new(),
@@ -172,11 +210,15 @@ pub fn render_to(
     };
     let counts = discovered_jobs(entries);
     for f in FAMILIES {
-        // Discovery families only where something is discovered.
-        if matches!(f.rows, Rows::Discovery(_)) && discovery.is_empty() {
-            continue;
+        // Discovery and readiness families only where something is discovered or asked.
+        let empty = match f.rows {
+            Rows::Discovery(_) => sources.discovery.is_empty(),
+            Rows::Readiness(_) | Rows::ReadinessRegion(_) => sources.readiness.is_empty(),
+            _ => false,
+        };
+        if !empty {
+            write_family(&mut o, f, entries, sources, &counts, now.floor() as i64);
         }
-        write_family(&mut o, f, entries, discovery, &counts, now.floor() as i64);
     }
     metrics.encode(&mut o.buf);
     o.flush();
@@ -186,7 +228,7 @@ fn write_family(
     o: &mut Out<'_>,
     f: &Family,
     entries: &[Arc<Entry>],
-    discovery: &[DiscoveryStatus],
+    sources: &Sources<'_>,
     counts: &HashMap<(&str, Option<&str>), i64>,
     now: i64,
 ) {
@@ -229,8 +271,19 @@ fn write_family(
                 .filter_map(|e| e.health.as_ref().map(|h| (&*e.job_labels, read(h)))),
         ),
         Rows::Tracked => o.num(f.name, "", "", Num::Int(entries.len() as i64)),
+        Rows::Readiness(read) => {
+            let instances = sources.readiness.iter().flat_map(|r| r.instances.values());
+            o.rows(f.name, instances.map(|i| (i.labels.as_str(), read(i))));
+        }
+        Rows::ReadinessRegion(read) => o.rows(
+            f.name,
+            sources
+                .readiness
+                .iter()
+                .map(|r| (r.labels.as_str(), read(r))),
+        ),
         Rows::Discovery(read) => {
-            for d in discovery {
+            for d in sources.discovery {
                 let jobs = counts
                     .get(&(d.region.as_str(), d.instance_id.as_deref()))
                     .copied()
