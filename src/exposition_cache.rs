@@ -19,8 +19,9 @@ use flate2::write::GzEncoder;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::metrics::Metrics;
-use crate::render::render_to;
+use crate::render::{Sources, render_sources};
 use crate::rollback::time::unix_now;
 use crate::store::{DiscoveryStatus, Entry, Store};
 
@@ -40,6 +41,7 @@ pub struct Exposition {
     /// The snapshot rendered, by job id: readiness is judged on what is served.
     pub entries: Vec<Arc<Entry>>,
     pub discovery: Vec<DiscoveryStatus>,
+    pub inventories: Vec<(InventoryKey, InventoryStatus)>,
 }
 
 pub struct ExpositionCache {
@@ -115,10 +117,15 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
     let generation = *store.generation().borrow();
     let entries = store.snapshot();
     let discovery = store.discovery_snapshot();
+    let inventories = store.inventory_snapshot();
     let work = move || {
         let mut plain = Vec::with_capacity(size + size / 16);
         let mut gzip = GzEncoder::new(Vec::with_capacity(size / 8), Compression::fast());
-        render_to(&entries, &discovery, &metrics, unix_now(), &mut |chunk| {
+        let sources = Sources {
+            discovery: &discovery,
+            inventories: &inventories,
+        };
+        render_sources(&entries, &sources, &metrics, unix_now(), &mut |chunk| {
             // Writing to a Vec cannot fail.
             let _ = gzip.write_all(&chunk);
             plain.extend_from_slice(&chunk);
@@ -132,6 +139,7 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
             gzip: Bytes::from(gzip),
             entries,
             discovery,
+            inventories,
         }
     };
     match tokio::task::spawn_blocking(work).await {
@@ -150,6 +158,7 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
                 gzip: Bytes::new(),
                 entries: Vec::new(),
                 discovery: Vec::new(),
+                inventories: Vec::new(),
             }
         }
     }

@@ -1,9 +1,12 @@
 //! The YAML configuration: parsing with line numbers, defaults, validation, credentials.
 
 mod credentials_section;
+mod inventory;
 mod raw;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_inventory;
 mod values;
 
 use std::fmt;
@@ -17,6 +20,8 @@ use crate::credentials::{FetchError, Spec};
 use crate::parse_error::ParseError;
 
 use self::credentials_section::credentials_spec;
+use self::inventory::inventory_config;
+pub use self::inventory::{ExportedTag, INFO_LABELS, InventoryConfig, InventoryFilter, tag_label};
 use self::raw::{RawApi, RawConfig, RawDiscovery, RawPoll};
 pub use self::values::{Interval, Labels, RESERVED_LABELS, check_label_name, http_url, region};
 
@@ -161,6 +166,8 @@ pub struct Config {
     pub poll: PollConfig,
     pub jobs: Vec<JobConfig>,
     pub discovery: DiscoveryConfig,
+    /// `instances:`: the instance inventory (API 3.0).
+    pub instances: InventoryConfig,
 }
 
 /// Values given on the command line, which win over the file; checked by clap as the
@@ -408,6 +415,7 @@ fn build(
             "nothing to watch: the v2 API needs job ids under `jobs:` or instances under `discovery.instances:`",
         ));
     }
+    let instances = inventory_config(raw.instances, client.version == ApiVersion::V3)?;
     let region = client.regions.first().cloned().unwrap_or_default();
     let credentials = credentials_spec(raw.credentials, env, flags, region)?;
     if client.endpoint.scheme() == "http" && !is_loopback(&client.endpoint) {
@@ -419,6 +427,7 @@ fn build(
         poll,
         jobs,
         discovery,
+        instances,
     })
 }
 

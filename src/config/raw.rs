@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::inventory::RawInstances;
 use super::values::{Interval, Labels, parsed, parsed_any};
 use crate::api::{ApiVersion, SignatureMethod};
 use crate::credentials::SourceKind;
@@ -18,6 +19,7 @@ pub(super) struct RawConfig {
     pub(super) poll: RawPoll,
     pub(super) jobs: Vec<RawJob>,
     pub(super) discovery: Option<RawDiscovery>,
+    pub(super) instances: Option<RawInstances>,
 }
 
 #[derive(Deserialize, Default)]

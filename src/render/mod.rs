@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use self::families::{FAMILIES, Family, Num, Rows};
 use crate::exposition::push_label;
+use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::metrics::Metrics;
 use crate::rollback::{State, Task};
 use crate::store::{DiscoveryStatus, Entry, JobData, Source};
@@ -163,6 +164,27 @@ pub fn render_to(
     now: f64,
     sink: &mut dyn FnMut(Vec<u8>) -> bool,
 ) {
+    let sources = Sources {
+        discovery,
+        inventories: &[],
+    };
+    render_sources(entries, &sources, metrics, now, sink);
+}
+
+/// What the store holds besides the jobs: discovery sources and instance inventories.
+pub struct Sources<'a> {
+    pub discovery: &'a [DiscoveryStatus],
+    pub inventories: &'a [(InventoryKey, InventoryStatus)],
+}
+
+/// [`render_to`] with the inventories too.
+pub fn render_sources(
+    entries: &[Arc<Entry>],
+    sources: &Sources<'_>,
+    metrics: &Metrics,
+    now: f64,
+    sink: &mut dyn FnMut(Vec<u8>) -> bool,
+) {
     let mut o = Out {
         buf: Vec::with_capacity(CHUNK + 4096),
         ints: itoa::Buffer::new(),
@@ -172,11 +194,15 @@ pub fn render_to(
     };
     let counts = discovered_jobs(entries);
     for f in FAMILIES {
-        // Discovery families only where something is discovered.
-        if matches!(f.rows, Rows::Discovery(_)) && discovery.is_empty() {
-            continue;
+        // Discovery and inventory families only where something is discovered or listed.
+        let empty = match f.rows {
+            Rows::Discovery(_) => sources.discovery.is_empty(),
+            Rows::Inventory(_) | Rows::InstanceInfo => sources.inventories.is_empty(),
+            _ => false,
+        };
+        if !empty {
+            write_family(&mut o, f, entries, sources, &counts, now.floor() as i64);
         }
-        write_family(&mut o, f, entries, discovery, &counts, now.floor() as i64);
     }
     metrics.encode(&mut o.buf);
     o.flush();
@@ -186,7 +212,7 @@ fn write_family(
     o: &mut Out<'_>,
     f: &Family,
     entries: &[Arc<Entry>],
-    discovery: &[DiscoveryStatus],
+    sources: &Sources<'_>,
     counts: &HashMap<(&str, Option<&str>), i64>,
     now: i64,
 ) {
@@ -229,8 +255,26 @@ fn write_family(
                 .filter_map(|e| e.health.as_ref().map(|h| (&*e.job_labels, read(h)))),
         ),
         Rows::Tracked => o.num(f.name, "", "", Num::Int(entries.len() as i64)),
+        Rows::Inventory(read) => {
+            let mut l = String::new();
+            for (key, status) in sources.inventories {
+                l.clear();
+                push_label(&mut l, "region", &key.region);
+                if let Some(v) = read(status) {
+                    o.num(f.name, &l, "", v);
+                }
+            }
+        }
+        Rows::InstanceInfo => {
+            let inventories = sources.inventories.iter();
+            for inv in inventories.filter_map(|(_, s)| s.inventory.as_ref()) {
+                for r in &inv.records {
+                    o.num(f.name, &r.info_labels, "", Num::Int(1));
+                }
+            }
+        }
         Rows::Discovery(read) => {
-            for d in discovery {
+            for d in sources.discovery {
                 let jobs = counts
                     .get(&(d.region.as_str(), d.instance_id.as_deref()))
                     .copied()

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use crate::api::ErrorKind;
 use crate::config::Labels;
 use crate::exposition::push_label;
+use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::rollback::{Job, State, Task};
 
 /// A job is known by its region and id: ids are not promised unique across regions.
@@ -137,6 +138,7 @@ type DiscoveryKey = (String, Option<String>);
 pub struct Store {
     jobs: RwLock<BTreeMap<JobKey, Arc<Entry>>>,
     discovery: RwLock<BTreeMap<DiscoveryKey, DiscoveryStatus>>,
+    inventories: RwLock<BTreeMap<InventoryKey, InventoryStatus>>,
     /// Bumped after every change, so the exposition is rendered again only when needed.
     generation: tokio::sync::watch::Sender<u64>,
 }
@@ -432,5 +434,6 @@ impl Store {
     }
 }
 
+mod inventory;
 #[cfg(test)]
 mod tests;

@@ -1,8 +1,10 @@
 //! Tencent Cloud API 3.0 (`cdb.tencentcloudapi.com`, version 2017-03-20): JSON over POST,
 //! signed with TC3-HMAC-SHA256. `DescribeTasks` lists a region's rollback jobs 100 at a
-//! time; `DescribeRollbackTaskDetail` gives one instance's part of a job.
+//! time; `DescribeRollbackTaskDetail` gives one instance's part of a job;
+//! `DescribeDBInstances` lists the instances themselves (the inventory).
 
 pub mod decode;
+pub mod instances;
 pub mod sign;
 
 use std::sync::Arc;
@@ -10,6 +12,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 pub use self::decode::{DetailPage, TaskPage};
+pub use self::instances::InstancePage;
 use super::transport::Call;
 use super::{
     ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder,
@@ -19,8 +22,12 @@ use crate::rollback::time::{UtcOffset, format_local};
 
 pub const DEFAULT_ENDPOINT: &str = "https://cdb.tencentcloudapi.com/";
 pub const VERSION: &str = "2017-03-20";
-pub const ACTIONS: [&str; 2] = ["DescribeTasks", "DescribeRollbackTaskDetail"];
-/// The largest `Limit` both actions take.
+pub const ACTIONS: [&str; 3] = [
+    "DescribeTasks",
+    "DescribeRollbackTaskDetail",
+    instances::ACTION,
+];
+/// The largest `Limit` the two rollback actions take.
 pub const PAGE_LIMIT: u64 = 100;
 /// `TaskTypes` of rollbacks: 1 a database rollback, 10 a batch rollback.
 pub const ROLLBACK_TYPES: [i64; 2] = [1, 10];
@@ -168,6 +175,25 @@ impl Client {
         self.call(ACTIONS[1], region, priority, &body, |b| {
             decode::rollback_detail(b, tz, instance_id)
         })
+        .await
+    }
+
+    /// One page of a region's instances (the inventory), `limit` at most 2000.
+    pub async fn describe_db_instances(
+        &self,
+        region: &str,
+        offset: u64,
+        limit: u64,
+        priority: Priority,
+    ) -> Result<InstancePage, ApiError> {
+        let body = instances::body(offset, limit.clamp(1, instances::PAGE_LIMIT));
+        self.call(
+            ACTIONS[2],
+            region,
+            priority,
+            &body,
+            instances::instances_page,
+        )
         .await
     }
 

@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 use super::{interval, is_current, jitter, with_backoff};
 use crate::api::v3::{Client, PAGE_LIMIT, TaskQuery};
 use crate::api::{ApiError, Priority};
-use crate::config::{Config, DiscoveryConfig, Labels, PollConfig};
+use crate::config::{Config, DiscoveryConfig, InventoryConfig, Labels, PollConfig};
+use crate::inventory::InventoryKey;
 use crate::rollback::Job;
 use crate::rollback::time::unix_now;
 use crate::store::{Entry, JobKey, PollError, Source, Store};
@@ -28,14 +29,20 @@ const ACTIVE: [i64; 4] = [-1, 0, 1, 6];
 /// A bound on pages per listing, so that a runaway `TotalCount` cannot loop forever.
 const MAX_PAGES: u64 = 100;
 mod details;
+mod inventory;
 
 use self::details::{DetailMark, kept_marks};
+pub use self::inventory::watched;
 
 pub struct Regions {
     client: Arc<Client>,
     store: Arc<Store>,
     poll: PollConfig,
     discovery: DiscoveryConfig,
+    instances: InventoryConfig,
+    regions: Vec<String>,
+    /// Pages the latest inventory of each region took.
+    inventory_pages: Mutex<HashMap<String, u64>>,
     /// `jobs:` entries: labels for a job id wherever it is found.
     job_labels: HashMap<u64, Labels>,
     /// Pages the latest listings of each region took: (not finished, recent).
@@ -52,6 +59,9 @@ impl Regions {
             store,
             poll: config.poll.clone(),
             discovery: config.discovery.clone(),
+            instances: config.instances.clone(),
+            regions: config.client.regions.clone(),
+            inventory_pages: Mutex::new(HashMap::new()),
             job_labels: config
                 .jobs
                 .iter()
@@ -67,6 +77,12 @@ impl Regions {
             let (r1, r2) = (region.clone(), region.clone());
             loops.push(tokio::spawn(async move { a.listing_loop(r1).await }));
             loops.push(tokio::spawn(async move { b.detail_loop(r2).await }));
+            if this.instances.enabled {
+                let key = InventoryKey::new(region.as_str());
+                this.store.add_inventory_source(&key, this.filtered());
+                let (c, r3) = (Arc::clone(&this), region.clone());
+                loops.push(tokio::spawn(async move { c.inventory_loop(r3).await }));
+            }
         }
         *lock(&this.loops) = loops;
         this
@@ -104,10 +120,11 @@ impl Regions {
             })
             .map(|(terminal, n)| n as f64 * per(interval(&self.poll, terminal)))
             .sum();
-        listings + details
+        listings + details + self.inventory_demand()
     }
 
     async fn listing_loop(self: Arc<Self>, region: String) {
+        self.first_inventory(&region).await;
         let mut last_recent: Option<Instant> = None;
         loop {
             let recent_due = last_recent.is_none_or(|t| t.elapsed() >= self.recent_interval());
@@ -232,9 +249,13 @@ impl Regions {
     /// Tracks the jobs worth tracking and records every row of a tracked job.
     fn absorb(&self, region: &str, jobs: Vec<Job>) {
         let now = unix_now();
+        let (filtered, inventory) = (self.filtered(), self.store.inventory(region));
         for job in jobs {
             let key = JobKey::new(region, job.id);
             if self.store.get(&key).is_none() {
+                if !watched(filtered, inventory.as_deref(), &job) {
+                    continue;
+                }
                 let Some((source, labels)) = self.wanted(&job, now) else {
                     continue;
                 };
