@@ -19,6 +19,7 @@ use flate2::write::GzEncoder;
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::metrics::Metrics;
 use crate::render::{Sources, render_sources};
 use crate::rollback::time::unix_now;
@@ -40,6 +41,7 @@ pub struct Exposition {
     /// The snapshot rendered, by job id: readiness is judged on what is served.
     pub entries: Vec<Arc<Entry>>,
     pub discovery: Vec<DiscoveryStatus>,
+    pub inventories: Vec<(InventoryKey, InventoryStatus)>,
 }
 
 pub struct ExpositionCache {
@@ -116,12 +118,14 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
     let entries = store.snapshot();
     let discovery = store.discovery_snapshot();
     let readiness = store.readiness_snapshot();
+    let inventories = store.inventory_snapshot();
     let work = move || {
         let mut plain = Vec::with_capacity(size + size / 16);
         let mut gzip = GzEncoder::new(Vec::with_capacity(size / 8), Compression::fast());
         let sources = Sources {
             discovery: &discovery,
             readiness: &readiness,
+            inventories: &inventories,
         };
         render_sources(&entries, &sources, &metrics, unix_now(), &mut |chunk| {
             // Writing to a Vec cannot fail.
@@ -137,6 +141,7 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
             gzip: Bytes::from(gzip),
             entries,
             discovery,
+            inventories,
         }
     };
     match tokio::task::spawn_blocking(work).await {
@@ -155,6 +160,7 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
                 gzip: Bytes::new(),
                 entries: Vec::new(),
                 discovery: Vec::new(),
+                inventories: Vec::new(),
             }
         }
     }

@@ -17,6 +17,7 @@ pub mod demo;
 pub mod exposition;
 pub mod exposition_cache;
 pub mod http;
+pub mod inventory;
 pub mod metrics;
 pub mod parse_error;
 pub mod readiness;

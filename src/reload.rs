@@ -304,6 +304,10 @@ fn reconcile(store: &Store, config: &Config) -> (usize, usize) {
                 None => !v2,
             }
     });
+    let inventory = config.instances.enabled && !v2;
+    store.retain_inventories(|k| inventory && config.client.regions.contains(&k.region));
+    let readiness = config.readiness.enabled && !v2;
+    store.retain_readiness(|k| readiness && config.client.regions.contains(&k.region));
     (kept, dropped)
 }
 

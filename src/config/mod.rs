@@ -1,10 +1,13 @@
 //! The YAML configuration: parsing with line numbers, defaults, validation, credentials.
 
 mod credentials_section;
+mod inventory;
 mod raw;
 mod readiness;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_inventory;
 mod values;
 
 use std::fmt;
@@ -18,6 +21,8 @@ use crate::credentials::{FetchError, Spec};
 use crate::parse_error::ParseError;
 
 use self::credentials_section::credentials_spec;
+use self::inventory::inventory_config;
+pub use self::inventory::{ExportedTag, INFO_LABELS, InventoryConfig, InventoryFilter, tag_label};
 use self::raw::{RawApi, RawConfig, RawDiscovery, RawPoll};
 pub use self::readiness::ReadinessConfig;
 use self::readiness::readiness_config;
@@ -166,6 +171,8 @@ pub struct Config {
     pub discovery: DiscoveryConfig,
     /// `readiness:`: each instance's recoverable window (API 3.0).
     pub readiness: ReadinessConfig,
+    /// `instances:`: the instance inventory (API 3.0).
+    pub instances: InventoryConfig,
 }
 
 /// Values given on the command line, which win over the file; checked by clap as the
@@ -413,7 +420,9 @@ fn build(
             "nothing to watch: the v2 API needs job ids under `jobs:` or instances under `discovery.instances:`",
         ));
     }
-    let readiness = readiness_config(raw.readiness, client.version == ApiVersion::V3)?;
+    let instances = inventory_config(raw.instances, client.version == ApiVersion::V3)?;
+    let v3 = client.version == ApiVersion::V3;
+    let readiness = readiness_config(raw.readiness, v3, instances.enabled)?;
     let region = client.regions.first().cloned().unwrap_or_default();
     let credentials = credentials_spec(raw.credentials, env, flags, region)?;
     if client.endpoint.scheme() == "http" && !is_loopback(&client.endpoint) {
@@ -426,6 +435,7 @@ fn build(
         jobs,
         discovery,
         readiness,
+        instances,
     })
 }
 

@@ -32,20 +32,28 @@ impl Default for ReadinessConfig {
     }
 }
 
-/// Reads `readiness:`; `v3` false means API v2, which has no such action.
+/// Reads `readiness:`; `v3` false means API v2, which has no such action. The instances
+/// asked about are the inventory's, so it is off by default without one.
 pub(super) fn readiness_config(
     raw: Option<RawReadiness>,
     v3: bool,
+    inventory: bool,
 ) -> Result<ReadinessConfig, Invalid> {
     let raw = raw.unwrap_or_default();
     let mut c = ReadinessConfig {
-        enabled: raw.enabled.unwrap_or(v3),
+        enabled: raw.enabled.unwrap_or(v3 && inventory),
         ..ReadinessConfig::default()
     };
     if !v3 && (c.enabled || raw.interval.is_some()) {
         return Err(Invalid::rule(
             "readiness",
             "rollback readiness needs API 3.0 (api.version: 3); leave `readiness:` out on v2",
+        ));
+    }
+    if c.enabled && !inventory {
+        return Err(Invalid::rule(
+            "readiness.enabled",
+            "is true, but the instances it asks about come from the inventory, and instances.enabled is false",
         ));
     }
     if let Some(Interval(d)) = raw.interval {
@@ -112,6 +120,10 @@ mod tests {
         let e = parse("api:\n  version: 2\njobs:\n  - id: 1\nreadiness:\n  enabled: true\n")
             .unwrap_err();
         assert!(e.contains("needs API 3.0"), "{e}");
+        let e = parse("instances:\n  enabled: false\nreadiness:\n  enabled: true\n").unwrap_err();
+        assert!(e.contains("readiness.enabled: is true, but"), "{e}");
+        let c = parse("instances:\n  enabled: false\n").unwrap();
+        assert!(!c.readiness.enabled, "off without the inventory");
         let e = parse("readiness:\n  batch: 5\n").unwrap_err();
         assert!(e.contains("unknown field `batch`"), "{e}");
     }

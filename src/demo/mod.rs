@@ -2,6 +2,7 @@
 //! exporter reaches through its production client, so that a first run shows live
 //! rollbacks.
 
+pub mod inventory;
 pub mod ranges;
 pub mod server;
 pub mod story;
@@ -16,7 +17,8 @@ use reqwest::Url;
 
 use crate::api::{ApiVersion, ClientConfig, Credentials, Secret};
 use crate::config::{
-    Config, DiscoveryConfig, InstanceConfig, JobConfig, Labels, PollConfig, ReadinessConfig,
+    Config, DiscoveryConfig, ExportedTag, InstanceConfig, InventoryConfig, JobConfig, Labels,
+    PollConfig, ReadinessConfig, tag_label,
 };
 use crate::rollback::time::unix_now;
 pub use server::{DEMO_SECRET_ID, DEMO_SECRET_KEY, Simulator};
@@ -83,6 +85,18 @@ fn config_for(version: ApiVersion, endpoint: Url) -> Config {
         readiness: ReadinessConfig {
             enabled: version == ApiVersion::V3,
             interval: Duration::from_secs(10),
+        },
+        instances: InventoryConfig {
+            enabled: version == ApiVersion::V3,
+            // Often, so that a renamed instance shows soon; it costs one request.
+            interval: Duration::from_secs(60),
+            exported_tags: ["team", "cost-center"]
+                .map(|key| ExportedTag {
+                    key: key.into(),
+                    label: tag_label(key),
+                })
+                .into(),
+            ..InventoryConfig::default()
         },
     }
 }

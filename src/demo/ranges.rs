@@ -15,8 +15,8 @@ pub const MAX_BATCH: usize = 100;
 pub const LAGGING: (&str, i64) = ("cdb-demo0002", 5 * 3600);
 /// Whose window has a hole: the instance the failed batch rollback failed on.
 pub const GAPPED: &str = "cdb-demo0003";
-/// Whose answer is a database access error.
-pub const ERRING: &str = "cdb-demo0004";
+/// Whose answer is a database access error: the instance still being created.
+pub const ERRING: &str = "cdb-demo0007";
 const DAY: i64 = 86_400;
 
 fn time(t: i64) -> String {

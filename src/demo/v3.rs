@@ -1,6 +1,7 @@
 //! The simulated API 3.0 (`POST /`): checks TC3-HMAC-SHA256 signatures and the clock,
 //! and answers DescribeTasks and DescribeRollbackTaskDetail from the same story as the v2
-//! simulator, in the shapes of the reference: errors inside HTTP 200, status names,
+//! simulator (and DescribeDBInstances from [`super::inventory`]),
+//! in the shapes of the reference: errors inside HTTP 200, status names,
 //! progress in percent, zero dates. It ignores `TaskTypes` on purpose and mixes other
 //! task types into every listing, so that the exporter's own filter is what keeps them out.
 
@@ -105,9 +106,11 @@ pub fn answer(t0: i64, headers: &HeaderMap, body: &[u8], now: i64) -> Value {
         "DescribeTasks" => describe_tasks(&jobs, &params, now),
         "DescribeRollbackTaskDetail" => rollback_detail(&jobs, &params, now),
         "DescribeRollbackRangeTime" => {
-            let known = |id: &str| region == REGION && INSTANCES.iter().any(|i| i.id == id);
+            let fleet = &super::inventory::FLEET;
+            let known = |id: &str| region == REGION && fleet.iter().any(|i| i.id == id);
             super::ranges::rollback_range_time(&jobs, &params, &known, now)
         }
+        "DescribeDBInstances" => super::inventory::describe_db_instances(&params, region == REGION),
         other => Err((
             "InvalidAction",
             format!("action {other} is not supported by the simulator"),

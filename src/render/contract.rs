@@ -108,8 +108,13 @@ fn heading(group: Group) -> &'static str {
         Group::Discovery => {
             "Discovery — label `region`, and `instance_id` for v2's listing per instance:"
         }
+        Group::Inventory => {
+            "Instance inventory (API 3.0, `instances:`) — label `region`; `cdb_rollback_instance_info`\n\
+             also carries one label per `instances.exported_tags` entry:"
+        }
         Group::Readiness => {
-            "Rollback readiness (v3) — label `region`, and `instance_id` for the series of one instance:"
+            "Rollback readiness (API 3.0, `readiness:`) — label `region`, and `instance_id` for the\n\
+             series of one instance:"
         }
         Group::Exporter => "The exporter itself:",
     }
@@ -123,6 +128,7 @@ pub fn readme_tables() -> String {
         Group::Job,
         Group::Task,
         Group::Discovery,
+        Group::Inventory,
         Group::Readiness,
         Group::Exporter,
     ] {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use self::families::{FAMILIES, Family, Num, Rows};
 use crate::exposition::push_label;
+use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::metrics::Metrics;
 use crate::readiness::RegionReadiness;
 use crate::rollback::{State, Task};
@@ -186,10 +187,12 @@ pub fn render_to(
     render_sources(entries, &sources, metrics, now, sink);
 }
 
-/// What the store holds besides the jobs: discovery sources and rollback readiness.
+/// What the store holds besides the jobs: discovery sources, instance inventories and
+/// rollback readiness.
 #[derive(Clone, Copy, Default)]
 pub struct Sources<'a> {
     pub discovery: &'a [DiscoveryStatus],
+    pub inventories: &'a [(InventoryKey, InventoryStatus)],
     pub readiness: &'a [Arc<RegionReadiness>],
 }
 
@@ -210,9 +213,11 @@ pub fn render_sources(
     };
     let counts = discovered_jobs(entries);
     for f in FAMILIES {
-        // Discovery and readiness families only where something is discovered or asked.
+        // Discovery, inventory and readiness families only where something is discovered,
+        // listed or asked.
         let empty = match f.rows {
             Rows::Discovery(_) => sources.discovery.is_empty(),
+            Rows::Inventory(_) | Rows::InstanceInfo => sources.inventories.is_empty(),
             Rows::Readiness(_) | Rows::ReadinessRegion(_) => sources.readiness.is_empty(),
             _ => false,
         };
@@ -282,6 +287,24 @@ fn write_family(
                 .iter()
                 .map(|r| (r.labels.as_str(), read(r))),
         ),
+        Rows::Inventory(read) => {
+            let mut l = String::new();
+            for (key, status) in sources.inventories {
+                l.clear();
+                push_label(&mut l, "region", &key.region);
+                if let Some(v) = read(status) {
+                    o.num(f.name, &l, "", v);
+                }
+            }
+        }
+        Rows::InstanceInfo => {
+            let inventories = sources.inventories.iter();
+            for inv in inventories.filter_map(|(_, s)| s.inventory.as_ref()) {
+                for r in &inv.records {
+                    o.num(f.name, &r.info_labels, "", Num::Int(1));
+                }
+            }
+        }
         Rows::Discovery(read) => {
             for d in sources.discovery {
                 let jobs = counts

@@ -90,8 +90,8 @@ mod tests {
         region.success = Some(false);
         region.last_success = Some(1234.5);
         let sources = Sources {
-            discovery: &[],
             readiness: &[Arc::new(region)],
+            ..Sources::default()
         };
         let text = render_all(&[], &sources, &Metrics::new(), 10_000.0);
         let text = String::from_utf8(text).unwrap();

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use crate::api::ErrorKind;
 use crate::config::Labels;
 use crate::exposition::push_label;
+use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::readiness::{ReadinessKey, RegionReadiness};
 use crate::rollback::{Job, State, Task};
 
@@ -139,6 +140,7 @@ pub struct Store {
     jobs: RwLock<BTreeMap<JobKey, Arc<Entry>>>,
     discovery: RwLock<BTreeMap<DiscoveryKey, DiscoveryStatus>>,
     readiness: RwLock<BTreeMap<ReadinessKey, Arc<RegionReadiness>>>,
+    inventories: RwLock<BTreeMap<InventoryKey, InventoryStatus>>,
     /// Bumped after every change, so the exposition is rendered again only when needed.
     generation: tokio::sync::watch::Sender<u64>,
 }
@@ -434,6 +436,7 @@ impl Store {
     }
 }
 
+mod inventory;
 mod readiness;
 #[cfg(test)]
 mod tests;

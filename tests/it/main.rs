@@ -8,6 +8,7 @@ mod daemon;
 mod demo;
 mod discovery;
 mod golden;
+mod inventory;
 mod properties;
 mod regions;
 mod reload;

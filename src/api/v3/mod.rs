@@ -1,9 +1,11 @@
 //! Tencent Cloud API 3.0 (`cdb.tencentcloudapi.com`, version 2017-03-20): JSON over POST,
 //! signed with TC3-HMAC-SHA256. `DescribeTasks` lists a region's rollback jobs 100 at a
 //! time; `DescribeRollbackTaskDetail` gives one instance's part of a job;
+//! `DescribeDBInstances` lists the instances themselves (the inventory);
 //! `DescribeRollbackRangeTime` the times instances can be rolled back to.
 
 pub mod decode;
+pub mod instances;
 pub mod ranges;
 pub mod sign;
 
@@ -12,6 +14,7 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 pub use self::decode::{DetailPage, TaskPage};
+pub use self::instances::InstancePage;
 pub use self::ranges::RangePage;
 use super::transport::Call;
 use super::{
@@ -22,9 +25,10 @@ use crate::rollback::time::{UtcOffset, format_local};
 
 pub const DEFAULT_ENDPOINT: &str = "https://cdb.tencentcloudapi.com/";
 pub const VERSION: &str = "2017-03-20";
-pub const ACTIONS: [&str; 3] = [
+pub const ACTIONS: [&str; 4] = [
     "DescribeTasks",
     "DescribeRollbackTaskDetail",
+    instances::ACTION,
     ranges::ACTION,
 ];
 /// The largest `Limit` the two rollback job actions take.
@@ -194,6 +198,25 @@ impl Client {
         self.call(ranges::ACTION, region, priority, &body, |b| {
             ranges::ranges_page(b, tz)
         })
+        .await
+    }
+
+    /// One page of a region's instances (the inventory), `limit` at most 2000.
+    pub async fn describe_db_instances(
+        &self,
+        region: &str,
+        offset: u64,
+        limit: u64,
+        priority: Priority,
+    ) -> Result<InstancePage, ApiError> {
+        let body = instances::body(offset, limit.clamp(1, instances::PAGE_LIMIT));
+        self.call(
+            ACTIONS[2],
+            region,
+            priority,
+            &body,
+            instances::instances_page,
+        )
         .await
     }
 

@@ -17,7 +17,8 @@ use tokio::task::JoinHandle;
 use super::{interval, is_current, jitter, with_backoff};
 use crate::api::v3::{Client, PAGE_LIMIT, TaskQuery};
 use crate::api::{ApiError, Priority};
-use crate::config::{Config, DiscoveryConfig, Labels, PollConfig};
+use crate::config::{Config, DiscoveryConfig, InventoryConfig, Labels, PollConfig};
+use crate::inventory::InventoryKey;
 use crate::rollback::Job;
 use crate::rollback::time::unix_now;
 use crate::store::{Entry, JobKey, PollError, Source, Store};
@@ -28,10 +29,12 @@ const ACTIVE: [i64; 4] = [-1, 0, 1, 6];
 /// A bound on pages per listing, so that a runaway `TotalCount` cannot loop forever.
 const MAX_PAGES: u64 = 100;
 mod details;
+mod inventory;
 pub mod readiness;
 
 use self::details::{DetailMark, kept_marks};
-use self::readiness::{InstanceIds, Readiness, fetch_with};
+pub use self::inventory::watched;
+use self::readiness::{Readiness, fetch_with, inventory_ids};
 use crate::readiness::ReadinessKey;
 
 pub struct Regions {
@@ -39,6 +42,10 @@ pub struct Regions {
     store: Arc<Store>,
     poll: PollConfig,
     discovery: DiscoveryConfig,
+    instances: InventoryConfig,
+    regions: Vec<String>,
+    /// Pages the latest inventory of each region took.
+    inventory_pages: Mutex<HashMap<String, u64>>,
     /// `jobs:` entries: labels for a job id wherever it is found.
     job_labels: HashMap<u64, Labels>,
     /// Pages the latest listings of each region took: (not finished, recent).
@@ -54,7 +61,7 @@ impl Regions {
         let readiness = config.readiness.enabled.then(|| {
             Arc::new(Readiness::new(
                 fetch_with(Arc::clone(&client)),
-                instance_ids(config),
+                inventory_ids(Arc::clone(&store)),
                 Arc::clone(&store),
                 config.readiness.interval,
                 config.poll.retries,
@@ -67,6 +74,9 @@ impl Regions {
             store,
             poll: config.poll.clone(),
             discovery: config.discovery.clone(),
+            instances: config.instances.clone(),
+            regions: config.client.regions.clone(),
+            inventory_pages: Mutex::new(HashMap::new()),
             job_labels: config
                 .jobs
                 .iter()
@@ -85,6 +95,12 @@ impl Regions {
             if let Some(r) = &this.readiness {
                 let key = ReadinessKey::new(region.as_str());
                 loops.push(tokio::spawn(Arc::clone(r).run(key)));
+            }
+            if this.instances.enabled {
+                let key = InventoryKey::new(region.as_str());
+                this.store.add_inventory_source(&key, this.filtered());
+                let (c, r3) = (Arc::clone(&this), region.clone());
+                loops.push(tokio::spawn(async move { c.inventory_loop(r3).await }));
             }
         }
         *lock(&this.loops) = loops;
@@ -127,10 +143,11 @@ impl Regions {
             let regions = self.store.readiness_snapshot();
             regions.iter().map(|g| r.demand(&g.key)).sum()
         });
-        listings + details + readiness
+        listings + details + self.inventory_demand() + readiness
     }
 
     async fn listing_loop(self: Arc<Self>, region: String) {
+        self.first_inventory(&region).await;
         let mut last_recent: Option<Instant> = None;
         loop {
             let recent_due = last_recent.is_none_or(|t| t.elapsed() >= self.recent_interval());
@@ -255,9 +272,13 @@ impl Regions {
     /// Tracks the jobs worth tracking and records every row of a tracked job.
     fn absorb(&self, region: &str, jobs: Vec<Job>) {
         let now = unix_now();
+        let (filtered, inventory) = (self.filtered(), self.store.inventory(region));
         for job in jobs {
             let key = JobKey::new(region, job.id);
             if self.store.get(&key).is_none() {
+                if !watched(filtered, inventory.as_deref(), &job) {
+                    continue;
+                }
                 let Some((source, labels)) = self.wanted(&job, now) else {
                     continue;
                 };
@@ -365,18 +386,6 @@ impl Regions {
             }
         }
     }
-}
-
-/// The instances whose readiness is asked for: those of `discovery.instances`, until the
-/// inventory takes over.
-fn instance_ids(config: &Config) -> InstanceIds {
-    let ids: Vec<String> = config
-        .discovery
-        .instances
-        .iter()
-        .map(|i| i.id.clone())
-        .collect();
-    Arc::new(move |_region| (!ids.is_empty()).then(|| ids.clone()))
 }
 
 /// The source and labels of a listed job under `discovery.instances` and `jobs:`; `None`

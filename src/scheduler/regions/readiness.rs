@@ -36,6 +36,17 @@ pub fn fetch_with(client: Arc<Client>) -> Fetch {
     })
 }
 
+/// The ids of the region's inventory, after `instances.filter`.
+pub fn inventory_ids(store: Arc<Store>) -> InstanceIds {
+    Arc::new(move |region| {
+        let inventory = store.inventory(region)?;
+        Some(inventory.instances().map(|i| i.id.clone()).collect())
+    })
+}
+
+/// How soon a region without an inventory yet looks again.
+const WAIT_FOR_INVENTORY: Duration = Duration::from_secs(1);
+
 pub struct Readiness {
     fetch: Fetch,
     ids: InstanceIds,
@@ -85,17 +96,21 @@ impl Readiness {
     pub async fn run(self: Arc<Self>, key: ReadinessKey) {
         self.store.add_readiness_source(&key);
         loop {
-            self.round(&key).await;
-            tokio::time::sleep(jitter(self.interval, 0.1)).await;
+            let wait = if self.round(&key).await {
+                jitter(self.interval, 0.1)
+            } else {
+                WAIT_FOR_INVENTORY
+            };
+            tokio::time::sleep(wait).await;
         }
     }
 
     /// Asks about every instance of the region once and records the outcome. Without an
-    /// inventory yet there is nothing to ask, and nothing is recorded.
-    pub async fn round(&self, key: &ReadinessKey) {
+    /// inventory yet there is nothing to ask, nothing is recorded, and it says false.
+    pub async fn round(&self, key: &ReadinessKey) -> bool {
         let Some(mut ids) = (self.ids)(&key.region) else {
             tracing::debug!(region = key.region, "no inventory yet; readiness waits");
-            return;
+            return false;
         };
         ids.sort_unstable();
         ids.dedup();
@@ -139,6 +154,7 @@ impl Readiness {
             left = rest;
         }
         self.record(key, &ids, round);
+        true
     }
 
     async fn ask(&self, key: &ReadinessKey, chunk: &[String]) -> Result<RangePage, ApiError> {

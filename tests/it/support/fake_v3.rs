@@ -108,6 +108,10 @@ pub struct FakeV3State {
     pub region_faults: HashMap<String, Reply>,
     pub log: Vec<LoggedV3>,
     pub rejected_signatures: usize,
+    /// DescribeDBInstances items by region (`InstanceInfo` objects).
+    pub instances: HashMap<String, Vec<Value>>,
+    /// Every request for an action gets this, while set.
+    pub action_faults: HashMap<String, Reply>,
 }
 
 pub struct FakeV3 {
@@ -199,6 +203,8 @@ async fn handle(
             api_error("AuthFailure.SignatureFailure")
         } else if let Some(fault) = s.region_faults.get(&h("x-tc-region")) {
             fault.clone()
+        } else if let Some(fault) = s.action_faults.get(&h("x-tc-action")) {
+            fault.clone()
         } else if let Some(fault) = s.faults.pop_front() {
             fault
         } else {
@@ -238,6 +244,9 @@ fn route(s: &FakeV3State, action: &str, region: &str, p: &Value) -> Reply {
     let jobs = s.regions.get(region).cloned().unwrap_or_default();
     let offset = p["Offset"].as_u64().unwrap_or(0) as usize;
     let limit = p["Limit"].as_u64().unwrap_or(20) as usize;
+    if action == "DescribeDBInstances" {
+        return instances(s, region, offset, limit);
+    }
     if limit > 100 {
         return api_error("InvalidParameterValue");
     }
@@ -299,4 +308,23 @@ fn route(s: &FakeV3State, action: &str, region: &str, p: &Value) -> Reply {
         }
         _ => api_error("InvalidAction"),
     }
+}
+
+/// A DescribeDBInstances row, as the API writes it.
+pub fn instance(id: &str, name: &str, kind: i64, tags: &[(&str, &str)]) -> Value {
+    let tags: Vec<Value> = tags
+        .iter()
+        .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+        .collect();
+    json!({"InstanceId": id, "InstanceName": name, "Zone": "ap-guangzhou-3", "InstanceType": kind,
+           "EngineVersion": "8.0", "ProjectId": 0, "Status": 1, "TaskStatus": 0, "TagList": tags})
+}
+
+fn instances(s: &FakeV3State, region: &str, offset: usize, limit: usize) -> Reply {
+    if !(1..=2000).contains(&limit) {
+        return api_error("InvalidParameterValue");
+    }
+    let all = s.instances.get(region).cloned().unwrap_or_default();
+    let items: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
+    answer(json!({"TotalCount": all.len(), "Items": items}))
 }
