@@ -12,6 +12,9 @@ use cdb_rollback_exporter::config::InventoryConfig;
 use cdb_rollback_exporter::config::Labels;
 use cdb_rollback_exporter::inventory::{Inventory, InventoryKey};
 use cdb_rollback_exporter::metrics::Metrics;
+use cdb_rollback_exporter::readiness::{
+    InstanceReadiness, Range, ReadinessKey, RegionReadiness, Window,
+};
 use cdb_rollback_exporter::render::{Sources, contract, render_sources};
 use cdb_rollback_exporter::rollback::time::UtcOffset;
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
@@ -69,9 +72,18 @@ fn exposed() -> BTreeSet<String> {
     let listed = instances_page(listed.as_bytes()).unwrap().instances;
     let inventory = Inventory::build("ap-shanghai", listed, &InventoryConfig::default(), 1.0);
     store.record_inventory(&InventoryKey::new("ap-shanghai"), inventory);
+    // Its rollback readiness: a window, and a round that worked.
+    let key = ReadinessKey::new("ap-shanghai");
+    let mut readiness = RegionReadiness::new(&key);
+    let mut one = InstanceReadiness::new(&key, "cdb-2", 0, "ok".into());
+    one.window = Some(Window::of(&[Range { begin: 0, end: 1 }]).window);
+    readiness.instances.insert("cdb-2".into(), one.into());
+    (readiness.success, readiness.last_success) = (Some(true), Some(1.0));
+    store.record_readiness(&key, readiness);
     let sources = Sources {
         discovery: &store.discovery_snapshot(),
         inventories: &store.inventory_snapshot(),
+        readiness: &store.readiness_snapshot(),
     };
     let mut text = Vec::new();
     render_sources(&store.snapshot(), &sources, &metrics, 2.0, &mut |c| {
