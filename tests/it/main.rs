@@ -10,6 +10,7 @@ mod discovery;
 mod golden;
 mod inventory;
 mod properties;
+mod readiness;
 mod regions;
 mod reload;
 mod restart;

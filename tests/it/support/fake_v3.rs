@@ -112,6 +112,10 @@ pub struct FakeV3State {
     pub instances: HashMap<String, Vec<Value>>,
     /// Every request for an action gets this, while set.
     pub action_faults: HashMap<String, Reply>,
+    /// DescribeRollbackRangeTime: `InvalidParameterValue` for more ids than this.
+    pub range_batch_limit: Option<usize>,
+    /// DescribeRollbackRangeTime items by instance id; others get one range of a day.
+    pub ranges: HashMap<String, Value>,
 }
 
 pub struct FakeV3 {
@@ -247,6 +251,9 @@ fn route(s: &FakeV3State, action: &str, region: &str, p: &Value) -> Reply {
     if action == "DescribeDBInstances" {
         return instances(s, region, offset, limit);
     }
+    if action == "DescribeRollbackRangeTime" {
+        return ranges(s, p);
+    }
     if limit > 100 {
         return api_error("InvalidParameterValue");
     }
@@ -327,4 +334,34 @@ fn instances(s: &FakeV3State, region: &str, offset: usize, limit: usize) -> Repl
     let all = s.instances.get(region).cloned().unwrap_or_default();
     let items: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
     answer(json!({"TotalCount": all.len(), "Items": items}))
+}
+
+/// One DescribeRollbackRangeTime item: `times` as (begin, end) Unix seconds.
+pub fn range_item(id: &str, code: i64, times: &[(i64, i64)]) -> Value {
+    let times: Vec<Value> = times
+        .iter()
+        .map(|&(b, e)| json!({"Begin": cst(b), "End": cst(e)}))
+        .collect();
+    json!({"InstanceId": id, "Code": code, "Message": if code == 0 { "ok" } else { "fake" }, "Times": times})
+}
+
+fn ranges(s: &FakeV3State, p: &Value) -> Reply {
+    let Some(ids) = p["InstanceIds"].as_array().filter(|a| !a.is_empty()) else {
+        return api_error("MissingParameter");
+    };
+    if s.range_batch_limit.is_some_and(|max| ids.len() > max) {
+        return api_error("InvalidParameterValue");
+    }
+    let now = super::fake_api::now();
+    let items: Vec<Value> = ids
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|id| {
+            s.ranges
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| range_item(id, 0, &[(now - 86_400, now - 60)]))
+        })
+        .collect();
+    answer(json!({"TotalCount": items.len(), "Items": items}))
 }
