@@ -3,11 +3,16 @@
 //! instance's window on /metrics and the landing page; a failed round keeping the last
 //! values; an instance leaving the inventory leaving the metrics.
 
-use std::time::Duration;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use cdb_rollback_exporter::demo::inventory::FLEET;
+use cdb_rollback_exporter::demo::ranges::{ERRING, GAPPED, LAGGING};
 
 use crate::support::fake_api::now;
 use crate::support::fake_v3::{FakeV3, api_error, instance, range_item};
-use crate::support::{Daemon, config};
+use crate::support::process::{self, BIN};
+use crate::support::{Daemon, config, scrape};
 
 const GZ: &str = "ap-guangzhou";
 const ACTION: &str = "DescribeRollbackRangeTime";
@@ -169,4 +174,52 @@ async fn windows_gaps_lag_and_errors_then_a_failing_round_and_a_leaving_instance
     );
     assert_eq!(m.find(gap, &[("instance_id", "cdb-gap")]).len(), 0);
     daemon.stop().await;
+}
+
+const WINDOW: [&str; 4] = [
+    "cdb_rollback_recoverable_begin_timestamp_seconds",
+    "cdb_rollback_recoverable_end_timestamp_seconds",
+    "cdb_rollback_recoverable_ranges",
+    "cdb_rollback_recoverable_gap_seconds",
+];
+
+#[tokio::test]
+async fn the_demo_shows_every_window_the_hole_the_lag_and_the_error() {
+    let demo = process::spawn({
+        let mut cmd = Command::new(BIN);
+        cmd.arg("--demo").stdout(Stdio::null());
+        cmd
+    });
+    let base = format!("http://127.0.0.1:{}", demo.port);
+    let started = Instant::now();
+    let m = loop {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no readiness in the demo"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let Some(m) = scrape(&base).await else {
+            continue;
+        };
+        if m.find("cdb_rollback_recoverable_error_code", &[]).len() == FLEET.len() {
+            break m;
+        }
+    };
+    let v = |name: &str, id: &str| m.value(name, &[("instance_id", id)]);
+    for db in FLEET.iter().filter(|d| d.id != ERRING) {
+        for family in WINDOW {
+            assert!(v(family, db.id).is_some(), "{family} of {}", db.id);
+        }
+    }
+    assert_eq!(v(WINDOW[2], GAPPED), Some(2.0));
+    assert!(v(WINDOW[3], GAPPED) > Some(0.0));
+    let lag = now() as f64 - v(WINDOW[1], LAGGING.0).unwrap_or(0.0);
+    assert!(lag > 4.0 * 3600.0, "{lag}");
+    assert_eq!(
+        v("cdb_rollback_recoverable_error_code", ERRING),
+        Some(1_624_001.0)
+    );
+    assert!(WINDOW.iter().all(|f| v(f, ERRING).is_none()));
+    let fine = v(WINDOW[1], FLEET[0].id).unwrap_or(0.0) - v(WINDOW[0], FLEET[0].id).unwrap_or(0.0);
+    assert!(fine > 6.9 * 86_400.0, "a seven-day window: {fine}");
 }
