@@ -1,7 +1,8 @@
 //! The simulated `DescribeRollbackRangeTime`: what each demo instance can be rolled back
 //! to. Most keep seven days of backups and binlog up to a few seconds ago; the instance
 //! whose rollback failed with `binlog 不连续` has a hole in its window over that
-//! rollback's target time; one's binlog backup stopped hours ago; one answers 1624001.
+//! rollback's target time; one's binlog backup stopped hours ago; a dev instance keeps
+//! half a day; one answers 1624001.
 
 use serde_json::{Value, json};
 
@@ -15,6 +16,8 @@ pub const MAX_BATCH: usize = 100;
 pub const LAGGING: (&str, i64) = ("cdb-demo0002", 5 * 3600);
 /// Whose window has a hole: the instance the failed batch rollback failed on.
 pub const GAPPED: &str = "cdb-demo0003";
+/// Whose backups are kept only half a day: shorter than the alerts' default policy.
+pub const SHORT: (&str, i64) = ("cdb-demo0006", 12 * 3600);
 /// Whose answer is a database access error: the instance still being created.
 pub const ERRING: &str = "cdb-demo0007";
 const DAY: i64 = 86_400;
@@ -49,6 +52,7 @@ fn item(id: &str, jobs: &[SimJob], now: i64) -> Value {
             )
         }
         id if id == LAGGING.0 => (0, "ok", vec![range(begin, now - LAGGING.1)]),
+        id if id == SHORT.0 => (0, "ok", vec![range(now - SHORT.1, now - 20)]),
         _ => (0, "ok", vec![range(begin, now - 20)]),
     };
     json!({"InstanceId": id, "Code": code, "Message": message, "Times": times})
@@ -96,7 +100,14 @@ mod tests {
         let t0 = 2_000_000_000;
         let now = t0 + 60;
         let jobs = jobs_at(t0, now);
-        let ids = ["cdb-demo0001", LAGGING.0, GAPPED, ERRING, "cdb-nope"];
+        let ids = [
+            "cdb-demo0001",
+            LAGGING.0,
+            GAPPED,
+            ERRING,
+            "cdb-nope",
+            SHORT.0,
+        ];
         let known = |id: &str| id != "cdb-nope";
         let v = rollback_range_time(&jobs, &json!({ "InstanceIds": ids }), &known, now).unwrap();
         let body = json!({"Response": v}).to_string();
@@ -115,6 +126,11 @@ mod tests {
             (1_624_001, 0)
         );
         assert_eq!(page.items[4].code, 1_600_009);
+        let short = w(5);
+        assert_eq!(
+            short.end().zip(short.begin()).map(|(e, b)| e - b),
+            Some(SHORT.1 - 20)
+        );
         let many: Vec<String> = (0..101).map(|k| format!("cdb-{k}")).collect();
         let e = rollback_range_time(&jobs, &json!({ "InstanceIds": many }), &known, now);
         assert_eq!(e.unwrap_err().0, "InvalidParameterValue");
