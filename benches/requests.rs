@@ -1,9 +1,11 @@
-//! The request cost of polling 1,000 running rollback jobs in one region, v3 beside v2:
+//! The request cost of polling 1,000 running rollback jobs in one region, v3 beside v2,
+//! and of the v3 instance inventory of 5,000 instances (DescribeDBInstances):
 //! the daemon runs in this process against a small answering API on 127.0.0.1 (no
 //! signature checks: this counts requests, the tests check signatures), for a few poll
 //! intervals, and the requests per interval are counted by action.
 //!
-//! `cargo bench --bench requests`; `REQUESTS_JOBS` and `REQUESTS_INTERVALS` tune it.
+//! `cargo bench --bench requests`; `REQUESTS_JOBS`, `REQUESTS_INSTANCES` and
+//! `REQUESTS_INTERVALS` tune it.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -34,6 +36,23 @@ fn time(t: i64) -> String {
     format_local(t, UtcOffset::CST)
 }
 
+/// Instances DescribeDBInstances lists (the bench sets it before the daemon starts).
+static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(5000);
+
+fn instances_page(p: &Value) -> Value {
+    let n = INSTANCES.load(std::sync::atomic::Ordering::Relaxed);
+    let offset = p["Offset"].as_u64().unwrap_or(0);
+    let limit = p["Limit"].as_u64().unwrap_or(20).min(2000);
+    let items: Vec<Value> = (offset..n.min(offset + limit))
+        .map(|k| {
+            json!({"InstanceId": format!("cdb-{k:06}"), "InstanceName": format!("db-{k}"),
+            "Zone": "ap-guangzhou-3", "InstanceType": 1, "EngineVersion": "8.0", "ProjectId": 0,
+            "Status": 1, "TagList": [{"TagKey": "team", "TagValue": format!("t{}", k % 7)}]})
+        })
+        .collect();
+    json!({"TotalCount": n, "Items": items, "RequestId": "r"})
+}
+
 async fn v3(State((log, jobs)): State<(Log, u64)>, headers: HeaderMap, body: Bytes) -> String {
     let action = headers
         .get("x-tc-action")
@@ -45,7 +64,9 @@ async fn v3(State((log, jobs)): State<(Log, u64)>, headers: HeaderMap, body: Byt
     let now = unix_now() as i64;
     let start = time(now - 600);
     // Every job moves on every second, so that task details are due every interval.
-    let v = if action == "DescribeTasks" {
+    let v = if action == "DescribeDBInstances" {
+        instances_page(&p)
+    } else if action == "DescribeTasks" {
         let offset = p["Offset"].as_u64().unwrap_or(0);
         let items: Vec<Value> = (offset..jobs.min(offset + 100))
             .map(|k| json!({"JobId": 10_000 + k, "AsyncRequestId": format!("a-{k}"), "TaskType": "ROLLBACK",
@@ -122,6 +143,8 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let jobs = env_or("REQUESTS_JOBS", 1000);
     let intervals = env_or("REQUESTS_INTERVALS", 5);
+    let instances = env_or("REQUESTS_INSTANCES", 5000);
+    INSTANCES.store(instances, std::sync::atomic::Ordering::Relaxed);
     let common = format!(
         "  max_requests_per_second: 1000\n  timeout: 5s\npoll:\n  interval: {}s\n  finished_interval: 10m\n  concurrency: 16\n  retries: 0\n",
         INTERVAL.as_secs()
@@ -134,7 +157,9 @@ async fn main() {
             .with_state((Arc::clone(&log3), jobs)),
     )
     .await;
-    let yaml3 = format!("api:\n  version: 3\n  endpoint: {base}/\n{common}");
+    // The inventory refreshed every poll interval here (10 minutes by default).
+    let inventory = format!("instances:\n  interval: {}s\n", INTERVAL.as_secs());
+    let yaml3 = format!("api:\n  version: 3\n  endpoint: {base}/\n{common}{inventory}");
     let per3 = measure(yaml3, log3, intervals).await;
 
     let log2: Log = Arc::default();
@@ -167,5 +192,15 @@ async fn main() {
     assert!(
         listing <= (jobs as f64 / 100.0).ceil() + 0.5,
         "v3 job-level refresh took {listing} requests per interval"
+    );
+    // instances.interval jitters by ±10 %: a few intervals may hold one refresh more.
+    let inventory = per3.get("DescribeDBInstances").copied().unwrap_or(0.0);
+    let pages = (instances as f64 / 2000.0).ceil();
+    println!(
+        "inventory of {instances} instances: {inventory:.1} DescribeDBInstances requests per instances.interval (ceil({instances}/2000) = {pages})"
+    );
+    assert!(
+        (inventory - pages).abs() <= pages * 0.25 + 0.5,
+        "the inventory took {inventory} requests per interval, not about {pages}"
     );
 }
