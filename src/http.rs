@@ -158,15 +158,28 @@ fn esc(s: &str) -> String {
     out
 }
 
-/// One job's row of the landing page.
-fn landing_row(h: &mut String, e: &crate::store::Entry) {
+/// One job's row of the landing page; instances by name and tags where inventoried.
+fn landing_row(h: &mut String, e: &crate::store::Entry, store: &Store) {
+    let inventory = store.inventory(&e.key.region);
+    let named = |id: &str| crate::inventory::text::instance(inventory.as_deref(), id);
     let source = match &e.source {
         Source::Configured => "configured".to_string(),
-        Source::Discovered { instance_id } => format!("discovered on {instance_id}"),
+        Source::Discovered { instance_id } => format!("discovered on {}", named(instance_id)),
         Source::Listed {
             instance_id: Some(i),
-        } => format!("listed, on {i}"),
-        Source::Listed { instance_id: None } => "listed".to_string(),
+        } => format!("listed, on {}", named(i)),
+        Source::Listed { instance_id: None } => match &e.data {
+            Some(d) => {
+                let on: Vec<String> = d
+                    .job
+                    .instances
+                    .iter()
+                    .map(|i| named(&i.instance_id))
+                    .collect();
+                format!("listed, on {}", on.join(" · "))
+            }
+            None => "listed".to_string(),
+        },
     };
     let (state_name, progress) = match &e.data {
         Some(d) => (
@@ -212,6 +225,22 @@ fn landing_row(h: &mut String, e: &crate::store::Entry) {
     );
 }
 
+/// The instance inventory's status, one region after another; empty without one.
+fn inventory_line(store: &Store) -> String {
+    let all = store.inventory_snapshot();
+    if all.is_empty() {
+        return String::new();
+    }
+    let lines: Vec<String> = all
+        .iter()
+        .map(|(k, s)| esc(&crate::inventory::text::status(k, s)))
+        .collect();
+    format!(
+        "<p>Instance inventory (DescribeDBInstances): {}.</p>",
+        lines.join("; ")
+    )
+}
+
 async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
     let entries = state.store.snapshot();
     let path = esc(&state.telemetry_path);
@@ -223,16 +252,17 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
          td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head><body>\
          <h1>CDB rollback exporter</h1><p>Version {} (revision {}). \
          <a href=\"{path}\">Metrics</a> · <a href=\"/-/healthy\">healthy</a> · <a href=\"/-/ready\">ready</a></p>\
-         <p>Values come from a background poll of the Tencent Cloud CDB API ({}); a scrape never waits for it.</p>\
+         <p>Values come from a background poll of the Tencent Cloud CDB API ({}); a scrape never waits for it.</p>{}\
          <h2>Tracked rollback jobs ({})</h2><table><tr><th>job</th><th>region</th><th>source</th><th>labels</th><th>state</th>\
          <th>progress</th><th>last poll (UTC)</th><th>last error</th><th>message</th></tr>",
         esc(VERSION),
         esc(REVISION),
         esc(&(state.api)()),
+        inventory_line(&state.store),
         entries.len()
     );
     for e in entries.iter().take(MAX_ROWS) {
-        landing_row(&mut h, e);
+        landing_row(&mut h, e, &state.store);
     }
     h.push_str("</table>");
     if entries.len() > MAX_ROWS {

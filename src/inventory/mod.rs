@@ -182,3 +182,4 @@ pub struct InventoryStatus {
 
 #[cfg(test)]
 mod tests;
+pub mod text;

@@ -130,6 +130,14 @@ async fn names_and_tags_of_every_instance_paged_by_offset() {
             &[("region", GZ)]
         ) > Some(now() as f64 - 60.0)
     );
+    let landing = daemon.get("/").await.text().await.unwrap();
+    assert!(
+        landing.contains(
+            "listed, on orders-prod-primary (cdb-prod1; env=prod, team=orders, 负责人=王芳)"
+        ) && landing
+            .contains("Instance inventory (DescribeDBInstances): ap-guangzhou: 5 instances"),
+        "{landing}"
+    );
     let ok = [("action", ACTION), ("region", GZ), ("result", "success")];
     assert!(m.value("cdb_rollback_api_requests_total", &ok) >= Some(3.0));
 
