@@ -9,7 +9,7 @@ use super::inventory::RawInstances;
 use super::values::{Interval, Labels, parsed, parsed_any};
 use crate::api::{ApiVersion, SignatureMethod};
 use crate::credentials::SourceKind;
-use crate::rollback::time::UtcOffset;
+use crate::time::UtcOffset;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]

@@ -3,6 +3,7 @@
 //! time; `DescribeRollbackTaskDetail` gives one instance's part of a job;
 //! `DescribeDBInstances` lists the instances themselves (the inventory).
 
+pub mod codes;
 pub mod decode;
 pub mod instances;
 pub mod sign;
@@ -18,7 +19,7 @@ use super::{
     ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder,
     RequestBudget, Transport,
 };
-use crate::rollback::time::{UtcOffset, format_local};
+use crate::time::{UtcOffset, format_local};
 
 pub const DEFAULT_ENDPOINT: &str = "https://cdb.tencentcloudapi.com/";
 pub const VERSION: &str = "2017-03-20";

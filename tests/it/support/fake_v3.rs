@@ -15,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use super::fake_api::{Reply, cst};
+use super::clock::cst;
+use super::fake_v2::Reply;
 use super::tc3_check::Keyring;
 use super::{SECRET_ID, SECRET_KEY};
 
