@@ -10,7 +10,7 @@ use cdb_rollback_exporter::api::v3::{decode::tasks_page, sign};
 use cdb_rollback_exporter::api::{
     ApiVersion, ClientConfig, Credentials, CredentialsHandle, NoRecorder, Secret, SignatureMethod,
 };
-use cdb_rollback_exporter::rollback::time::UtcOffset;
+use cdb_rollback_exporter::time::UtcOffset;
 use divan::{Bencher, black_box};
 
 const SEED: &str = include_str!("../test-data/seed-answer.json");
@@ -32,7 +32,7 @@ fn client(method: SignatureMethod) -> Client {
         ApiVersion::V2,
         "https://cdb.api.qcloud.com/v2/index.php".parse().unwrap(),
     );
-    cfg.signature_method = method;
+    cfg.v2.signature_method = method;
     Client::new(&cfg, CredentialsHandle::new(creds()), Arc::new(NoRecorder)).unwrap()
 }
 

@@ -7,9 +7,9 @@ use cdb_rollback_exporter::api::v2::decode::job_detail;
 use cdb_rollback_exporter::config::Labels;
 use cdb_rollback_exporter::metrics::Metrics;
 use cdb_rollback_exporter::render::{render, render_to};
-use cdb_rollback_exporter::rollback::time::UtcOffset;
 use cdb_rollback_exporter::rollback::{Job, Status};
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
+use cdb_rollback_exporter::time::UtcOffset;
 use divan::Bencher;
 
 const SEED: &str = include_str!("../test-data/seed-answer.json");
@@ -83,10 +83,7 @@ fn scrape_10k_jobs_while_polling(bencher: Bencher) {
             &store.discovery_snapshot(),
             &metrics,
             1.9e9,
-            &mut |c| {
-                bytes += c.len();
-                true
-            },
+            &mut |c| bytes += c.len(),
         );
         bytes
     });

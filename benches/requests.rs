@@ -19,7 +19,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use axum::routing::{get, post};
 use cdb_rollback_exporter::config::Config;
-use cdb_rollback_exporter::rollback::time::{UtcOffset, format_local, unix_now};
+use cdb_rollback_exporter::time::{UtcOffset, format_local, unix_now};
 use serde_json::{Value, json};
 
 type Log = Arc<Mutex<Vec<(Instant, String)>>>;
@@ -132,13 +132,15 @@ async fn measure(yaml: String, log: Log, intervals: u64) -> BTreeMap<String, f64
     let config = Config::parse(&yaml, Path::new("bench.yml"), &env).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let creds = cdb_rollback_exporter::credentials::resolve(&config.credentials).await;
     let daemon = tokio::spawn(cdb_rollback_exporter::app::run(
         config,
+        creds.unwrap(),
         listener,
-        "/metrics",
         async move {
             let _ = rx.await;
         },
+        Default::default(),
     ));
     tokio::time::sleep(INTERVAL * 2).await;
     let from = Instant::now();

@@ -12,14 +12,14 @@
 
 use std::time::{Duration, Instant};
 
-use cdb_rollback_exporter::rollback::time::unix_now;
+use cdb_rollback_exporter::time::unix_now;
 
 // The integration tests' fake and exposition reader, shared rather than copied.
 #[allow(dead_code)]
 #[path = "../tests/it/support/exposition.rs"]
 mod exposition;
 #[allow(dead_code)]
-#[path = "../tests/it/support/faults.rs"]
+#[path = "../tests/it/support/faults/mod.rs"]
 mod faults;
 
 use exposition::Exposition;

@@ -7,15 +7,16 @@ use std::time::Duration;
 
 use tokio::net::TcpListener;
 
-use crate::api::{ApiVersion, BuildError};
+use crate::api::BuildError;
 use crate::config::Config;
-use crate::credentials::{self, ResolveError, Resolved};
-use crate::exposition_cache::ExpositionCache;
-use crate::http::{AppState, router};
+use crate::credentials::{ResolveError, Resolved};
 use crate::metrics::Metrics;
-use crate::reload;
+use crate::reload::{self, Reloader};
+use crate::render::cache::ExpositionCache;
 use crate::scheduler::Poller;
-use crate::store::{JobKey, Store};
+use crate::store::Store;
+use crate::supervisor::Supervisor;
+use crate::web::routes::{AppState, TelemetryPath, router};
 use crate::web::{WebConfig, WebConfigError};
 
 /// How long in-flight scrapes may take to finish once shutdown has begun.
@@ -26,8 +27,6 @@ const DEMAND_CHECK: Duration = Duration::from_secs(15);
 /// Why the exporter could not start or stopped serving; each layer's own error, named.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error(transparent)]
-    TelemetryPath(#[from] BadTelemetryPath),
     #[error(transparent)]
     Credentials(#[from] ResolveError),
     #[error(transparent)]
@@ -40,27 +39,9 @@ pub enum StartError {
     Serve(std::io::Error),
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "--web.telemetry-path: `{0}` must start with /, use only letters, digits and / _ - ., \
-     and be neither / nor under /-/"
-)]
-pub struct BadTelemetryPath(pub String);
-
-/// Checks a telemetry path before the router is built with it.
-pub fn check_telemetry_path(path: &str) -> Result<(), BadTelemetryPath> {
-    let plain = path
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
-    if !path.starts_with('/') || path == "/" || path.starts_with("/-/") || !plain {
-        return Err(BadTelemetryPath(path.to_string()));
-    }
-    Ok(())
-}
-
 /// Keeps `cdb_rollback_poll_demand_requests_per_second` current, and says once in the
 /// log when the configured intervals ask for more requests than the budget allows.
-async fn watch_demand(live: Arc<reload::Live>, metrics: Arc<Metrics>) {
+async fn watch_demand(live: Arc<Supervisor>, metrics: Arc<Metrics>) {
     let mut over = false;
     loop {
         let (demand, budget) = (live.demand(), live.budget());
@@ -78,69 +59,14 @@ async fn watch_demand(live: Arc<reload::Live>, metrics: Arc<Metrics>) {
     }
 }
 
-/// Runs the exporter on `listener` until `shutdown` completes, with the credentials the
-/// config's spec resolves to.
-pub async fn run(
-    config: Config,
-    listener: TcpListener,
-    telemetry_path: &str,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> Result<(), StartError> {
-    run_reloadable(
-        config,
-        listener,
-        telemetry_path,
-        shutdown,
-        reload::Options::default(),
-    )
-    .await
-}
-
-/// [`run`], reloadable as `reload` says.
-pub async fn run_reloadable(
-    config: Config,
-    listener: TcpListener,
-    telemetry_path: &str,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-    reload: reload::Options,
-) -> Result<(), StartError> {
-    check_telemetry_path(telemetry_path)?;
-    let creds = credentials::resolve(&config.credentials).await?;
-    let options = Options {
-        reload,
-        web_config: None,
-    };
-    run_with_options(config, creds, listener, telemetry_path, shutdown, options).await
-}
-
-/// How the daemon runs beyond its configuration: reloads, and the web config file.
+/// How the daemon runs beyond its configuration: reloads, the web config file, and where
+/// the metrics are served.
 #[derive(Default)]
 pub struct Options {
     pub reload: reload::Options,
     /// exporter-toolkit's `--web.config.file`: TLS, basic auth, headers.
     pub web_config: Option<PathBuf>,
-}
-
-fn log_credentials(creds: &Resolved) {
-    tracing::info!(
-        source = creds.provider.label(),
-        detail = %creds.provider.describe(),
-        secret_id = %creds.first.creds.secret_id,
-        expires_at = creds.first.expires,
-        "credentials found"
-    );
-}
-
-/// v3 finds `jobs:` in the listings; v2 polls each, and is ready once each answered.
-fn configured_jobs(config: &Config) -> Vec<JobKey> {
-    match config.client.version {
-        ApiVersion::V2 => {
-            let region = config.client.regions.first().cloned().unwrap_or_default();
-            let key = |id| JobKey::new(region.clone(), id);
-            config.jobs.iter().map(|j| key(j.id)).collect()
-        }
-        ApiVersion::V3 => Vec::new(),
-    }
+    pub telemetry_path: TelemetryPath,
 }
 
 fn log_listening(addr: std::net::SocketAddr, path: &str, config: &Config, web: Option<&WebConfig>) {
@@ -160,33 +86,25 @@ fn log_listening(addr: std::net::SocketAddr, path: &str, config: &Config, web: O
     );
 }
 
-/// Runs the exporter with credentials already resolved (so that the caller can tell a
-/// start without any from other failures), with every option.
-pub async fn run_with_options(
+/// Runs the exporter on `listener` until `shutdown` completes, with credentials already
+/// resolved (so that the caller can tell a start without any from other failures).
+pub async fn run(
     config: Config,
     creds: Resolved,
     listener: TcpListener,
-    telemetry_path: &str,
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: Options,
 ) -> Result<(), StartError> {
-    check_telemetry_path(telemetry_path)?;
+    let telemetry_path = options.telemetry_path.as_str();
     let web = options.web_config.as_deref().map(WebConfig::load);
     let web = web.transpose()?.map(Arc::new);
     let addr = listener.local_addr().map_err(StartError::Listener)?;
     let metrics = Arc::new(Metrics::new());
     metrics.prepare(config.client.version.actions(), &config.client.regions);
-    metrics.prepare_credentials(creds.provider.label());
-    log_credentials(&creds);
     let store = Arc::new(Store::new());
     let reload = options.reload;
-    let live = reload::Live::start(
-        config.clone(),
-        Arc::clone(&store),
-        creds,
-        metrics.clone(),
-        reload.source,
-    )?;
+    let live = Supervisor::start(config.clone(), Arc::clone(&store), creds, metrics.clone())?;
+    let reloader = Reloader::new(Arc::clone(&live), metrics.clone(), reload.source);
     let poller: Arc<dyn Poller> = live.clone();
     let demand = tokio::spawn(watch_demand(Arc::clone(&live), Arc::clone(&metrics)));
     let api = {
@@ -200,13 +118,13 @@ pub async fn run_with_options(
         metrics,
         telemetry_path: telemetry_path.to_string(),
         api,
-        configured_jobs: configured_jobs(&config),
+        configured_jobs: crate::scheduler::ready_keys(&config),
         exposition,
         ready: Default::default(),
     });
     log_listening(addr, telemetry_path, &config, web.as_deref());
-    let hangups = reload::on_hangups(Arc::clone(&live), reload.hangups);
-    let app = router(state).merge(reload::router(live, reload.lifecycle));
+    let hangups = reload::on_hangups(Arc::clone(&reloader), reload.hangups);
+    let app = router(state).merge(reload::router(reloader, reload.lifecycle));
     let app = crate::web::protect(app, web.clone());
     let result = crate::web::serve(listener, app, web, shutdown, SHUTDOWN_GRACE).await;
     let result = result.map_err(StartError::Serve);
@@ -215,20 +133,4 @@ pub async fn run_with_options(
     poller.stop();
     tracing::info!("exporter stopped");
     result
-}
-
-#[cfg(test)]
-mod tests {
-    use super::check_telemetry_path;
-
-    #[test]
-    fn telemetry_paths() {
-        for ok in ["/metrics", "/cdb/metrics", "/m-1.txt"] {
-            assert!(check_telemetry_path(ok).is_ok(), "{ok}");
-        }
-        for bad in ["metrics", "/", "/-/healthy", "/:x", "/*x", "/{x}", "/a b"] {
-            let err = check_telemetry_path(bad).unwrap_err();
-            assert_eq!(err.0, bad, "{err}");
-        }
-    }
 }

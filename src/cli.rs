@@ -9,6 +9,7 @@ use reqwest::Url;
 
 use crate::config::{Config, Overrides};
 use crate::credentials::{self, ResolveError, Resolved};
+use crate::web::routes::{BadTelemetryPath, TelemetryPath};
 
 const NO_CONFIG: &str = "\
 cdb-rollback-exporter needs credentials or a config file.
@@ -63,7 +64,7 @@ pub struct Cli {
         default_value = "/metrics",
         value_parser = telemetry_path
     )]
-    pub telemetry_path: String,
+    pub telemetry_path: TelemetryPath,
     /// Path of the web configuration file (TLS, basic auth, headers), in
     /// exporter-toolkit's format.
     #[arg(
@@ -190,8 +191,8 @@ fn init_logging(cli: &Cli) {
 }
 
 /// The telemetry path, checked once, when the flags are read.
-fn telemetry_path(path: &str) -> Result<String, crate::app::BadTelemetryPath> {
-    crate::app::check_telemetry_path(path).map(|()| path.to_string())
+fn telemetry_path(path: &str) -> Result<TelemetryPath, BadTelemetryPath> {
+    TelemetryPath::new(path)
 }
 
 fn env_var(name: &str) -> Option<String> {
@@ -389,9 +390,9 @@ async fn daemon(cli: &Cli) -> ExitCode {
     let options = crate::app::Options {
         reload: reload_options(cli, hangups),
         web_config: cli.web_config_file.clone(),
+        telemetry_path: cli.telemetry_path.clone(),
     };
-    let path = &cli.telemetry_path;
-    match crate::app::run_with_options(config, creds, listener, path, shutdown, options).await {
+    match crate::app::run(config, creds, listener, shutdown, options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e}");

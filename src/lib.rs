@@ -2,10 +2,11 @@
 //!
 //! Data flows one way: [`config`] → [`api`] (sign, request, decode; `v2/` and `v3/`) →
 //! [`rollback`] (states, times) → [`store`] (latest snapshot per job) → [`render`]
-//! (/metrics text, with [`exposition`]) → [`exposition_cache`] (rendered once per change,
-//! shared by scrapes) → [`http`] behind [`web`] (TLS, basic auth); [`scheduler`] drives
-//! the polls, [`reload`] swaps the configuration, [`demo`] plays Tencent's side;
-//! [`credentials`] finds and refreshes the credentials.
+//! (/metrics text, and its cache: rendered once per change, shared by scrapes) → [`web`]
+//! (routes, TLS, basic auth); [`scheduler`] drives the polls (`v2/`, `v3/`), the
+//! [`supervisor`] runs the poller and credentials refresher in force, [`reload`] reads the
+//! configuration again, [`demo`] plays Tencent's side; [`credentials`] finds and refreshes
+//! the credentials; [`time`] parses and formats the API's times.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -14,9 +15,6 @@ pub mod cli;
 pub mod config;
 pub mod credentials;
 pub mod demo;
-pub mod exposition;
-pub mod exposition_cache;
-pub mod http;
 pub mod inventory;
 pub mod metrics;
 pub mod parse_error;
@@ -26,4 +24,6 @@ pub mod render;
 pub mod rollback;
 pub mod scheduler;
 pub mod store;
+pub mod supervisor;
+pub mod time;
 pub mod web;

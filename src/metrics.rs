@@ -155,7 +155,8 @@ pub struct Metrics {
     api_duration: HistogramVec,
     /// What the tracked jobs' poll intervals and discovery ask for, in requests per second.
     pub demand: Gauge,
-    /// The configured `api.max_requests_per_second`.
+    /// The request rate the budget allows now: `api.max_requests_per_second`, halved on
+    /// throttling and won back gradually.
     pub budget: Gauge,
     credentials_expiry: GaugeVec,
     credentials_refreshes: IntCounterVec,
@@ -210,7 +211,7 @@ impl ReloadGauges {
         );
         let success_time = gauge(registry, &RELOAD_SUCCESS_TIME);
         successful.set(1);
-        success_time.set(crate::rollback::time::unix_now());
+        success_time.set(crate::time::unix_now());
         Self {
             successful,
             success_time,

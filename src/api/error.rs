@@ -62,40 +62,18 @@ pub enum ApiError {
     Timeout(Duration),
     #[error("HTTP status {status}; body starts {excerpt:?}")]
     HttpStatus { status: u16, excerpt: String },
-    /// An error the API answered: v2's numeric codes as text, v3's string codes.
+    /// An error the API answered, with the kind and retry policy its version's error
+    /// table gives the code (v2's numbers as text, v3's dotted strings).
     #[error("API error {code}: {message}{}", request_id.as_ref().map(|r| format!(" (RequestId {r})")).unwrap_or_default())]
     Api {
         code: String,
         message: String,
         request_id: Option<String>,
+        kind: ErrorKind,
+        retry: Retry,
     },
     #[error("cannot decode the answer: {reason}; body starts {excerpt:?}")]
     Decode { reason: String, excerpt: String },
-}
-
-/// Kind and retry policy of an API error code: v2's numbers, v3's dotted strings.
-fn classify(code: &str) -> (ErrorKind, Retry) {
-    if let Ok(n) = code.parse::<i64>() {
-        return match n {
-            4100..=4110 | 4300 => (ErrorKind::Auth, Retry::Never),
-            4400 => (ErrorKind::Throttled, Retry::Backoff),
-            4500 => (ErrorKind::ApiError, Retry::Immediate),
-            6000 | 6200 => (ErrorKind::ApiError, Retry::Backoff),
-            _ => (ErrorKind::ApiError, Retry::Never),
-        };
-    }
-    let head = code.split('.').next().unwrap_or(code);
-    match head {
-        "RequestLimitExceeded" => (ErrorKind::Throttled, Retry::Backoff),
-        "InternalError" | "ServiceUnavailable" | "ResourceUnavailable" => {
-            (ErrorKind::ApiError, Retry::Backoff)
-        }
-        "AuthFailure" if code == "AuthFailure.SignatureExpire" => {
-            (ErrorKind::Auth, Retry::Immediate)
-        }
-        "AuthFailure" | "UnauthorizedOperation" => (ErrorKind::Auth, Retry::Never),
-        _ => (ErrorKind::ApiError, Retry::Never),
-    }
 }
 
 impl ApiError {
@@ -105,7 +83,7 @@ impl ApiError {
             ApiError::Timeout(_) => ErrorKind::Timeout,
             ApiError::HttpStatus { status: 429, .. } => ErrorKind::Throttled,
             ApiError::HttpStatus { .. } => ErrorKind::HttpStatus,
-            ApiError::Api { code, .. } => classify(code).0,
+            ApiError::Api { kind, .. } => *kind,
             ApiError::Decode { .. } => ErrorKind::Decode,
         }
     }
@@ -117,7 +95,7 @@ impl ApiError {
                 Retry::Backoff
             }
             ApiError::HttpStatus { .. } => Retry::Never,
-            ApiError::Api { code, .. } => classify(code).1,
+            ApiError::Api { retry, .. } => *retry,
             // A truncated or garbled body is most often a transient fault upstream.
             ApiError::Decode { .. } => Retry::Backoff,
         }
@@ -180,29 +158,8 @@ pub(crate) fn scrub(text: &str) -> String {
 mod tests {
     use super::*;
 
-    fn api(code: impl ToString) -> ApiError {
-        ApiError::Api {
-            code: code.to_string(),
-            message: String::new(),
-            request_id: None,
-        }
-    }
-
     #[test]
-    fn classification_follows_the_error_table() {
-        for code in [4100, 4101, 4102, 4103, 4104, 4105, 4110, 4300] {
-            assert_eq!(api(code).kind(), ErrorKind::Auth, "{code}");
-            assert_eq!(api(code).retry(), Retry::Never, "{code}");
-        }
-        for code in [4000, 5000, 6100, 9003, 9590] {
-            assert_eq!(api(code).kind(), ErrorKind::ApiError, "{code}");
-            assert_eq!(api(code).retry(), Retry::Never, "{code}");
-        }
-        for code in [4400, 6000, 6200] {
-            assert_eq!(api(code).retry(), Retry::Backoff, "{code}");
-        }
-        assert_eq!(api(4400).kind(), ErrorKind::Throttled);
-        assert_eq!(api(4500).retry(), Retry::Immediate);
+    fn transport_faults_are_retried_with_back_off() {
         let bad_gateway = ApiError::HttpStatus {
             status: 502,
             excerpt: String::new(),
@@ -215,83 +172,13 @@ mod tests {
     }
 
     #[test]
-    fn v3_throttling_and_faults_are_retried_with_back_off() {
-        for code in [
-            "RequestLimitExceeded",
-            "RequestLimitExceeded.UinLimitExceeded",
-            "RequestLimitExceeded.IPLimitExceeded",
-            "RequestLimitExceeded.GlobalRegionUinLimitExceeded",
-        ] {
-            assert_eq!(api(code).kind(), ErrorKind::Throttled, "{code}");
-            assert_eq!(api(code).retry(), Retry::Backoff, "{code}");
-        }
-        for code in [
-            "InternalError",
-            "InternalError.DBError",
-            "ServiceUnavailable",
-            "ResourceUnavailable",
-        ] {
-            assert_eq!(
-                (api(code).kind(), api(code).retry()),
-                (ErrorKind::ApiError, Retry::Backoff),
-                "{code}"
-            );
-        }
-    }
-
-    #[test]
-    fn v3_auth_codes_are_never_retried_but_clock_skew_once() {
-        assert_eq!(
-            (
-                api("AuthFailure.SignatureExpire").kind(),
-                api("AuthFailure.SignatureExpire").retry()
-            ),
-            (ErrorKind::Auth, Retry::Immediate)
-        );
-        for code in [
-            "AuthFailure.SignatureFailure",
-            "AuthFailure.SecretIdNotFound",
-            "AuthFailure.InvalidSecretId",
-            "AuthFailure.TokenFailure",
-            "AuthFailure.UnauthorizedOperation",
-            "UnauthorizedOperation",
-        ] {
-            assert_eq!(
-                (api(code).kind(), api(code).retry()),
-                (ErrorKind::Auth, Retry::Never),
-                "{code}"
-            );
-        }
-    }
-
-    #[test]
-    fn v3_configuration_codes_are_never_retried() {
-        for code in [
-            "InvalidParameter",
-            "InvalidParameterValue.X",
-            "MissingParameter",
-            "UnknownParameter",
-            "InvalidAction",
-            "UnsupportedRegion",
-            "ResourceNotFound.InstanceNotFound",
-            "FailedOperation.X",
-            "CdbError.TaskError",
-            "SomethingNew",
-        ] {
-            assert_eq!(
-                (api(code).kind(), api(code).retry()),
-                (ErrorKind::ApiError, Retry::Never),
-                "{code}"
-            );
-        }
-    }
-
-    #[test]
     fn request_ids_are_told_and_429_is_throttling() {
         let e = ApiError::Api {
             code: "InternalError".into(),
             message: "boom".into(),
             request_id: Some("req-1".into()),
+            kind: ErrorKind::ApiError,
+            retry: Retry::Backoff,
         };
         assert_eq!(
             e.to_string(),

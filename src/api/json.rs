@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::error::ApiError;
 use crate::rollback::span;
-use crate::rollback::time::{UtcOffset, parse_local};
+use crate::time::{UtcOffset, parse_local};
 
 pub type Obj = Map<String, Value>;
 

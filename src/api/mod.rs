@@ -2,7 +2,6 @@
 //! transport, budget, errors and credentials they share.
 
 pub mod budget;
-pub mod credentials;
 pub mod error;
 pub mod json;
 pub mod retry;
@@ -17,12 +16,13 @@ use std::time::Duration;
 use reqwest::Url;
 
 pub use self::budget::{Priority, RequestBudget};
-pub use self::credentials::{Credentials, CredentialsHandle, Secret};
 pub use self::error::{ApiError, BuildError, ErrorKind, Retry};
 pub use self::transport::{NoRecorder, Recorder, Transport, TransportConfig, USER_AGENT};
 pub use self::v2::sign::SignatureMethod;
+pub use self::v2::{HttpMethod, Options as V2Options};
+pub use crate::credentials::{Credentials, CredentialsHandle, Secret};
 use crate::parse_error::ParseError;
-use crate::rollback::time::UtcOffset;
+use crate::time::UtcOffset;
 
 /// Which API the exporter speaks. 3 is the one the public cloud answers today; 2 went
 /// offline there on 2023-03-31 and lives on in private deployments.
@@ -74,22 +74,6 @@ impl fmt::Display for ApiVersion {
     }
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum HttpMethod {
-    #[default]
-    Get,
-    Post,
-}
-
-impl HttpMethod {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            HttpMethod::Get => "GET",
-            HttpMethod::Post => "POST",
-        }
-    }
-}
-
 /// Everything about how to talk to the API except the credentials.
 #[derive(Clone, Debug)]
 pub struct ClientConfig {
@@ -97,10 +81,8 @@ pub struct ClientConfig {
     pub endpoint: Url,
     /// One or more; v2 takes exactly one.
     pub regions: Vec<String>,
-    /// v2 only.
-    pub signature_method: SignatureMethod,
-    /// v2 only; v3 is always POST with JSON.
-    pub http_method: HttpMethod,
+    /// Settings only v2 has.
+    pub v2: v2::Options,
     pub timezone: UtcOffset,
     pub timeout: Duration,
     pub max_requests_per_second: f64,
@@ -114,8 +96,7 @@ impl ClientConfig {
             version,
             endpoint,
             regions: vec!["ap-guangzhou".into()],
-            signature_method: SignatureMethod::HmacSha1,
-            http_method: HttpMethod::Get,
+            v2: v2::Options::default(),
             timezone: UtcOffset::CST,
             timeout: Duration::from_secs(10),
             max_requests_per_second: 5.0,

@@ -1,4 +1,4 @@
-//! Trying again: back-off with full jitter for the errors whose policy ([`Retry`]) allows
+//! Trying again: exponential back-off for the errors whose policy ([`Retry`]) allows
 //! it, and jitter for any loop that must not run in step with others.
 
 use std::future::Future;
@@ -11,7 +11,9 @@ pub fn jitter(base: Duration, spread: f64) -> Duration {
     base.mul_f64(1.0 + spread * (fastrand::f64() * 2.0 - 1.0))
 }
 
-/// Runs `call` again after retryable failures, with exponential back-off and full jitter.
+/// Runs `call` again after retryable failures, with exponential back-off: each wait is
+/// drawn between half the ceiling and the ceiling ("equal jitter"), so that retries
+/// started together spread out yet none comes back at once.
 pub async fn with_backoff<T, F, Fut>(
     retries: u32,
     cap: Duration,

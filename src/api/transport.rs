@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use reqwest::Url;
 
 use super::budget::{Priority, RequestBudget};
-use super::credentials::{Credentials, CredentialsHandle};
 use super::error::{self, ApiError, BuildError, ErrorKind, Retry};
+use crate::credentials::{Credentials, CredentialsHandle};
 
 pub const USER_AGENT: &str = concat!("cdb-rollback-exporter/", env!("CARGO_PKG_VERSION"));
 /// Answers larger than this are refused rather than buffered.
@@ -43,8 +43,9 @@ pub struct TransportConfig {
     pub concurrency: usize,
 }
 
-/// One request as an API version builds it: which action, in which region, and how
-/// to make the signed request from the current credentials and a fresh timestamp.
+/// What the transport needs to know of one request besides its body: the action and
+/// region (for metrics and logs) and its priority in the request budget. The signed
+/// request itself is made by the `build` closure handed to [`Transport::call`].
 pub struct Call<'a> {
     pub action: &'static str,
     pub region: &'a str,
@@ -152,7 +153,7 @@ impl Transport {
             let _permit = self.slot(call.priority).await;
             let started = Instant::now();
             let creds = self.creds.current();
-            let timestamp = crate::rollback::time::unix_now() as u64;
+            let timestamp = crate::time::unix_now() as u64;
             let result = match self.send(build(&self.http, &creds, timestamp)).await {
                 Ok(body) => decode(&body),
                 Err(e) => Err(e),

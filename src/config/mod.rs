@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::api::{ApiVersion, ClientConfig, HttpMethod};
+use crate::api::{ApiVersion, ClientConfig, HttpMethod, V2Options};
 use crate::credentials::{FetchError, Spec};
 use crate::parse_error::ParseError;
 
@@ -110,7 +110,7 @@ impl Invalid {
     }
 }
 
-/// Labels the exporter writes itself; a configured label may not take their names.
+/// How often and how hard jobs are polled (`poll:`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct PollConfig {
     pub interval: Duration,
@@ -306,14 +306,7 @@ fn client_config(
             "the v2 API takes one region; use api.version: 3 for several",
         ));
     }
-    if let Some(m) = raw.signature_method {
-        client.signature_method = m;
-    }
-    client.http_method = match raw.method.as_deref() {
-        None | Some("GET") => HttpMethod::Get,
-        Some("POST") => HttpMethod::Post,
-        Some(other) => return Err(Invalid::value("api.method", other, "is not GET or POST")),
-    };
+    client.v2 = v2_options(&raw, version)?;
     if let Some(tz) = raw.timezone {
         client.timezone = tz;
     }
@@ -331,6 +324,30 @@ fn client_config(
         client.max_requests_per_second = rps;
     }
     Ok(client)
+}
+
+/// `api.signature_method` and `api.method`: v2 only, so an error under v3 rather than
+/// a setting that silently does nothing.
+fn v2_options(raw: &RawApi, version: ApiVersion) -> Result<V2Options, Invalid> {
+    if version != ApiVersion::V2 {
+        let v3 = "is a v2 setting: API 3.0 always signs with TC3-HMAC-SHA256 and sends POST \
+                  with JSON; remove it, or set api.version: 2";
+        if raw.signature_method.is_some() {
+            return Err(Invalid::rule("api.signature_method", v3));
+        }
+        if raw.method.is_some() {
+            return Err(Invalid::rule("api.method", v3));
+        }
+    }
+    let http_method = match raw.method.as_deref() {
+        None | Some("GET") => HttpMethod::Get,
+        Some("POST") => HttpMethod::Post,
+        Some(other) => return Err(Invalid::value("api.method", other, "is not GET or POST")),
+    };
+    Ok(V2Options {
+        signature_method: raw.signature_method.unwrap_or_default(),
+        http_method,
+    })
 }
 
 fn poll_config(raw: RawPoll) -> Result<PollConfig, Invalid> {

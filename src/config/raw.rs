@@ -10,7 +10,7 @@ use super::readiness::RawReadiness;
 use super::values::{Interval, Labels, parsed, parsed_any};
 use crate::api::{ApiVersion, SignatureMethod};
 use crate::credentials::SourceKind;
-use crate::rollback::time::UtcOffset;
+use crate::time::UtcOffset;
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]

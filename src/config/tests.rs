@@ -3,7 +3,7 @@ use std::time::Duration;
 use super::*;
 use crate::api::SignatureMethod;
 use crate::credentials::{Origin, RoleSpec, SourceKind, static_files::Static};
-use crate::rollback::time::UtcOffset;
+use crate::time::UtcOffset;
 
 fn no_env(_: &str) -> Option<String> {
     None
@@ -30,7 +30,7 @@ fn minimal_config_gets_defaults() {
         "https://cdb.tencentcloudapi.com/"
     );
     assert_eq!(c.client.regions, ["ap-guangzhou"]);
-    assert_eq!(c.client.signature_method, SignatureMethod::HmacSha1);
+    assert_eq!(c.client.v2.signature_method, SignatureMethod::HmacSha1);
     assert_eq!(c.client.timezone, UtcOffset::CST);
     assert_eq!(c.client.timeout, Duration::from_secs(10));
     assert_eq!(c.client.max_requests_per_second, 5.0);
@@ -107,8 +107,8 @@ fn check_api_and_poll(c: &Config) {
     );
     assert_eq!(c.client.version, ApiVersion::V2);
     assert_eq!(c.client.regions, ["ap-shanghai"]);
-    assert_eq!(c.client.signature_method, SignatureMethod::HmacSha256);
-    assert_eq!(c.client.http_method, HttpMethod::Post);
+    assert_eq!(c.client.v2.signature_method, SignatureMethod::HmacSha256);
+    assert_eq!(c.client.v2.http_method, HttpMethod::Post);
     assert_eq!(c.client.timezone.seconds(), 9 * 3600);
     assert_eq!(c.client.timeout, Duration::from_secs(3));
     assert_eq!(c.client.max_requests_per_second, 2.5);
@@ -432,4 +432,22 @@ fn durations() {
     assert!("30".parse::<Interval>().is_err());
     assert!("s".parse::<Interval>().is_err());
     assert!("3x".parse::<Interval>().is_err());
+}
+
+#[test]
+fn v2_settings_under_v3_are_errors_naming_the_key() {
+    for (key, line) in [
+        ("api.signature_method", "signature_method: HmacSHA256"),
+        ("api.method", "method: POST"),
+    ] {
+        let err = parse(&format!("api:\n  version: 3\n  {line}\n")).unwrap_err();
+        assert!(
+            err.contains(key) && err.contains("v2 setting"),
+            "{key}: {err}"
+        );
+        let implicit = parse(&format!("api:\n  {line}\n")).unwrap_err();
+        assert!(implicit.contains(key), "v3 is the default: {implicit}");
+        let v2 = format!("api:\n  version: 2\n  {line}\njobs:\n  - id: 1\n");
+        assert!(parse(&v2).is_ok(), "{key} is a v2 setting");
+    }
 }

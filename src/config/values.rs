@@ -10,6 +10,7 @@ use serde::{Deserialize, Deserializer};
 
 use crate::parse_error::ParseError;
 
+/// Labels the exporter writes itself; a configured label may not take their names.
 pub const RESERVED_LABELS: &[&str] = &[
     "job_id",
     "region",

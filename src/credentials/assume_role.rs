@@ -2,9 +2,9 @@
 
 use serde_json::json;
 
+use super::Credentials;
 use super::sts::Sts;
 use super::{FetchError, Fetched, RoleSpec, Spec};
-use crate::api::Credentials;
 
 /// The `source` label of assumed-role credentials.
 pub const LABEL: &str = "assume_role";

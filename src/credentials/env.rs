@@ -1,7 +1,7 @@
 //! Credentials from the environment, as Tencent's SDKs and tools read them.
 
+use super::{Credentials, Secret};
 use super::{Env, Lack};
-use crate::api::{Credentials, Secret};
 
 pub const ENV_SECRET_ID: &str = "TENCENTCLOUD_SECRET_ID";
 pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";

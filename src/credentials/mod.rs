@@ -7,6 +7,7 @@ pub mod assume_role;
 pub mod cvm_role;
 pub mod env;
 mod error;
+pub mod handle;
 pub mod oidc;
 pub mod profile;
 pub mod refresh;
@@ -21,10 +22,10 @@ use std::time::Duration;
 
 use reqwest::Url;
 
-use crate::api::{Credentials, Secret};
 use crate::parse_error::ParseError;
 
 pub use self::error::{FetchError, Lack, ResolveError, ServiceProblem};
+pub use self::handle::{Credentials, CredentialsHandle, Secret};
 
 pub const DEFAULT_METADATA_ENDPOINT: &str = "http://metadata.tencentyun.com";
 pub const DEFAULT_STS_ENDPOINT: &str = "https://sts.tencentcloudapi.com/";

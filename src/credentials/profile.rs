@@ -5,8 +5,8 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+use super::{Credentials, Secret};
 use super::{Env, Lack};
-use crate::api::{Credentials, Secret};
 
 pub const ENV_CREDENTIALS_FILE: &str = "TENCENTCLOUD_CREDENTIALS_FILE";
 pub const ENV_HOME: &str = "HOME";

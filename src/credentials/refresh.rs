@@ -5,10 +5,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::CredentialsHandle;
 use super::{Base, Provider};
-use crate::api::CredentialsHandle;
 use crate::api::retry::jitter;
-use crate::rollback::time::unix_now;
+use crate::time::unix_now;
 
 /// How often key files are compared with the credentials in use. Their content is
 /// compared, not only their mtime: a Kubernetes Secret update swaps a symlink.

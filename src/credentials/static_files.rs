@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
+use super::{Credentials, Secret};
 use super::{FetchError, SecretValue, StaticSpec};
-use crate::api::{Credentials, Secret};
 
 #[derive(Debug)]
 pub struct Static(StaticSpec);

@@ -7,10 +7,11 @@ use reqwest::Url;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::{Credentials, Secret};
 use super::{FetchError, Fetched, ServiceProblem};
+use crate::api::USER_AGENT;
 use crate::api::transport::host_header;
 use crate::api::v3::{self, Target};
-use crate::api::{Credentials, Secret, USER_AGENT};
 
 pub const VERSION: &str = "2018-08-13";
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -104,7 +105,7 @@ impl Sts {
             version: VERSION,
             host: &self.host,
         };
-        let timestamp = crate::rollback::time::unix_now() as u64;
+        let timestamp = crate::time::unix_now() as u64;
         let body = body.to_string().into_bytes();
         let req = v3::request(
             &self.http,

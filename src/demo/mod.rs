@@ -20,9 +20,9 @@ use crate::config::{
     Config, DiscoveryConfig, ExportedTag, InstanceConfig, InventoryConfig, JobConfig, Labels,
     PollConfig, ReadinessConfig, tag_label,
 };
-use crate::rollback::time::unix_now;
-pub use server::{DEMO_SECRET_ID, DEMO_SECRET_KEY, Simulator};
-pub use story::INSTANCES;
+use crate::time::unix_now;
+pub use server::Simulator;
+pub use story::{DEMO_SECRET_ID, DEMO_SECRET_KEY, INSTANCES};
 
 /// The exporter's configuration for the demo, on API 3.0: every rollback of the demo
 /// region (narrowed to the simulated instances, for their labels), polled often so that
@@ -196,7 +196,7 @@ mod tests {
         assert_eq!(answer["code"], 0, "odd jobs answer with numbers: {answer}");
         let job = crate::api::v2::decode::job_detail(
             answer.to_string().as_bytes(),
-            crate::rollback::time::UtcOffset::CST,
+            crate::time::UtcOffset::CST,
             30003,
         )
         .unwrap();

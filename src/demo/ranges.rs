@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::story::{SimJob, SimTask};
 use super::v3::Answer;
-use crate::rollback::time::{UtcOffset, format_local};
+use crate::time::{UtcOffset, format_local};
 
 /// The largest batch the simulator takes, as an undocumented API limit might be.
 pub const MAX_BATCH: usize = 100;

@@ -14,18 +14,15 @@ use axum::response::IntoResponse;
 use axum::routing::any;
 use serde_json::{Value, json};
 
-use super::story::{INSTANCES, SEED_JOB_ID, SimJob, SimTask, jobs_at};
+use super::story::{
+    DEMO_SECRET_ID, DEMO_SECRET_KEY, INSTANCES, MAX_SKEW, SEED_JOB_ID, SimJob, SimTask, jobs_at,
+};
 use crate::api::v2::sign::{SignatureMethod, signature, string_to_sign};
-use crate::rollback::time::unix_now;
-use crate::rollback::time::{UtcOffset, format_local};
+use crate::time::unix_now;
+use crate::time::{UtcOffset, format_local};
 
-pub const DEMO_SECRET_ID: &str = "AKIDdemo0simulator0not0a0real0key00";
-/// Public on purpose: the simulator is a demo, and its README documents this key.
-pub const DEMO_SECRET_KEY: &str = "demo-secret-key-of-the-simulator";
 pub const PATH: &str = "/v2/index.php";
 const SEED_ANSWER: &str = include_str!("../../test-data/seed-answer.json");
-/// How far a request's Timestamp may be from the simulator's clock.
-pub const MAX_SKEW: i64 = 300;
 
 pub struct Simulator {
     t0: i64,

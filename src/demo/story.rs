@@ -4,6 +4,12 @@
 //! succeed, one (a batch over two instances) fails on one of them a few seconds in, one
 //! stalls at 42 %, 110 older ones have succeeded, and a new rollback starts every minute.
 
+pub const DEMO_SECRET_ID: &str = "AKIDdemo0simulator0not0a0real0key00";
+/// Public on purpose: the simulator is a demo, and its README documents this key.
+pub const DEMO_SECRET_KEY: &str = "demo-secret-key-of-the-simulator";
+/// How far a request's Timestamp may be from the simulator's clock.
+pub const MAX_SKEW: i64 = 300;
+
 pub struct DemoInstance {
     pub id: &'static str,
     pub name: &'static str,

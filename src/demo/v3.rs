@@ -8,10 +8,11 @@
 use axum::http::{HeaderMap, header};
 use serde_json::{Value, json};
 
-use super::server::{DEMO_SECRET_ID, DEMO_SECRET_KEY, MAX_SKEW};
-use super::story::{INSTANCES, SimJob, SimTask, View, jobs_at};
+use super::story::{
+    DEMO_SECRET_ID, DEMO_SECRET_KEY, INSTANCES, MAX_SKEW, SimJob, SimTask, View, jobs_at,
+};
 use crate::api::v3::sign;
-use crate::rollback::time::{UtcOffset, format_local, parse_local};
+use crate::time::{UtcOffset, format_local, parse_local};
 
 /// The region the story happens in; others are empty.
 pub const REGION: &str = "ap-guangzhou";

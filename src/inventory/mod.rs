@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::InventoryConfig;
-use crate::exposition::push_label;
+use crate::render::exposition::push_label;
 
 /// `InstanceType`: 1 master, 2 disaster recovery, 3 read-only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -136,7 +136,7 @@ fn jobs_are_watched_when_they_touch_the_filtered_inventory() {
             .collect(),
     };
     let prod = Inventory::build("r", fleet(), &config(&[("env", &["prod"])], &[]), 1.0);
-    use crate::scheduler::regions::watched;
+    use crate::scheduler::v3::watched;
     assert!(
         watched(false, None, &job(&["cdb-2"])),
         "no filter: every job"

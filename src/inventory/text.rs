@@ -2,7 +2,9 @@
 //! each region's inventory status. Plain text; the page escapes it.
 
 use super::{Inventory, InventoryKey, InventoryStatus};
-use crate::rollback::time::format_utc;
+use crate::rollback::Job;
+use crate::store::Source;
+use crate::time::format_utc;
 
 /// `orders-prod-primary (cdb-c1nl9rpv; team=orders, env=prod)`, or the id alone when the
 /// inventory does not hold the instance.
@@ -17,6 +19,25 @@ pub fn instance(inventory: Option<&Inventory>, id: &str) -> String {
         (true, false) => format!("{id} ({tags})"),
         (false, true) => format!("{} ({id})", i.name),
         (false, false) => format!("{} ({id}; {tags})", i.name),
+    }
+}
+
+/// How a job came to be tracked, its instances named: `listed, on orders-prod (cdb-1; …)`.
+pub fn source(source: &Source, job: Option<&Job>, inventory: Option<&Inventory>) -> String {
+    let named = |id: &str| instance(inventory, id);
+    match (source, job) {
+        (Source::Discovered { instance_id }, _) => format!("discovered on {}", named(instance_id)),
+        (
+            Source::Listed {
+                instance_id: Some(i),
+            },
+            _,
+        ) => format!("listed, on {}", named(i)),
+        (Source::Listed { instance_id: None }, Some(j)) if !j.instances.is_empty() => {
+            let on: Vec<String> = j.instances.iter().map(|i| named(&i.instance_id)).collect();
+            format!("listed, on {}", on.join(" · "))
+        }
+        _ => source.to_string(),
     }
 }
 

@@ -9,7 +9,7 @@ pub mod page;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::exposition::push_label;
+use crate::render::exposition::push_label;
 
 /// One range the API listed, Unix seconds, both ends included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

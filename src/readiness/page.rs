@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{InstanceReadiness, RegionReadiness};
-use crate::rollback::time::format_utc;
+use crate::time::format_utc;
 
 /// Rows shown; the metrics carry every instance.
 const MAX_ROWS: usize = 500;

@@ -379,8 +379,8 @@ mod tests {
     use crate::api::v3::decode::tasks_page;
     use crate::config::Labels;
     use crate::metrics::Metrics;
-    use crate::rollback::time::UtcOffset;
     use crate::store::{JobKey, Source, Store};
+    use crate::time::UtcOffset;
 
     #[test]
     fn job_instances_counts_the_instances_a_job_covers() {

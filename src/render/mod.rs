@@ -3,20 +3,22 @@
 //! exporter's own metrics. [`contract`] writes the metric contract and the README's tables
 //! from the same declarations.
 
+pub mod cache;
 pub mod contract;
+pub mod exposition;
 pub mod families;
 mod readiness;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use self::exposition::push_label;
 use self::families::{FAMILIES, Family, Num, Rows};
-use crate::exposition::push_label;
 use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::metrics::Metrics;
 use crate::readiness::RegionReadiness;
 use crate::rollback::{State, Task};
-use crate::store::{DiscoveryStatus, Entry, JobData, Source};
+use crate::store::{DiscoveryStatus, Entry, JobData};
 
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
@@ -26,9 +28,7 @@ struct Out<'s> {
     buf: Vec<u8>,
     ints: itoa::Buffer,
     floats: ryu::Buffer,
-    sink: &'s mut dyn FnMut(Vec<u8>) -> bool,
-    /// False once the sink has refused a chunk (the scraper went away).
-    open: bool,
+    sink: &'s mut dyn FnMut(Vec<u8>),
 }
 
 /// The exposition is handed out in chunks of about this size, so that memory stays flat
@@ -40,12 +40,8 @@ impl Out<'_> {
         if self.buf.is_empty() {
             return;
         }
-        if self.open {
-            let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096));
-            self.open = (self.sink)(full);
-        } else {
-            self.buf.clear();
-        }
+        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK + 4096));
+        (self.sink)(full);
     }
 
     fn family(&mut self, name: &str, kind: &str, help: &str) {
@@ -166,19 +162,18 @@ pub fn render_all(
     let mut all = Vec::new();
     render_sources(entries, sources, metrics, now, &mut |chunk| {
         all.extend_from_slice(&chunk);
-        true
     });
     all
 }
 
-/// Renders the whole exposition, handing `sink` chunks of about [`CHUNK`] bytes; `sink`
-/// returns false to say it wants no more. `now` is Unix seconds, for running durations.
+/// Renders the whole exposition, handing `sink` chunks of about [`CHUNK`] bytes. `now` is
+/// Unix seconds, for running durations.
 pub fn render_to(
     entries: &[Arc<Entry>],
     discovery: &[DiscoveryStatus],
     metrics: &Metrics,
     now: f64,
-    sink: &mut dyn FnMut(Vec<u8>) -> bool,
+    sink: &mut dyn FnMut(Vec<u8>),
 ) {
     let sources = Sources {
         discovery,
@@ -202,14 +197,13 @@ pub fn render_sources(
     sources: &Sources<'_>,
     metrics: &Metrics,
     now: f64,
-    sink: &mut dyn FnMut(Vec<u8>) -> bool,
+    sink: &mut dyn FnMut(Vec<u8>),
 ) {
     let mut o = Out {
         buf: Vec::with_capacity(CHUNK + 4096),
         ints: itoa::Buffer::new(),
         floats: ryu::Buffer::new(),
         sink,
-        open: true,
     };
     let counts = discovered_jobs(entries);
     for f in FAMILIES {
@@ -319,18 +313,13 @@ fn write_family(
     }
 }
 
-/// Jobs tracked through each discovery source: v2 counts per instance, v3 per region.
+/// Jobs tracked through each discovery source (an instance, or a region's listing).
 fn discovered_jobs(entries: &[Arc<Entry>]) -> HashMap<(&str, Option<&str>), i64> {
     let mut counts = HashMap::new();
     for e in entries {
-        let source = match &e.source {
-            Source::Configured => continue,
-            Source::Discovered { instance_id } => {
-                (e.key.region.as_str(), Some(instance_id.as_str()))
-            }
-            Source::Listed { .. } => (e.key.region.as_str(), None),
-        };
-        *counts.entry(source).or_default() += 1;
+        if let Some(via) = e.source.discovery() {
+            *counts.entry((e.key.region.as_str(), via)).or_default() += 1;
+        }
     }
     counts
 }

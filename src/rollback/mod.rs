@@ -1,7 +1,5 @@
 //! The rollback model: what a job and its tasks are once the API's quirks are gone.
 
-pub mod time;
-
 /// The state of a job or task, whichever API version and spelling reported it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum State {

@@ -1,22 +1,23 @@
 //! Drives the polls in the background, so that a scrape never waits on the API.
 //!
-//! Two pollers, one per API version: v2 polls each job on its own loop and lists
-//! configured instances ([`jobs`], [`instances`]); v3 lists each region's jobs 100 at a
-//! time and asks each instance for its part ([`regions`]). Both write to the store.
+//! Two pollers, one per API version: [`v2`] polls each job on its own loop and lists
+//! configured instances; [`v3`] lists each region's jobs 100 at a time and asks each
+//! instance for its part. Both write to the store.
 
-pub mod instances;
-pub mod jobs;
-pub mod regions;
+pub(crate) mod poller;
+mod reconcile;
+pub mod v2;
+pub mod v3;
+
+pub use self::poller::{Poller, Version};
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::task::JoinHandle;
-
 pub use crate::api::retry::{jitter, with_backoff};
-use crate::api::{ApiVersion, BuildError, CredentialsHandle, Recorder, v2, v3};
+use crate::api::{ApiVersion, BuildError, CredentialsHandle, Recorder};
 use crate::config::{Config, PollConfig};
-use crate::store::{Source, Store};
+use crate::store::{JobKey, Store};
 
 /// How often a job is polled: finished jobs will not change much any more.
 pub fn interval(poll: &PollConfig, terminal: bool) -> Duration {
@@ -40,41 +41,11 @@ pub fn is_current(
     !terminal || start.or(end).is_some_and(|t| t as f64 >= oldest)
 }
 
-/// The background polling of one API version.
-pub trait Poller: Send + Sync {
-    /// Requests per second the configured intervals ask for.
-    fn demand(&self) -> f64;
-    /// Stops every loop; what is stored stays.
-    fn stop(&self);
-}
-
-/// v2: a loop per job, and discovery by instance.
-struct V2 {
-    scheduler: Arc<jobs::Scheduler>,
-    discovery: JoinHandle<()>,
-    discovery_demand: f64,
-}
-
-impl Poller for V2 {
-    fn demand(&self) -> f64 {
-        self.scheduler.demand() + self.discovery_demand
-    }
-
-    fn stop(&self) {
-        // Discovery first: a round in progress could otherwise track new jobs after the
-        // poll loops have been stopped.
-        self.discovery.abort();
-        self.scheduler.stop();
-    }
-}
-
-impl Poller for regions::Regions {
-    fn demand(&self) -> f64 {
-        regions::Regions::demand(self)
-    }
-
-    fn stop(&self) {
-        regions::Regions::stop(self);
+/// The one place that picks the API version's policy and poller.
+fn version(config: &Config) -> &'static dyn Version {
+    match config.client.version {
+        ApiVersion::V2 => &v2::policy::V2,
+        ApiVersion::V3 => &v3::policy::V3,
     }
 }
 
@@ -85,34 +56,18 @@ pub fn start(
     creds: CredentialsHandle,
     recorder: Arc<dyn Recorder>,
 ) -> Result<Arc<dyn Poller>, BuildError> {
-    match config.client.version {
-        ApiVersion::V2 => {
-            let client = Arc::new(v2::Client::new(&config.client, creds, recorder)?);
-            let polls = Arc::clone(&client);
-            let scheduler = jobs::Scheduler::new(polls, Arc::clone(&store), config.poll.clone());
-            for job in &config.jobs {
-                scheduler.track(job.id, Source::Configured, job.labels.clone());
-            }
-            scheduler.resume();
-            let discovery = instances::Discovery::new(
-                client,
-                Arc::clone(&scheduler),
-                store,
-                config.discovery.clone(),
-                config.poll.retries,
-            );
-            Ok(Arc::new(V2 {
-                scheduler,
-                discovery: tokio::spawn(discovery.run()),
-                discovery_demand: config.discovery.instances.len() as f64
-                    / config.discovery.interval.as_secs_f64().max(0.001),
-            }))
-        }
-        ApiVersion::V3 => {
-            let client = Arc::new(v3::Client::new(&config.client, creds, recorder)?);
-            Ok(regions::Regions::start(client, store, config))
-        }
-    }
+    version(config).start(config, store, creds, recorder)
+}
+
+/// The jobs that must have been polled once before the exporter is ready.
+pub fn ready_keys(config: &Config) -> Vec<JobKey> {
+    version(config).ready_keys(config)
+}
+
+/// Drops the jobs and discovery sources `config` does not want and relabels the others,
+/// in place, so that a scrape never sees the store emptied. Returns (kept, dropped).
+pub fn reconcile(store: &Store, config: &Config) -> (usize, usize) {
+    reconcile::reconcile(version(config), store, config)
 }
 
 #[cfg(test)]

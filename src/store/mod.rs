@@ -10,9 +10,9 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use crate::api::ErrorKind;
 use crate::config::Labels;
-use crate::exposition::push_label;
 use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::readiness::{ReadinessKey, RegionReadiness};
+use crate::render::exposition::push_label;
 use crate::rollback::{Job, State, Task};
 
 /// A job is known by its region and id: ids are not promised unique across regions.
@@ -34,15 +34,38 @@ impl JobKey {
 /// How a job came to be tracked.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Source {
-    /// Listed under `jobs:` (v2).
+    /// Listed under `jobs:`, and polled by its id.
     Configured,
-    /// Found by listing one instance's jobs (v2).
+    /// Found by listing one instance's jobs.
     Discovered { instance_id: String },
-    /// Found by listing a region's jobs (v3); `instance_id` when it touches one instance.
+    /// Found by listing a region's jobs; `instance_id` when it touches one instance.
     Listed { instance_id: Option<String> },
 }
 
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Configured => f.write_str("configured"),
+            Source::Discovered { instance_id } => write!(f, "discovered on {instance_id}"),
+            Source::Listed {
+                instance_id: Some(i),
+            } => write!(f, "listed, on {i}"),
+            Source::Listed { instance_id: None } => f.write_str("listed"),
+        }
+    }
+}
+
 impl Source {
+    /// The discovery source that found the job, as [`DiscoveryStatus`] names it: an
+    /// instance, or `None` for the region's listing. `None` for a configured job.
+    pub fn discovery(&self) -> Option<Option<&str>> {
+        match self {
+            Source::Configured => None,
+            Source::Discovered { instance_id } => Some(Some(instance_id)),
+            Source::Listed { .. } => Some(None),
+        }
+    }
+
     pub fn instance_id(&self) -> Option<&str> {
         match self {
             Source::Configured | Source::Listed { instance_id: None } => None,
@@ -259,7 +282,7 @@ impl Store {
             key: key.clone(),
             source,
             labels: Arc::new(labels),
-            tracked_at: crate::rollback::time::unix_now(),
+            tracked_at: crate::time::unix_now(),
             data: None,
             health: None,
         };

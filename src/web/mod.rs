@@ -5,6 +5,7 @@ pub mod auth;
 pub mod config;
 mod error;
 pub mod reload;
+pub mod routes;
 pub mod serve;
 pub mod tls;
 

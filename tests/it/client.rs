@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::support::fake_api::{FakeApi, Reply, list_row};
+use crate::support::fake_v2::{FakeV2, Reply, list_row};
 use crate::support::{SECRET_ID, SECRET_KEY};
 use cdb_rollback_exporter::api::v2::Client;
 use cdb_rollback_exporter::api::{
@@ -14,7 +14,7 @@ use cdb_rollback_exporter::metrics::Metrics;
 
 const SEED: &str = include_str!("../../test-data/seed-answer.json");
 
-fn client(api: &FakeApi, key: &str, tune: impl FnOnce(&mut ClientConfig)) -> Client {
+fn client(api: &FakeV2, key: &str, tune: impl FnOnce(&mut ClientConfig)) -> Client {
     let mut cfg = ClientConfig::new(ApiVersion::V2, api.endpoint.parse().unwrap());
     cfg.max_requests_per_second = 100.0;
     tune(&mut cfg);
@@ -33,13 +33,13 @@ fn client(api: &FakeApi, key: &str, tune: impl FnOnce(&mut ClientConfig)) -> Cli
 
 #[tokio::test]
 async fn every_signing_variant_is_accepted_by_an_independent_check() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     api.set_job(12782, Reply::Json(SEED.into()));
     for method in [HttpMethod::Get, HttpMethod::Post] {
         for sig in [SignatureMethod::HmacSha1, SignatureMethod::HmacSha256] {
             let c = client(&api, SECRET_KEY, |c| {
-                c.http_method = method;
-                c.signature_method = sig;
+                c.v2.http_method = method;
+                c.v2.signature_method = sig;
             });
             let job = c
                 .get_rollback_job_task(12782, Priority::Normal)
@@ -66,7 +66,7 @@ async fn every_signing_variant_is_accepted_by_an_independent_check() {
 
 #[tokio::test]
 async fn a_wrong_key_is_refused_and_classified_as_auth() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     api.set_job(12782, Reply::Json(SEED.into()));
     let c = client(&api, "not-the-key", |_| {});
     let err = c
@@ -81,7 +81,7 @@ async fn a_wrong_key_is_refused_and_classified_as_auth() {
 
 #[tokio::test]
 async fn broken_answers_are_classified_without_a_panic() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     // Only the hang is to time out: a loaded machine may take longer than 300 ms for the rest.
     let c = client(&api, SECRET_KEY, |c| c.timeout = Duration::from_secs(5));
     let impatient = client(&api, SECRET_KEY, |c| c.timeout = Duration::from_millis(300));
@@ -176,7 +176,7 @@ async fn transport_errors_do_not_leak_the_signature() {
 
 #[tokio::test]
 async fn job_list_pages_decode() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     let rows = (1..=130)
         .map(|i| list_row(i, 2, "2026-11-27 10:00:00", "2026-11-27 10:30:00"))
         .collect();

@@ -16,8 +16,8 @@ use cdb_rollback_exporter::readiness::{
     InstanceReadiness, Range, ReadinessKey, RegionReadiness, Window,
 };
 use cdb_rollback_exporter::render::{Sources, contract, render_sources};
-use cdb_rollback_exporter::rollback::time::UtcOffset;
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
+use cdb_rollback_exporter::time::UtcOffset;
 
 use crate::golden::check_file;
 
@@ -87,8 +87,7 @@ fn exposed() -> BTreeSet<String> {
     };
     let mut text = Vec::new();
     render_sources(&store.snapshot(), &sources, &metrics, 2.0, &mut |c| {
-        text.extend(c);
-        true
+        text.extend(c)
     });
     let text = String::from_utf8(text).unwrap();
     let mut names = BTreeSet::new();

@@ -96,7 +96,7 @@ async fn cvm_role_credentials_are_refreshed_before_expiry_without_a_failed_poll(
         )
         .unwrap();
     assert!(
-        expiry > crate::support::tc3_check::now() as f64 - 1.0,
+        expiry > crate::support::clock::now() as f64 - 1.0,
         "{expiry}"
     );
     let failed: f64 = e
@@ -401,7 +401,7 @@ async fn a_rotated_key_file_is_used_without_restart() {
     .await;
     keys.insert("AKIDstatic", "key-two", None, None);
     version(2, "key-two\n");
-    let rotated = crate::support::tc3_check::now();
+    let rotated = crate::support::clock::now();
     wait_for(
         Duration::from_secs(10),
         "a request signed with the new key",

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use crate::support::fake_api::{FakeApi, Reply, V2Job, V2Task, cst, now};
+use crate::support::clock::{cst, now};
+use crate::support::fake_v2::{FakeV2, Reply, V2Job, V2Task};
 use crate::support::{Daemon, config};
 
 const SEED: &str = include_str!("../../test-data/seed-answer.json");
@@ -15,7 +16,7 @@ fn yaml(endpoint: &str, extra: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn daemon_reports_jobs_tasks_and_poll_health() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     let started = now() - 600;
     let (s, half) = (cst(started), cst(started + 300));
     api.set_job(12782, Reply::Json(SEED.into()));
@@ -189,7 +190,7 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failing_api_keeps_last_good_values_then_recovers() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     let s = cst(now() - 60);
     api.set_job(
         3001,
@@ -288,7 +289,7 @@ async fn failing_api_keeps_last_good_values_then_recovers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_task_that_disappears_leaves_no_series() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     let s = cst(now() - 60);
     api.set_job(
         4001,
@@ -339,7 +340,7 @@ async fn a_task_that_disappears_leaves_no_series() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_jobs_stay_within_the_request_budget() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     let s = cst(now() - 60);
     let mut jobs = String::from("jobs:\n");
     for id in 1..=50u64 {
@@ -385,7 +386,7 @@ async fn fifty_jobs_stay_within_the_request_budget() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replay_rejection_is_retried_once_with_a_fresh_nonce() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     api.set_job(12782, Reply::Json(SEED.into()));
     api.with(|s| s.replay_once.insert(12782));
     let daemon = Daemon::start(config(&yaml(&api.endpoint, "jobs:\n  - id: 12782\n"))).await;

@@ -3,14 +3,15 @@
 
 use std::time::Duration;
 
+use crate::support::clock::{cst, now};
 use crate::support::exposition::Exposition;
-use crate::support::fake_api::{FakeApi, Reply, V2Job, cst, list_row, now};
+use crate::support::fake_v2::{FakeV2, Reply, V2Job, list_row};
 use crate::support::{Daemon, config};
 
 const HOUR: i64 = 3600;
 
 /// A job in both the list and the detail answer.
-fn put(api: &FakeApi, instance: &str, id: u64, status: i64, start: i64, end: Option<i64>) {
+fn put(api: &FakeV2, instance: &str, id: u64, status: i64, start: i64, end: Option<i64>) {
     let (s, e) = (cst(start), end.map(cst).unwrap_or_default());
     api.set_job(
         id,
@@ -39,7 +40,7 @@ fn tracked(m: &Exposition) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn discovery_tracks_pages_drops_and_survives_failures() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     let t = now();
     // cdb-big: 130 jobs, so paging past 100 is needed.
     for id in 10001..=10120 {

@@ -14,8 +14,8 @@ use cdb_rollback_exporter::demo::v3;
 use cdb_rollback_exporter::metrics::Metrics;
 use cdb_rollback_exporter::render::families::FAMILIES;
 use cdb_rollback_exporter::render::render;
-use cdb_rollback_exporter::rollback::time::UtcOffset;
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
+use cdb_rollback_exporter::time::UtcOffset;
 use serde_json::json;
 
 const SEED: &str = include_str!("../../test-data/seed-answer.json");

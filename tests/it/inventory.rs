@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::support::fake_api::now;
+use crate::support::clock::now;
 use crate::support::fake_v3::{FakeJob, FakeV3, api_error, instance};
 use crate::support::{Daemon, config};
 

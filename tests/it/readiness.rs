@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use cdb_rollback_exporter::demo::inventory::FLEET;
 use cdb_rollback_exporter::demo::ranges::{ERRING, GAPPED, LAGGING, SHORT};
 
-use crate::support::fake_api::now;
+use crate::support::clock::now;
 use crate::support::fake_v3::{FakeV3, api_error, instance, range_item};
 use crate::support::process::{self, BIN};
 use crate::support::{Daemon, config, scrape};

@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use crate::support::fake_api::{Reply, now};
+use crate::support::clock::now;
+use crate::support::fake_v2::Reply;
 use crate::support::fake_v3::{FakeJob, FakeV3, api_error};
 use crate::support::{Daemon, config};
 
@@ -61,8 +62,10 @@ fn world(api: &FakeV3) {
     api.add(GZ, FakeJob::new(4001, "SUCCEED", t - 2 * 86_400, "cdb-old"));
     api.add(SH, FakeJob::new(5000, "RUNNING", t - 60, "cdb-sh"));
     api.with(|s| {
-        s.others.push(serde_json::json!({"JobId": 9000, "TaskType": "RESTART", "TaskStatus": "RUNNING",
-            "Progress": 5, "StartTime": crate::support::fake_api::cst(t), "InstanceIds": ["cdb-s"]}));
+        s.others.push(
+            serde_json::json!({"JobId": 9000, "TaskType": "RESTART", "TaskStatus": "RUNNING",
+            "Progress": 5, "StartTime": crate::support::clock::cst(t), "InstanceIds": ["cdb-s"]}),
+        );
     });
 }
 

@@ -5,8 +5,9 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::support::clock::{cst, now};
 use crate::support::exposition::Exposition;
-use crate::support::fake_api::{FakeApi, V2Job, V2Task, cst, now};
+use crate::support::fake_v2::{FakeV2, V2Job, V2Task};
 use crate::support::fake_v3::{FakeJob, FakeV3};
 use crate::support::process::{self, BIN};
 use crate::support::scrape;
@@ -30,7 +31,7 @@ fn v2_yaml(endpoint: &str, jobs: &str) -> String {
     )
 }
 
-fn running(api: &FakeApi, id: u64) {
+fn running(api: &FakeV2, id: u64) {
     let s = cst(now() - 600);
     let task = V2Task::new("7", "cdb-a", &s).at(1, 40);
     api.set_job(id, V2Job::new(id, &s).at(1, 40).task(task).reply());
@@ -42,7 +43,7 @@ fn polled(m: &Exposition, id: &str) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v2_reload_adds_drops_and_relabels_jobs_keeping_their_state() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     for id in [2001, 2002, 2003] {
         running(&api, id);
     }
@@ -208,7 +209,7 @@ async fn v3_reload_drops_a_removed_region_and_lists_an_added_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_endpoint_needs_the_lifecycle_flag_and_a_file() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     running(&api, 2001);
     let path = file("flag");
     std::fs::write(&path, v2_yaml(&api.endpoint, "  - id: 2001\n")).unwrap();
@@ -232,7 +233,7 @@ async fn reload_endpoint_needs_the_lifecycle_flag_and_a_file() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reload_switches_credentials_when_their_section_changes() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     running(&api, 2001);
     let path = file("creds");
     let plain = v2_yaml(&api.endpoint, "  - id: 2001\n");
@@ -257,7 +258,7 @@ async fn reload_switches_credentials_when_their_section_changes() {
             |m| m.value("cdb_rollback_job_poll_success", &[("job_id", "2001")]) == Some(0.0),
         )
         .await;
-    let ids = |api: &FakeApi| api.log().last().map(|l| l.params["SecretId"].clone());
+    let ids = |api: &FakeV2| api.log().last().map(|l| l.params["SecretId"].clone());
     assert_eq!(ids(&api).as_deref(), Some("AKIDother"));
 
     std::fs::write(&path, &plain).unwrap();
@@ -285,7 +286,7 @@ async fn scrape_until(base: &str, what: &str, check: impl Fn(&Exposition) -> boo
 /// The daemon, killed should the test fail before it stops it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sighup_reloads_the_binary() {
-    let api = FakeApi::start().await;
+    let api = FakeV2::start().await;
     running(&api, 2001);
     running(&api, 2003);
     let path = file("sighup");

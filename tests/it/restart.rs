@@ -7,7 +7,7 @@ use std::net::TcpStream;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cdb_rollback_exporter::rollback::time::unix_now;
+use cdb_rollback_exporter::time::unix_now;
 
 use crate::support::exposition::Exposition;
 use crate::support::faults::{FaultApi, Mode, World};

@@ -7,7 +7,7 @@
 
 use std::time::{Duration, Instant};
 
-use cdb_rollback_exporter::rollback::time::unix_now;
+use cdb_rollback_exporter::time::unix_now;
 use reqwest::Url;
 
 use crate::support::faults::{FaultApi, World, check_jobs};

@@ -10,10 +10,10 @@ use serde_json::Value;
 
 use crate::api::error::{ApiError, scrub};
 use crate::api::json::{Obj, Reader, parse};
-use crate::rollback::time::UtcOffset;
 use crate::rollback::{
     DatabaseRename, Instance, Job, JobPage, JobSummary, Status, Task, progress_ratio,
 };
+use crate::time::UtcOffset;
 
 /// Spellings of each field across versions of the documentation, preferred first.
 const JOB_ID: &[&str] = &["jobId", "jobid", "JobId"];
@@ -78,11 +78,16 @@ impl V2 for Reader<'_> {
         };
         match self.int(top, "", &["code", "Code"])? {
             Some(0) => Ok(top.clone()),
-            Some(code) => Err(ApiError::Api {
-                code: code.to_string(),
-                message: scrub(&self.text(top, &["message", "codeDesc", "Message"])),
-                request_id: None,
-            }),
+            Some(code) => {
+                let (kind, retry) = super::codes::classify(code);
+                Err(ApiError::Api {
+                    code: code.to_string(),
+                    message: scrub(&self.text(top, &["message", "codeDesc", "Message"])),
+                    request_id: None,
+                    kind,
+                    retry,
+                })
+            }
             None => Err(self.fail("the answer has no `code`".into())),
         }
     }

@@ -2,6 +2,7 @@
 //! HmacSHA1/HmacSHA256 over the sorted query. Offline on the public cloud since
 //! 2023-03-31; kept for private deployments.
 
+pub mod codes;
 pub mod decode;
 pub mod sign;
 
@@ -11,11 +12,11 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use self::sign::SignatureMethod;
 use super::transport::Call;
 use super::{
-    ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, HttpMethod, Priority,
-    Recorder, Transport,
+    ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder,
+    Transport,
 };
-use crate::rollback::time::UtcOffset;
 use crate::rollback::{Job, JobPage};
+use crate::time::UtcOffset;
 
 pub const DEFAULT_ENDPOINT: &str = "https://cdb.api.qcloud.com/v2/index.php";
 pub const ACTIONS: [&str; 2] = ["GetCdbRollbackJobTask", "GetCdbRollbackJob"];
@@ -68,6 +69,29 @@ fn next_nonce() -> u32 {
     1 + (start + n) % SPAN
 }
 
+/// Settings only v2 has: v3 always signs with TC3-HMAC-SHA256 and POSTs JSON.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Options {
+    pub signature_method: SignatureMethod,
+    pub http_method: HttpMethod,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum HttpMethod {
+    #[default]
+    Get,
+    Post,
+}
+
+impl HttpMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HttpMethod::Get => "GET",
+            HttpMethod::Post => "POST",
+        }
+    }
+}
+
 /// The signed v2 client for one region. Cheap to share behind an `Arc`.
 #[derive(Debug)]
 pub struct Client {
@@ -91,8 +115,8 @@ impl Client {
         Ok(Self {
             transport: Transport::new(&cfg.transport(), creds, recorder)?,
             region,
-            signature_method: cfg.signature_method,
-            http_method: cfg.http_method,
+            signature_method: cfg.v2.signature_method,
+            http_method: cfg.v2.http_method,
             timezone: cfg.timezone,
         })
     }

@@ -5,8 +5,8 @@ use serde_json::Value;
 
 use crate::api::error::{ApiError, scrub};
 use crate::api::json::{Obj, Reader, as_int, field, parse};
-use crate::rollback::time::UtcOffset;
 use crate::rollback::{DatabaseRename, Instance, Job, Status, Task, progress_ratio};
+use crate::time::UtcOffset;
 
 /// One page of DescribeTasks, rollback jobs only.
 #[derive(Clone, Debug, PartialEq)]
@@ -50,15 +50,15 @@ pub(super) fn response<'v>(r: &Reader<'_>, top: &'v Value) -> Result<&'v Obj, Ap
     if let Some(err) = resp.get("Error").filter(|e| !e.is_null()) {
         let e = err.as_object();
         let text = |name| e.map(|e| r.text(e, &[name])).unwrap_or_default();
-        let code = text("Code");
+        let code = Some(text("Code")).filter(|c| !c.is_empty());
+        let code = code.unwrap_or_else(|| "Unknown".into());
+        let (kind, retry) = super::codes::classify(&code);
         return Err(ApiError::Api {
-            code: if code.is_empty() {
-                "Unknown".into()
-            } else {
-                code
-            },
+            code,
             message: scrub(&text("Message")),
             request_id: Some(r.text(resp, &["RequestId"])).filter(|s| !s.is_empty()),
+            kind,
+            retry,
         });
     }
     Ok(resp)

@@ -7,7 +7,7 @@ use super::decode::{response, total};
 use crate::api::ApiError;
 use crate::api::json::{Obj, Reader, as_text, field, parse};
 use crate::inventory::{Instance, InstanceType};
-use crate::rollback::time::UtcOffset;
+use crate::time::UtcOffset;
 
 pub const ACTION: &str = "DescribeDBInstances";
 /// The largest `Limit` DescribeDBInstances takes.

@@ -4,6 +4,7 @@
 //! `DescribeDBInstances` lists the instances themselves (the inventory);
 //! `DescribeRollbackRangeTime` the times instances can be rolled back to.
 
+pub mod codes;
 pub mod decode;
 pub mod instances;
 pub mod ranges;
@@ -21,7 +22,7 @@ use super::{
     ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder,
     RequestBudget, Transport,
 };
-use crate::rollback::time::{UtcOffset, format_local};
+use crate::time::{UtcOffset, format_local};
 
 pub const DEFAULT_ENDPOINT: &str = "https://cdb.tencentcloudapi.com/";
 pub const VERSION: &str = "2017-03-20";

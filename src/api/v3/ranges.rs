@@ -9,7 +9,7 @@ use super::decode::{response, total};
 use crate::api::error::ApiError;
 use crate::api::json::{Reader, parse};
 use crate::readiness::Range;
-use crate::rollback::time::UtcOffset;
+use crate::time::UtcOffset;
 
 pub const ACTION: &str = "DescribeRollbackRangeTime";
 /// The documented limit is 20 requests/s per account: stay under it.

@@ -3,7 +3,7 @@
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
-use crate::rollback::time::format_utc;
+use crate::time::format_utc;
 
 pub const ALGORITHM: &str = "TC3-HMAC-SHA256";
 /// The only headers signed: the two a proxy cannot change without breaking the request.

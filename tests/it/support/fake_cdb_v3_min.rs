@@ -11,8 +11,9 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use serde_json::json;
 
+use super::clock::now;
 use super::serve;
-use super::tc3_check::{Keyring, error_answer, now, verify};
+use super::tc3_check::{Keyring, error_answer, verify};
 
 #[derive(Clone, Debug)]
 pub struct Seen {

@@ -10,8 +10,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
+use super::clock::now;
 use super::serve;
-use super::tc3_check::{Keyring, now};
+use super::tc3_check::Keyring;
 
 pub const ROLE: &str = "cdb-reader";
 

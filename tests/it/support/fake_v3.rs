@@ -15,7 +15,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::{Value, json};
 
-use super::fake_api::{Reply, cst};
+use super::clock::cst;
+use super::fake_v2::Reply;
 use super::tc3_check::Keyring;
 use super::{SECRET_ID, SECRET_KEY};
 
@@ -352,7 +353,7 @@ fn ranges(s: &FakeV3State, p: &Value) -> Reply {
     if s.range_batch_limit.is_some_and(|max| ids.len() > max) {
         return api_error("InvalidParameterValue");
     }
-    let now = super::fake_api::now();
+    let now = super::clock::now();
     let items: Vec<Value> = ids
         .iter()
         .filter_map(Value::as_str)

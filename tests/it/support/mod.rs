@@ -1,11 +1,12 @@
 //! Test fixtures: a fake CDB API on 127.0.0.1 with its own, separately written signature
 //! check, an in-process daemon, and a small parser for the text exposition.
 
+pub mod clock;
 pub mod exposition;
-pub mod fake_api;
 pub mod fake_cdb_v3_min;
 pub mod fake_metadata;
 pub mod fake_sts;
+pub mod fake_v2;
 pub mod fake_v3;
 pub mod faults;
 pub mod process;
@@ -101,10 +102,15 @@ impl Daemon {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let task = tokio::spawn(cdb_rollback_exporter::app::run_reloadable(
+        let creds = cdb_rollback_exporter::credentials::resolve(&config.credentials).await;
+        let options = cdb_rollback_exporter::app::Options {
+            reload: options,
+            ..Default::default()
+        };
+        let task = tokio::spawn(cdb_rollback_exporter::app::run(
             config,
+            creds.expect("the test's credentials resolve"),
             listener,
-            "/metrics",
             async move {
                 let _ = rx.await;
             },

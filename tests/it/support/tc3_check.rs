@@ -9,6 +9,8 @@ use axum::http::HeaderMap;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use super::clock::now;
+
 /// A credential a fake accepts: its key, token and expiry (Unix seconds).
 #[derive(Clone, Debug)]
 pub struct Known {
@@ -49,13 +51,6 @@ impl Keyring {
         map.insert(id.clone(), known.clone());
         (id, known)
     }
-}
-
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -7,11 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use cdb_rollback_exporter::config::Labels;
-use cdb_rollback_exporter::exposition_cache::ExpositionCache;
-use cdb_rollback_exporter::http::{AppState, router};
 use cdb_rollback_exporter::metrics::Metrics;
+use cdb_rollback_exporter::render::cache::ExpositionCache;
 use cdb_rollback_exporter::rollback::{Instance, Job, Status, Task};
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
+use cdb_rollback_exporter::web::routes::{AppState, router};
 use cdb_rollback_exporter::web::{self, WebConfig};
 use rcgen::{BasicConstraints, CertificateParams, CertifiedIssuer, IsCa, KeyPair};
 

@@ -7,13 +7,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::jobs::Scheduler;
-use super::{is_current, jitter, with_backoff};
 use crate::api::ApiError;
 use crate::api::v2::Client;
 use crate::config::{DiscoveryConfig, InstanceConfig};
 use crate::rollback::JobSummary;
-use crate::rollback::time::unix_now;
+use crate::scheduler::{is_current, jitter, with_backoff};
 use crate::store::{Source, Store};
+use crate::time::unix_now;
 
 /// The API's largest page.
 pub const PAGE_LIMIT: u64 = 100;

@@ -6,12 +6,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{MAX_PAGES, Regions, lock, log_error};
+use super::{MAX_PAGES, Poller, lock, log_error};
 use crate::api::retry::{jitter, with_backoff};
 use crate::api::{ApiError, Priority};
 use crate::inventory::{Instance, Inventory, InventoryKey};
 use crate::rollback::Job;
-use crate::rollback::time::unix_now;
+use crate::time::unix_now;
 
 /// Whether a job is watched under the filter: it touches an instance of `inventory`.
 /// Without a filter every job is; with one and no inventory yet, none.
@@ -22,7 +22,7 @@ pub fn watched(filtered: bool, inventory: Option<&Inventory>, job: &Job) -> bool
     inventory.is_some_and(|inv| job.instances.iter().any(|i| inv.contains(&i.instance_id)))
 }
 
-impl Regions {
+impl Poller {
     pub(super) fn filtered(&self) -> bool {
         self.instances.enabled && self.instances.filter.is_set()
     }

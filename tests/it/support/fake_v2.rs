@@ -54,19 +54,19 @@ pub struct FakeState {
     pub rejected_signatures: usize,
 }
 
-pub struct FakeApi {
+pub struct FakeV2 {
     pub endpoint: String,
     pub state: Arc<Mutex<FakeState>>,
 }
 
-impl FakeApi {
-    pub async fn start() -> FakeApi {
+impl FakeV2 {
+    pub async fn start() -> FakeV2 {
         let state = Arc::new(Mutex::new(FakeState::default()));
         let app = Router::new()
             .route("/v2/index.php", any(handle))
             .with_state(Arc::clone(&state));
         let addr = super::serve(app).await;
-        FakeApi {
+        FakeV2 {
             endpoint: format!("http://{addr}/v2/index.php"),
             state,
         }
@@ -321,19 +321,4 @@ pub fn list_row(id: u64, status: i64, start: &str, end: &str) -> Value {
            "startTime": start, "endTime": end, "taskStatus": status.to_string(), "taskProgress": "50",
            "taskMessage": "", "taskContext": {"data": {"operator": "1", "uInstanceId": "u", "strategy": "db",
            "rollbackTime": start, "dbs": [], "tables": []}}})
-}
-
-/// `unix` seconds as China Standard Time text, as the API writes times.
-pub fn cst(unix: i64) -> String {
-    cdb_rollback_exporter::rollback::time::format_local(
-        unix,
-        cdb_rollback_exporter::rollback::time::UtcOffset::CST,
-    )
-}
-
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }

@@ -8,7 +8,7 @@
 //!
 //! - v2 (`/v2/index.php`, `GetCdbRollbackJobTask`): its own world of `jobs` jobs that run
 //!   for a few seconds and then succeed or fail. **Signatures are not checked** here:
-//!   `fake_api.rs` and the client tests cover them.
+//!   `fake_v2.rs` and the client tests cover them.
 //! - v3 (`POST /`): the built-in simulator's answers ([`cdb_rollback_exporter::demo::v3::answer`]),
 //!   whose signature check does run (the exporter uses the demo key pair).
 
@@ -18,12 +18,18 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use cdb_rollback_exporter::rollback::time::{UtcOffset, format_local, unix_now};
+use cdb_rollback_exporter::time::{UtcOffset, format_local, unix_now};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
+use self::wire::{Request, read_request};
 use super::exposition::Exposition;
+
+mod check;
+mod wire;
+
+pub use self::check::check_jobs;
 
 /// What one request got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -281,49 +287,6 @@ impl Drop for FaultApi {
     }
 }
 
-struct Request {
-    method: String,
-    target: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-async fn read_request(r: &mut BufReader<TcpStream>) -> Option<Request> {
-    let mut line = String::new();
-    if r.read_line(&mut line).await.ok()? == 0 {
-        return None;
-    }
-    let mut parts = line.split_whitespace();
-    let method = parts.next()?.to_string();
-    let target = parts.next()?.to_string();
-    let mut headers = Vec::new();
-    let mut length = 0usize;
-    loop {
-        let mut h = String::new();
-        if r.read_line(&mut h).await.ok()? == 0 {
-            return None;
-        }
-        let h = h.trim_end();
-        if h.is_empty() {
-            break;
-        }
-        let (name, value) = h.split_once(':')?;
-        let (name, value) = (name.trim().to_ascii_lowercase(), value.trim().to_string());
-        if name == "content-length" {
-            length = value.parse().ok()?;
-        }
-        headers.push((name, value));
-    }
-    let mut body = vec![0; length.min(1 << 20)];
-    r.read_exact(&mut body).await.ok()?;
-    Some(Request {
-        method,
-        target,
-        headers,
-        body,
-    })
-}
-
 async fn connection(shared: Arc<Shared>, stream: TcpStream) {
     let mut r = BufReader::new(stream);
     while let Some(req) = read_request(&mut r).await {
@@ -458,7 +421,7 @@ impl Shared {
                 };
                 let time = |name: &str| {
                     item[name].as_str().and_then(|t| {
-                        cdb_rollback_exporter::rollback::time::parse_local(t, UtcOffset::CST)
+                        cdb_rollback_exporter::time::parse_local(t, UtcOffset::CST)
                             .ok()
                             .flatten()
                     })
@@ -480,64 +443,4 @@ impl Shared {
         }
         (action, answer.to_string(), served)
     }
-}
-
-/// Each job's series against what the fake served: the values of the latest answer
-/// served before the job's last success, and no answer served well before the scrape
-/// left unseen. Returns the problems found.
-pub fn check_jobs(e: &Exposition, log: &Log, scraped_at: f64) -> Vec<String> {
-    let mut problems = Vec::new();
-    for s in e.find("cdb_rollback_job_last_success_time_seconds", &[]) {
-        let Some(id) = s.labels.get("job_id").and_then(|j| j.parse::<u64>().ok()) else {
-            continue;
-        };
-        let labels = [("job_id", s.labels["job_id"].as_str())];
-        let Some(served) = log.served_before(id, s.value) else {
-            problems.push(format!(
-                "job {id}: success at {} but nothing served before",
-                s.value
-            ));
-            continue;
-        };
-        let got = (
-            e.value("cdb_rollback_job_status", &labels),
-            e.value("cdb_rollback_job_progress_ratio", &labels),
-            e.value("cdb_rollback_job_start_time_seconds", &labels),
-            e.value("cdb_rollback_job_end_time_seconds", &labels),
-        );
-        let want = (
-            Some(served.status as f64),
-            served.progress.map(|p| p / 100.0),
-            served.start.map(|t| t as f64),
-            served.end.map(|t| t as f64),
-        );
-        let close = |a: Option<f64>, b: Option<f64>| match (a, b) {
-            (Some(a), Some(b)) => (a - b).abs() < 1e-9,
-            (a, b) => a == b,
-        };
-        if !(close(got.0, want.0)
-            && close(got.1, want.1)
-            && close(got.2, want.2)
-            && close(got.3, want.3))
-        {
-            problems.push(format!(
-                "job {id}: shows {got:?}, latest served before its success {want:?}"
-            ));
-        }
-        // An answer served 1.5 s before the scrape has had time to be recorded, and the
-        // served metrics lag the store by at most the render's coalescing bound (2 s plus
-        // one render).
-        if let Some(latest) = log.latest.get(&id) {
-            if latest.at < scraped_at - 4.0 && s.value < latest.at {
-                problems.push(format!(
-                    "job {id}: last success {} older than the answer served at {}",
-                    s.value, latest.at
-                ));
-            }
-        }
-        if e.value("cdb_rollback_job_poll_success", &labels).is_none() {
-            problems.push(format!("job {id}: no poll_success"));
-        }
-    }
-    problems
 }

@@ -12,10 +12,13 @@ struct Fake {
 }
 
 fn api_error(code: &str) -> ApiError {
+    let (kind, retry) = crate::api::v3::codes::classify(code);
     ApiError::Api {
         code: code.into(),
         message: "refused".into(),
         request_id: None,
+        kind,
+        retry,
     }
 }
 

@@ -14,14 +14,14 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
 
-use super::{interval, is_current, jitter, with_backoff};
 use crate::api::v3::{Client, PAGE_LIMIT, TaskQuery};
 use crate::api::{ApiError, Priority};
 use crate::config::{Config, DiscoveryConfig, InventoryConfig, Labels, PollConfig};
 use crate::inventory::InventoryKey;
 use crate::rollback::Job;
-use crate::rollback::time::unix_now;
+use crate::scheduler::{interval, is_current, jitter, with_backoff};
 use crate::store::{Entry, JobKey, PollError, Source, Store};
+use crate::time::unix_now;
 
 /// `TaskStatus` numbers of jobs not finished: undefined, initial, running, paused.
 /// `WAITING` has no number; such a job is found by the recent listing and the lookup.
@@ -30,6 +30,7 @@ const ACTIVE: [i64; 4] = [-1, 0, 1, 6];
 const MAX_PAGES: u64 = 100;
 mod details;
 mod inventory;
+pub mod policy;
 pub mod readiness;
 
 use self::details::{DetailMark, kept_marks};
@@ -37,7 +38,7 @@ pub use self::inventory::watched;
 use self::readiness::{Readiness, fetch_with, inventory_ids};
 use crate::readiness::ReadinessKey;
 
-pub struct Regions {
+pub struct Poller {
     client: Arc<Client>,
     store: Arc<Store>,
     poll: PollConfig,
@@ -56,7 +57,7 @@ pub struct Regions {
     loops: Mutex<Vec<JoinHandle<()>>>,
 }
 
-impl Regions {
+impl Poller {
     pub fn start(client: Arc<Client>, store: Arc<Store>, config: &Config) -> Arc<Self> {
         let readiness = config.readiness.enabled.then(|| {
             Arc::new(Readiness::new(

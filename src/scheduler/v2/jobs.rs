@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use tokio::task::JoinHandle;
 
-use super::{interval, jitter, with_backoff};
 use crate::api::Priority;
 use crate::api::v2::Client;
 use crate::config::{Labels, PollConfig};
-use crate::rollback::time::unix_now;
+use crate::scheduler::{interval, jitter, with_backoff};
 use crate::store::{JobKey, PollError, Source, Store};
+use crate::time::unix_now;
 
 pub struct Scheduler {
     client: Arc<Client>,
@@ -32,7 +32,7 @@ impl Scheduler {
         })
     }
 
-    /// Tracks a job and starts polling it; a job tracked already keeps its source.
+    /// The store's key of job `id`, in this client's region.
     pub fn key(&self, id: u64) -> JobKey {
         JobKey::new(self.client.region(), id)
     }

@@ -22,8 +22,8 @@ use tokio::time::Instant;
 use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::metrics::Metrics;
 use crate::render::{Sources, render_sources};
-use crate::rollback::time::unix_now;
 use crate::store::{DiscoveryStatus, Entry, Store};
+use crate::time::unix_now;
 
 /// The least time between the starts of two renders.
 pub const COALESCE: Duration = Duration::from_secs(1);
@@ -131,7 +131,6 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
             // Writing to a Vec cannot fail.
             let _ = gzip.write_all(&chunk);
             plain.extend_from_slice(&chunk);
-            true
         });
         let gzip = gzip.finish().unwrap_or_default();
         Exposition {

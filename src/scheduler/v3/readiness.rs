@@ -14,8 +14,8 @@ use crate::api::v3::ranges::{BATCH, RangeItem};
 use crate::api::v3::{Client, RangePage};
 use crate::api::{ApiError, Priority};
 use crate::readiness::{InstanceReadiness, ReadinessKey, RegionReadiness, Window};
-use crate::rollback::time::unix_now;
 use crate::store::Store;
+use crate::time::unix_now;
 
 /// The instance ids of a region's (filtered) inventory; `None` while it is not known.
 pub type InstanceIds = Arc<dyn Fn(&str) -> Option<Vec<String>> + Send + Sync>;

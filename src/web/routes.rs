@@ -12,14 +12,47 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, Response};
 use axum::routing::get;
 
-use crate::exposition_cache::ExpositionCache;
 use crate::metrics::{Metrics, REVISION, VERSION};
 use crate::render::CONTENT_TYPE;
-use crate::rollback::time::format_utc;
-use crate::store::{JobKey, Source, Store};
+use crate::render::cache::ExpositionCache;
+use crate::store::{JobKey, Store};
+use crate::time::format_utc;
 
 /// Rows on the landing page; the metrics carry every job.
 const MAX_ROWS: usize = 500;
+
+/// `--web.telemetry-path`, checked once, when it is read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TelemetryPath(String);
+
+impl TelemetryPath {
+    pub fn new(path: &str) -> Result<Self, BadTelemetryPath> {
+        let plain = path
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'/' | b'_' | b'-' | b'.'));
+        if !path.starts_with('/') || path == "/" || path.starts_with("/-/") || !plain {
+            return Err(BadTelemetryPath(path.to_string()));
+        }
+        Ok(TelemetryPath(path.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for TelemetryPath {
+    fn default() -> Self {
+        TelemetryPath("/metrics".into())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "--web.telemetry-path: `{0}` must start with /, use only letters, digits and / _ - ., \
+     and be neither / nor under /-/"
+)]
+pub struct BadTelemetryPath(pub String);
 
 pub struct AppState {
     pub store: Arc<Store>,
@@ -161,26 +194,8 @@ fn esc(s: &str) -> String {
 /// One job's row of the landing page; instances by name and tags where inventoried.
 fn landing_row(h: &mut String, e: &crate::store::Entry, store: &Store) {
     let inventory = store.inventory(&e.key.region);
-    let named = |id: &str| crate::inventory::text::instance(inventory.as_deref(), id);
-    let source = match &e.source {
-        Source::Configured => "configured".to_string(),
-        Source::Discovered { instance_id } => format!("discovered on {}", named(instance_id)),
-        Source::Listed {
-            instance_id: Some(i),
-        } => format!("listed, on {}", named(i)),
-        Source::Listed { instance_id: None } => match &e.data {
-            Some(d) => {
-                let on: Vec<String> = d
-                    .job
-                    .instances
-                    .iter()
-                    .map(|i| named(&i.instance_id))
-                    .collect();
-                format!("listed, on {}", on.join(" · "))
-            }
-            None => "listed".to_string(),
-        },
-    };
+    let job = e.data.as_ref().map(|d| &d.job);
+    let source = crate::inventory::text::source(&e.source, job, inventory.as_deref());
     let (state_name, progress) = match &e.data {
         Some(d) => (
             d.job.status.state().as_str().to_string(),
@@ -280,13 +295,24 @@ async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
 /// The readiness table, in its own section (see [`crate::readiness::page`]).
 fn readiness_section(store: &Store) -> String {
     let name = |region: &str, id: &str| store.instance_name(region, id);
-    let now = crate::rollback::time::unix_now() as i64;
+    let now = crate::time::unix_now() as i64;
     crate::readiness::page::section(&store.readiness_snapshot(), &name, &esc, now)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn telemetry_paths() {
+        for ok in ["/metrics", "/cdb/metrics", "/m-1.txt"] {
+            assert!(TelemetryPath::new(ok).is_ok(), "{ok}");
+        }
+        for bad in ["metrics", "/", "/-/healthy", "/:x", "/*x", "/{x}", "/a b"] {
+            let err = TelemetryPath::new(bad).unwrap_err();
+            assert_eq!(err.0, bad, "{err}");
+        }
+    }
 
     #[test]
     fn gzip_is_chosen_by_q_values() {

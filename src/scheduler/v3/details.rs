@@ -7,13 +7,13 @@ use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
 
-use super::{Regions, lock, log_error};
+use super::{Poller, lock, log_error};
 use crate::api::Priority;
 use crate::api::retry::with_backoff;
 use crate::config::PollConfig;
 use crate::rollback::State;
-use crate::rollback::time::unix_now;
 use crate::store::{Entry, JobKey, PollError, Store};
+use crate::time::unix_now;
 
 /// How often the detail loop looks for jobs whose tasks are due.
 const DETAIL_TICK: Duration = Duration::from_secs(1);
@@ -61,7 +61,7 @@ pub(super) fn kept_marks(store: &Store) -> HashMap<JobKey, DetailMark> {
         .collect()
 }
 
-impl Regions {
+impl Poller {
     pub(super) async fn detail_loop(self: Arc<Self>, region: String) {
         loop {
             let due = self.details_due(&region);
