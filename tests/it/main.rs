@@ -9,6 +9,7 @@ mod demo;
 mod discovery;
 mod golden;
 mod inventory;
+mod pages;
 mod properties;
 mod regions;
 mod reload;
