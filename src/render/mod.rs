@@ -270,35 +270,10 @@ fn write_family(
                 .filter_map(|e| e.health.as_ref().map(|h| (&*e.job_labels, read(h)))),
         ),
         Rows::Tracked => o.num(f.name, "", "", Num::Int(entries.len() as i64)),
-        Rows::Readiness(read) => {
-            let instances = sources.readiness.iter().flat_map(|r| r.instances.values());
-            o.rows(f.name, instances.map(|i| (i.labels.as_str(), read(i))));
+        Rows::Readiness(_) | Rows::ReadinessRegion(_) => {
+            readiness::rows(o, f, sources.readiness);
         }
-        Rows::ReadinessRegion(read) => o.rows(
-            f.name,
-            sources
-                .readiness
-                .iter()
-                .map(|r| (r.labels.as_str(), read(r))),
-        ),
-        Rows::Inventory(read) => {
-            let mut l = String::new();
-            for (key, status) in sources.inventories {
-                l.clear();
-                push_label(&mut l, "region", &key.region);
-                if let Some(v) = read(status) {
-                    o.num(f.name, &l, "", v);
-                }
-            }
-        }
-        Rows::InstanceInfo => {
-            let inventories = sources.inventories.iter();
-            for inv in inventories.filter_map(|(_, s)| s.inventory.as_ref()) {
-                for r in &inv.records {
-                    o.num(f.name, &r.info_labels, "", Num::Int(1));
-                }
-            }
-        }
+        Rows::Inventory(_) | Rows::InstanceInfo => inventory_rows(o, f, sources.inventories),
         Rows::Discovery(read) => {
             for d in sources.discovery {
                 let jobs = counts
@@ -310,6 +285,30 @@ fn write_family(
                 }
             }
         }
+    }
+}
+
+/// The inventory families: one series per region, or one per inventoried instance.
+fn inventory_rows(o: &mut Out<'_>, f: &Family, inventories: &[(InventoryKey, InventoryStatus)]) {
+    match f.rows {
+        Rows::Inventory(read) => {
+            let mut l = String::new();
+            for (key, status) in inventories {
+                l.clear();
+                push_label(&mut l, "region", &key.region);
+                if let Some(v) = read(status) {
+                    o.num(f.name, &l, "", v);
+                }
+            }
+        }
+        Rows::InstanceInfo => {
+            for inv in inventories.iter().filter_map(|(_, s)| s.inventory.as_ref()) {
+                for r in &inv.records {
+                    o.num(f.name, &r.info_labels, "", Num::Int(1));
+                }
+            }
+        }
+        _ => {}
     }
 }
 

@@ -1,8 +1,25 @@
 //! The rollback readiness families: each instance's recoverable window
 //! (`DescribeRollbackRangeTime`), and how each region's latest round went.
 
+use std::sync::Arc;
+
+use super::Out;
 use super::families::{Family, Num, Rows, family};
 use crate::readiness::{InstanceReadiness, RegionReadiness};
+
+/// The readiness families: one series per instance, or one per region.
+pub(super) fn rows(o: &mut Out<'_>, f: &Family, regions: &[Arc<RegionReadiness>]) {
+    match f.rows {
+        Rows::Readiness(read) => {
+            let instances = regions.iter().flat_map(|r| r.instances.values());
+            o.rows(f.name, instances.map(|i| (i.labels.as_str(), read(i))));
+        }
+        Rows::ReadinessRegion(read) => {
+            o.rows(f.name, regions.iter().map(|r| (r.labels.as_str(), read(r))));
+        }
+        _ => {}
+    }
+}
 
 fn int(v: i64) -> Num {
     Num::Int(v)
