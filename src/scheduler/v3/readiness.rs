@@ -51,7 +51,7 @@ pub struct Readiness {
     fetch: Fetch,
     ids: InstanceIds,
     store: Arc<Store>,
-    pub interval: Duration,
+    interval: Duration,
     retries: u32,
     /// Each region's batch, once an answer has made it smaller than [`BATCH`].
     batches: Mutex<HashMap<ReadinessKey, usize>>,
@@ -115,6 +115,7 @@ impl Readiness {
         ids.sort_unstable();
         ids.dedup();
         let mut round = Round::default();
+        let start = self.batch(key);
         let mut left: &[String] = &ids;
         while !left.is_empty() {
             let size = self.batch(key).min(left.len());
@@ -130,18 +131,7 @@ impl Readiness {
                         .answered
                         .extend(items.map(|i| (i.instance_id.clone(), i)));
                 }
-                Err(e) if refuses_batch(&e) && size > 1 => {
-                    let smaller = (size / 2).max(1);
-                    tracing::info!(
-                        region = key.region,
-                        from = size,
-                        to = smaller,
-                        code = e.api_code().unwrap_or(""),
-                        "the API refused a batch; asking fewer instances a request from now on"
-                    );
-                    lock(&self.batches).insert(key.clone(), smaller);
-                    continue;
-                }
+                Err(e) if refuses_batch(&e) && self.halve(key, size, start) => continue,
                 Err(e) => {
                     log_error(
                         &e,
@@ -155,6 +145,23 @@ impl Readiness {
         }
         self.record(key, &ids, round);
         true
+    }
+
+    /// After an `InvalidParameter*` answer to `size` ids: halves the region's batch and says
+    /// true (ask again). A single id refused is that id's problem, not the batch size's: the
+    /// batch goes back to what it was when the round began (`start`), and it says false.
+    fn halve(&self, key: &ReadinessKey, size: usize, start: usize) -> bool {
+        let next = if size > 1 { size / 2 } else { start };
+        lock(&self.batches).insert(key.clone(), next);
+        if size > 1 {
+            tracing::info!(
+                region = key.region,
+                from = size,
+                to = next,
+                "the API refused a batch; asking fewer instances a request from now on"
+            );
+        }
+        size > 1
     }
 
     async fn ask(&self, key: &ReadinessKey, chunk: &[String]) -> Result<RangePage, ApiError> {

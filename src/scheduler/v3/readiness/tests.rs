@@ -3,8 +3,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::*;
 use crate::readiness::Range;
 
-/// A fake API: refuses batches over `max` ids, fails while `down`, and answers each id
-/// with one range, or code 1624001 for ids ending in `x`.
+/// A fake API: refuses batches over `max` ids and any batch holding `cdb-bad`, fails
+/// while `down`, and answers each id with one range, or code 1624001 for ids ending in `x`.
 struct Fake {
     max: usize,
     down: AtomicBool,
@@ -28,7 +28,7 @@ impl Fake {
         if self.down.load(Ordering::Relaxed) {
             return Err(api_error("FailedOperation"));
         }
-        if ids.len() > self.max {
+        if ids.len() > self.max || ids.iter().any(|id| id == "cdb-bad") {
             return Err(api_error("InvalidParameterValue"));
         }
         let items = ids
@@ -101,14 +101,27 @@ async fn batches_of_100_halved_until_the_api_takes_them() {
 }
 
 #[tokio::test]
-async fn a_batch_of_one_refused_fails_that_instance_only() {
-    let (fake, r, store) = setup(0, ids(3));
+async fn an_id_refused_alone_fails_that_instance_only_and_leaves_the_batch() {
+    let list = ids(250);
+    lock(&list).push("cdb-bad".into());
+    let (fake, r, store) = setup(100, list);
     let key = ReadinessKey::new("ap-guangzhou");
     r.round(&key).await;
-    assert_eq!(*lock(&fake.asked), [3, 1, 1, 1]);
+    // Sorted, cdb-bad comes last: 100, 100, then the 51 left refused, 25 and 25 answered,
+    // and cdb-bad refused alone.
+    assert_eq!(*lock(&fake.asked), [100, 100, 51, 25, 25, 1]);
+    assert_eq!(r.batch(&key), 100, "back to the batch the round began with");
     let got = store.readiness(&key).unwrap();
     assert_eq!(got.success, Some(false));
-    assert!(got.instances.is_empty());
+    assert_eq!(got.instances.len(), 250);
+    assert!(!got.instances.contains_key("cdb-bad"));
+    lock(&fake.asked).clear();
+    r.round(&key).await;
+    assert_eq!(
+        *lock(&fake.asked),
+        [100, 100, 51, 25, 25, 1],
+        "the same next round"
+    );
 }
 
 #[tokio::test]
