@@ -10,6 +10,8 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
 use crate::api::ErrorKind;
 use crate::config::Labels;
+use crate::inventory::{InventoryKey, InventoryStatus};
+use crate::readiness::{ReadinessKey, RegionReadiness};
 use crate::render::exposition::push_label;
 use crate::rollback::{Job, State, Task, duration};
 
@@ -165,6 +167,8 @@ type DiscoveryKey = (String, Option<String>);
 pub struct Store {
     jobs: RwLock<BTreeMap<JobKey, Arc<Entry>>>,
     discovery: RwLock<BTreeMap<DiscoveryKey, DiscoveryStatus>>,
+    readiness: RwLock<BTreeMap<ReadinessKey, Arc<RegionReadiness>>>,
+    inventories: RwLock<BTreeMap<InventoryKey, InventoryStatus>>,
     /// Bumped after every change, so the exposition is rendered again only when needed.
     generation: tokio::sync::watch::Sender<u64>,
     outcomes: Option<Arc<dyn Outcomes>>,
@@ -494,5 +498,7 @@ impl Store {
     }
 }
 
+mod inventory;
+mod readiness;
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,8 @@ use tokio::task::JoinHandle;
 
 use crate::api::v3::{Client, PAGE_LIMIT, TaskQuery};
 use crate::api::{ApiError, Priority};
-use crate::config::{Config, DiscoveryConfig, Labels, PollConfig};
+use crate::config::{Config, DiscoveryConfig, InventoryConfig, Labels, PollConfig};
+use crate::inventory::InventoryKey;
 use crate::rollback::Job;
 use crate::scheduler::{interval, is_current, jitter, with_backoff};
 use crate::store::{Entry, JobKey, PollError, Source, Store};
@@ -28,31 +29,55 @@ const ACTIVE: [i64; 4] = [-1, 0, 1, 6];
 /// A bound on pages per listing, so that a runaway `TotalCount` cannot loop forever.
 const MAX_PAGES: u64 = 100;
 mod details;
+mod inventory;
 pub mod policy;
+pub mod readiness;
 
 use self::details::{DetailMark, kept_marks};
+pub use self::inventory::watched;
+use self::readiness::{Readiness, fetch_with, inventory_ids};
+use crate::readiness::ReadinessKey;
 
 pub struct Poller {
     client: Arc<Client>,
     store: Arc<Store>,
     poll: PollConfig,
     discovery: DiscoveryConfig,
+    instances: InventoryConfig,
+    regions: Vec<String>,
+    /// Pages the latest inventory of each region took.
+    inventory_pages: Mutex<HashMap<String, u64>>,
     /// `jobs:` entries: labels for a job id wherever it is found.
     job_labels: HashMap<u64, Labels>,
     /// Pages the latest listings of each region took: (not finished, recent).
     pages: Mutex<HashMap<String, (u64, u64)>>,
     details: Mutex<HashMap<JobKey, DetailMark>>,
+    /// `None` when `readiness.enabled` is false.
+    readiness: Option<Arc<Readiness>>,
     loops: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Poller {
     pub fn start(client: Arc<Client>, store: Arc<Store>, config: &Config) -> Arc<Self> {
+        let readiness = config.readiness.enabled.then(|| {
+            Arc::new(Readiness::new(
+                fetch_with(Arc::clone(&client)),
+                inventory_ids(Arc::clone(&store)),
+                Arc::clone(&store),
+                config.readiness.interval,
+                config.poll.retries,
+            ))
+        });
         let this = Arc::new(Self {
             details: Mutex::new(kept_marks(&store)),
+            readiness,
             client,
             store,
             poll: config.poll.clone(),
             discovery: config.discovery.clone(),
+            instances: config.instances.clone(),
+            regions: config.client.regions.clone(),
+            inventory_pages: Mutex::new(HashMap::new()),
             job_labels: config
                 .jobs
                 .iter()
@@ -68,6 +93,16 @@ impl Poller {
             let (r1, r2) = (region.clone(), region.clone());
             loops.push(tokio::spawn(async move { a.listing_loop(r1).await }));
             loops.push(tokio::spawn(async move { b.detail_loop(r2).await }));
+            if let Some(r) = &this.readiness {
+                let key = ReadinessKey::new(region.as_str());
+                loops.push(tokio::spawn(Arc::clone(r).run(key)));
+            }
+            if this.instances.enabled {
+                let key = InventoryKey::new(region.as_str());
+                this.store.add_inventory_source(&key, this.filtered());
+                let (c, r3) = (Arc::clone(&this), region.clone());
+                loops.push(tokio::spawn(async move { c.inventory_loop(r3).await }));
+            }
         }
         *lock(&this.loops) = loops;
         this
@@ -105,10 +140,15 @@ impl Poller {
             })
             .map(|(terminal, n)| n as f64 * per(interval(&self.poll, terminal)))
             .sum();
-        listings + details
+        let readiness: f64 = self.readiness.as_ref().map_or(0.0, |r| {
+            let regions = self.store.readiness_snapshot();
+            regions.iter().map(|g| r.demand(&g.key)).sum()
+        });
+        listings + details + self.inventory_demand() + readiness
     }
 
     async fn listing_loop(self: Arc<Self>, region: String) {
+        self.first_inventory(&region).await;
         let mut last_recent: Option<Instant> = None;
         loop {
             let recent_due = last_recent.is_none_or(|t| t.elapsed() >= self.recent_interval());
@@ -243,9 +283,13 @@ impl Poller {
     /// Tracks the jobs worth tracking and records every row of a tracked job, as of `now`
     /// (when its page arrived).
     fn absorb(&self, region: &str, jobs: Vec<Job>, now: f64) {
+        let (filtered, inventory) = (self.filtered(), self.store.inventory(region));
         for job in jobs {
             let key = JobKey::new(region, job.id);
             if self.store.get(&key).is_none() {
+                if !watched(filtered, inventory.as_deref(), &job) {
+                    continue;
+                }
                 let Some((source, labels)) = self.wanted(&job, now) else {
                     continue;
                 };

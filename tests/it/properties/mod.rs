@@ -9,6 +9,7 @@ use std::path::Path;
 
 use cdb_rollback_exporter::api::v2::decode::{job_detail, job_page};
 use cdb_rollback_exporter::api::v3::decode::{rollback_detail, tasks_page};
+use cdb_rollback_exporter::api::v3::ranges::ranges_page;
 use cdb_rollback_exporter::api::{ApiError, ErrorKind};
 use cdb_rollback_exporter::config::{Config, Labels};
 use cdb_rollback_exporter::metrics::Metrics;
@@ -36,6 +37,7 @@ fn decode_all(body: &[u8]) {
         job_page(body, CST).err(),
         tasks_page(body, CST).err(),
         rollback_detail(body, CST, "cdb-1").err(),
+        ranges_page(body, CST).err(),
     ];
     for e in kinds.into_iter().flatten() {
         assert_classified(&e);
@@ -51,6 +53,9 @@ fn decode_all(body: &[u8]) {
     }
     if let Ok(page) = tasks_page(body, CST) {
         page.jobs.iter().for_each(assert_job_ranges);
+    }
+    if let Ok(page) = ranges_page(body, CST) {
+        assert!(page.items.iter().all(|i| !i.instance_id.is_empty()));
     }
     if let Ok(d) = rollback_detail(body, CST, "cdb-1") {
         if let Some(t) = d.task {
