@@ -12,7 +12,10 @@ use crate::api::ErrorKind;
 use crate::config::Labels;
 use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::render::exposition::push_label;
-use crate::rollback::{Job, State, Task};
+use crate::rollback::{Job, State, Task, duration};
+
+mod trail;
+pub use trail::{Outcomes, Trail};
 
 /// A job is known by its region and id: ids are not promised unique across regions.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -134,6 +137,8 @@ pub struct Entry {
     pub tracked_at: f64,
     pub data: Option<Arc<JobData>>,
     pub health: Option<PollHealth>,
+    /// What the exporter has seen of the job's progress and state over time.
+    pub trail: Trail,
 }
 
 impl Entry {
@@ -164,6 +169,7 @@ pub struct Store {
     inventories: RwLock<BTreeMap<InventoryKey, InventoryStatus>>,
     /// Bumped after every change, so the exposition is rendered again only when needed.
     generation: tokio::sync::watch::Sender<u64>,
+    outcomes: Option<Arc<dyn Outcomes>>,
 }
 
 /// A write guard that bumps the store's generation once the write is done, so a render
@@ -256,6 +262,14 @@ impl Store {
         Self::default()
     }
 
+    /// A store that reports the ends of jobs to `outcomes`.
+    pub fn with_outcomes(outcomes: Arc<dyn Outcomes>) -> Self {
+        Self {
+            outcomes: Some(outcomes),
+            ..Self::default()
+        }
+    }
+
     /// The generation now, and a receiver that wakes at each change after it.
     pub fn generation(&self) -> tokio::sync::watch::Receiver<u64> {
         self.generation.subscribe()
@@ -283,6 +297,7 @@ impl Store {
             tracked_at: crate::time::unix_now(),
             data: None,
             health: None,
+            trail: Trail::default(),
         };
         jobs.insert(key, Arc::new(entry));
         true
@@ -290,6 +305,17 @@ impl Store {
 
     pub fn untrack(&self, key: &JobKey) -> Option<Arc<Entry>> {
         self.write().remove(key)
+    }
+
+    /// Untracks a job the API no longer lists; counted as vanished if it had not finished.
+    pub fn vanish(&self, key: &JobKey) -> Option<Arc<Entry>> {
+        let mut jobs = self.write();
+        let gone = jobs.remove(key)?;
+        let unfinished = gone.data.is_some() && !gone.is_terminal();
+        if let Some(o) = self.outcomes.as_ref().filter(|_| unfinished) {
+            o.vanished(&key.region);
+        }
+        Some(gone)
     }
 
     pub fn get(&self, key: &JobKey) -> Option<Arc<Entry>> {
@@ -347,11 +373,18 @@ impl Store {
         });
     }
 
-    /// A good answer: the job `make` builds from the entry becomes its data.
+    /// A good answer: the job `make` builds from the entry becomes its data. The counters
+    /// move under the lock, so that the render the change wakes sees them.
     fn succeeded(&self, key: &JobKey, now: f64, make: impl FnOnce(&Entry) -> Job) {
         self.update(key, |e| {
             let job = make(e);
             let mut next = e.clone();
+            let state = job.status.state();
+            let counted = next.trail.observe(now, job.progress, state);
+            if let Some(o) = self.outcomes.as_ref().filter(|_| counted) {
+                let seconds = duration(job.start, job.end, state, now.floor() as i64);
+                o.finished(&key.region, state, seconds.map(|s| s as f64));
+            }
             next.data = Some(Arc::new(job_data(key, job, &e.labels)));
             let health = next.health.get_or_insert_with(PollHealth::default);
             health.last_poll = now;
