@@ -144,7 +144,7 @@ fn attention(h: &mut String, p: &Page<'_>) {
             esc(&e.key.region),
             percent(progress),
             time(eta),
-            instances_html(e),
+            instances_html(e, &p.app.store),
             esc(&messages(e).join("; ")),
         );
     }
@@ -190,7 +190,7 @@ fn finished(h: &mut String, p: &Page<'_>) {
             esc(&e.key.region),
             time(d.job.end.map(|t| t as f64)),
             span(took.map(|s| s as f64)),
-            instances_html(e),
+            instances_html(e, &p.app.store),
             esc(&messages(e).join("; ")),
         );
     }

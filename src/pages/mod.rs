@@ -7,7 +7,7 @@ pub mod landing;
 mod svg;
 
 use crate::rollback::State;
-use crate::store::{Entry, JobKey};
+use crate::store::{Entry, JobKey, Store};
 
 /// A running job whose progress has not moved for this long is shown as stalled. The
 /// alert waits longer (30 min); the page is for a person already looking.
@@ -50,8 +50,9 @@ impl Standing {
 }
 
 /// The instances a job covers, with their names where known: from the API's task details
-/// (API 2.0 gives them), in the order of the job's instances.
-pub fn instances(e: &Entry) -> Vec<(String, String)> {
+/// (API 2.0 gives them), else from the instance inventory, in the order of the job's
+/// instances.
+pub fn instances(e: &Entry, store: &Store) -> Vec<(String, String)> {
     let Some(d) = &e.data else {
         return Vec::new();
     };
@@ -63,8 +64,9 @@ pub fn instances(e: &Entry) -> Vec<(String, String)> {
             .map(|t| t.instance.instance_name.as_str())
             .filter(named)
             .or(from_job.map(|i| i.instance_name.as_str()).filter(named))
-            .unwrap_or("")
-            .to_string()
+            .map(str::to_string)
+            .or_else(|| store.instance_name(&e.key.region, id))
+            .unwrap_or_default()
     };
     let mut ids: Vec<&str> = d
         .job
@@ -83,8 +85,8 @@ pub fn instances(e: &Entry) -> Vec<(String, String)> {
 }
 
 /// `name (id)`, or the id alone, for each instance; escaped.
-pub fn instances_html(e: &Entry) -> String {
-    let all: Vec<String> = instances(e)
+pub fn instances_html(e: &Entry, store: &Store) -> String {
+    let all: Vec<String> = instances(e, store)
         .iter()
         .map(|(id, name)| match name.as_str() {
             "" => html::esc(id),
