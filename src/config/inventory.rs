@@ -10,9 +10,9 @@ use super::Invalid;
 use super::values::{Interval, check_label_name, parsed};
 use crate::inventory::{Instance, InstanceType};
 
-/// Labels `cdb_rollback_instance_info` writes itself; a tag label may not take them.
-pub const INFO_LABELS: [&str; 7] = [
-    "region",
+/// Labels `cdb_rollback_instance_info` writes itself besides `region`; a tag label may
+/// take neither these nor `region`.
+pub const INFO_LABELS: &[&str] = &[
     "instance_id",
     "instance_name",
     "zone",
@@ -129,7 +129,7 @@ fn exported_tag(at: &str, key: String, label: Option<String>) -> Result<Exported
         None => tag_label(&key),
         Some(l) => {
             check_label_name(&l).map_err(|e| Invalid::parse(at, e))?;
-            if INFO_LABELS.contains(&l.as_str()) {
+            if l == "region" || INFO_LABELS.contains(&l.as_str()) {
                 return Err(Invalid::value(
                     at,
                     l,

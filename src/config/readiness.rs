@@ -71,19 +71,8 @@ pub(super) fn readiness_config(
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
-    use crate::config::{Config, ENV_SECRET_ID, ENV_SECRET_KEY};
-
-    fn parse(text: &str) -> Result<Config, String> {
-        let env = |name: &str| match name {
-            ENV_SECRET_ID => Some("AKIDenv".to_string()),
-            ENV_SECRET_KEY => Some("key".to_string()),
-            _ => None,
-        };
-        Config::parse(text, Path::new("/etc/x/config.yml"), &env).map_err(|e| e.to_string())
-    }
+    use crate::config::tests::parse;
 
     #[test]
     fn on_by_default_with_v3_every_five_minutes() {

@@ -1,20 +1,12 @@
 //! The `instances:` section: defaults, tags as labels, filters, and the errors that name
 //! the key.
 
-use std::path::Path;
 use std::time::Duration;
 
 use super::*;
 use crate::inventory::InstanceType;
 
-fn parse(text: &str) -> Result<Config, String> {
-    let env = |name: &str| match name {
-        ENV_SECRET_ID => Some("AKIDenv".to_string()),
-        ENV_SECRET_KEY => Some("key".to_string()),
-        _ => None,
-    };
-    Config::parse(text, Path::new("/etc/x/config.yml"), &env).map_err(|e| e.to_string())
-}
+use super::tests::parse;
 
 fn err(text: &str) -> String {
     match parse(text) {

@@ -81,14 +81,7 @@ impl Rows {
             Rows::TaskInfo => &["work_id", "instance_name", "strategy", "operator"],
             Rows::Readiness(_) => &["instance_id"],
             // Its tag labels depend on `instances.exported_tags`: not promised.
-            Rows::InstanceInfo => &[
-                "instance_id",
-                "instance_name",
-                "zone",
-                "instance_type",
-                "engine_version",
-                "project_id",
-            ],
+            Rows::InstanceInfo => crate::config::INFO_LABELS,
             Rows::Job(_)
             | Rows::Seen(_)
             | Rows::Task(_)
