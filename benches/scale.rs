@@ -4,7 +4,8 @@
 //! files. Runs a small answering API on 127.0.0.1; prints its figures.
 //!
 //! `SCALE_BASELINE=/path/to/cdb-rollback-exporter` measures another build (say the
-//! previous commit's) the same way first, and prints the two side by side. The run fails
+//! previous commit's) the same way first, and prints them side by side; several builds
+//! are given as a path list (`/a/exporter:/b/exporter`), measured in that order. The run fails
 //! when this build's resident memory is over [`RSS_TARGET_MIB`].
 
 use std::collections::HashMap;
@@ -367,17 +368,23 @@ async fn main() {
     println!("poll interval {interval}");
     let dir = std::env::temp_dir().join(format!("cdb-scale-{}", std::process::id()));
     let mut builds = Vec::new();
-    if let Some(baseline) = std::env::var_os("SCALE_BASELINE") {
-        let path = std::path::PathBuf::from(baseline);
+    let baselines = std::env::var_os("SCALE_BASELINE").unwrap_or_default();
+    for (i, path) in std::env::split_paths(&baselines).enumerate() {
         println!("baseline: {}", path.display());
-        let (f, _) = measure(&path, api_addr, &interval, &dir.join("baseline")).await;
-        builds.push(("baseline", f));
-        println!("this build:");
+        let (f, _) = measure(
+            &path,
+            api_addr,
+            &interval,
+            &dir.join(format!("baseline-{i}")),
+        )
+        .await;
+        builds.push((path.display().to_string(), f));
     }
+    println!("this build:");
     let this = std::path::Path::new(env!("CARGO_BIN_EXE_cdb-rollback-exporter"));
     let (f, bodies) = measure(this, api_addr, &interval, &dir.join("this")).await;
     compare_with_static(&dir, &bodies, &f).await;
-    builds.push(("this build", f));
+    builds.push(("this build".into(), f));
     println!(
         "\n| {JOBS} jobs | RSS | peak RSS | plain req/s | gzip req/s |\n|---|---|---|---|---|"
     );
