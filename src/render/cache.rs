@@ -14,18 +14,16 @@
 //! render is under way, the scrape does not wait for it. So what a scrape gets began at
 //! most [`MAX_AGE`] plus one render's time before the scrape.
 
-use std::io::{Read as _, Write as _};
+use std::io::Write as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use bytes::buf::Reader;
-use bytes::{Buf as _, Bytes};
-use flate2::Compression;
-use flate2::bufread::GzDecoder;
+use bytes::Bytes;
 use flate2::write::GzEncoder;
+use flate2::{Compression, Decompress, FlushDecompress, Status};
 use http_body::{Frame, SizeHint};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
@@ -41,7 +39,9 @@ pub const COALESCE: Duration = Duration::from_secs(1);
 /// The oldest render a scrape is served; older ones are rendered again first.
 pub const MAX_AGE: Duration = Duration::from_secs(2);
 /// Bytes of plain text inflated at a time for a plain-text scrape.
-const PLAIN_CHUNK: usize = 128 * 1024;
+const PLAIN_CHUNK: usize = 256 * 1024;
+/// The gzip header `GzEncoder` writes: magic, method, no flags, time, flags, OS.
+const GZIP_HEADER: usize = 10;
 
 /// One rendering of the exposition.
 pub struct Exposition {
@@ -125,17 +125,55 @@ impl ExpositionCache {
 }
 
 /// The plain text of a rendering, inflated from its gzip as the client reads it.
+///
+/// The deflate stream inside the gzip is inflated raw, straight into each chunk's spare
+/// room: this skips the gzip trailer's CRC-32 (the bytes never left this process, and the
+/// length is still checked) and the zeroing of every chunk, which made inflating through
+/// `GzDecoder` three times slower (8.5 against 25 ms for 44 MB).
 pub struct PlainText {
-    decoder: GzDecoder<Reader<Bytes>>,
+    gzip: Bytes,
+    inflate: Decompress,
     left: u64,
 }
 
 impl PlainText {
     pub fn of(e: &Exposition) -> Self {
         Self {
-            decoder: GzDecoder::new(e.gzip.clone().reader()),
+            gzip: e.gzip.clone(),
+            inflate: Decompress::new(false),
             left: e.plain_len,
         }
+    }
+
+    /// The next chunk of about [`PLAIN_CHUNK`] bytes (the room the allocator gave): the
+    /// text ends with the deflate stream, or it is an error.
+    fn next_chunk(&mut self) -> std::io::Result<Bytes> {
+        let broken = |why: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, why);
+        let stream = self
+            .gzip
+            .get(GZIP_HEADER..)
+            .filter(|_| self.gzip.starts_with(&[0x1f, 0x8b, 8, 0]))
+            .ok_or_else(|| broken("not the gzip this cache writes"))?;
+        let len = usize::try_from(self.left).map_or(PLAIN_CHUNK, |l| l.min(PLAIN_CHUNK));
+        let mut chunk = Vec::with_capacity(len);
+        while chunk.len() < len {
+            let (read, wrote) = (self.inflate.total_in(), chunk.len());
+            let input = usize::try_from(read).ok().and_then(|at| stream.get(at..));
+            let status = self
+                .inflate
+                .decompress_vec(input.unwrap_or_default(), &mut chunk, FlushDecompress::None)
+                .map_err(|_| broken("the gzip is corrupt"))?;
+            let stuck = self.inflate.total_in() == read && chunk.len() == wrote;
+            if status == Status::StreamEnd || stuck {
+                break;
+            }
+        }
+        if chunk.len() < len {
+            return Err(broken("the gzip ends before the text"));
+        }
+        self.left = (self.left.checked_sub(chunk.len() as u64))
+            .ok_or_else(|| broken("the gzip holds more than the text"))?;
+        Ok(Bytes::from(chunk))
     }
 }
 
@@ -153,13 +191,7 @@ impl http_body::Body for PlainText {
         if this.left == 0 {
             return Poll::Ready(None);
         }
-        let len = usize::try_from(this.left).map_or(PLAIN_CHUNK, |l| l.min(PLAIN_CHUNK));
-        let mut chunk = vec![0; len];
-        let read = this.decoder.read_exact(&mut chunk).map(|()| {
-            this.left -= len as u64;
-            Frame::data(Bytes::from(chunk))
-        });
-        Poll::Ready(Some(read))
+        Poll::Ready(Some(this.next_chunk().map(Frame::data)))
     }
 
     fn is_end_stream(&self) -> bool {
@@ -274,6 +306,14 @@ mod tests {
         let mut cut = gzipped(&text);
         cut.gzip.truncate(cut.gzip.len() / 2);
         assert!(frames(PlainText::of(&cut)).await.is_err());
+        // A gzip with a header of its own (here a file name) is not inflated as if raw.
+        let mut named = gzipped(&text);
+        let mut gz = flate2::GzBuilder::new()
+            .filename("m")
+            .write(Vec::new(), Compression::fast());
+        gz.write_all(&text).unwrap();
+        named.gzip = Bytes::from(gz.finish().unwrap());
+        assert!(frames(PlainText::of(&named)).await.is_err());
         assert!(
             frames(PlainText::of(&gzipped(b"")))
                 .await
