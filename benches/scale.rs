@@ -48,6 +48,20 @@ fn memory_mib(pid: u32, field: &str) -> f64 {
     kb / 1024.0
 }
 
+/// User and system CPU seconds the process `pid` has used (/proc/PID/stat, in ticks of
+/// 1/100 s, the Linux default).
+fn cpu_secs(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime and stime are fields 14 and 15, 11 and 12 after the state (field 3).
+    let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+    ticks(11)
+        .zip(ticks(12))
+        .map_or(0.0, |(u, s)| (u + s) / 100.0)
+}
+
 /// Connections and duration of the throughput runs.
 const CONNECTIONS: usize = 4;
 const THROUGHPUT_SECS: f64 = 5.0;
@@ -175,6 +189,9 @@ struct Figures {
     peak: f64,
     /// Requests and MB per second of repeated scrapes: plain, then gzip.
     rates: [(f64, f64); 2],
+    /// The exporter's CPU time per scrape in those runs, background renders included:
+    /// steadier than the rates while other work shares the cores.
+    cpu_ms: [f64; 2],
 }
 
 /// The bench's run of one build: started, scraped, measured, stopped.
@@ -210,10 +227,14 @@ async fn measure(
         dir.join("exporter.log").display()
     );
     let mut rates = [(0.0, 0.0); 2];
-    for (rate, encoding) in rates.iter_mut().zip(["identity", "gzip"]) {
+    let mut cpu_ms = [0.0; 2];
+    for ((rate, cpu), encoding) in rates.iter_mut().zip(&mut cpu_ms).zip(["identity", "gzip"]) {
+        let (cpu_before, started) = (cpu_secs(daemon.id()), Instant::now());
         *rate = throughput(&http, &url, encoding).await;
+        let scrapes = rate.0 * started.elapsed().as_secs_f64();
+        *cpu = (cpu_secs(daemon.id()) - cpu_before) * 1000.0 / scrapes;
         println!(
-            "repeated scrapes, {encoding}, {CONNECTIONS} connections for {THROUGHPUT_SECS} s: exporter {:.1} req/s ({:.0} MB/s)",
+            "repeated scrapes, {encoding}, {CONNECTIONS} connections for {THROUGHPUT_SECS} s: exporter {:.1} req/s ({:.0} MB/s), {cpu:.1} ms of its CPU a scrape (renders included)",
             rate.0, rate.1
         );
     }
@@ -225,7 +246,15 @@ async fn measure(
     println!("exporter RSS with {JOBS} jobs: {rss:.1} MiB (peak {peak:.1} MiB)");
     let _ = daemon.kill();
     let _ = daemon.wait();
-    (Figures { rss, peak, rates }, bodies)
+    (
+        Figures {
+            rss,
+            peak,
+            rates,
+            cpu_ms,
+        },
+        bodies,
+    )
 }
 
 /// Waits until the daemon at `base` says it is ready: every job polled once.
@@ -386,12 +415,12 @@ async fn main() {
     compare_with_static(&dir, &bodies, &f).await;
     builds.push(("this build".into(), f));
     println!(
-        "\n| {JOBS} jobs | RSS | peak RSS | plain req/s | gzip req/s |\n|---|---|---|---|---|"
+        "\n| {JOBS} jobs | RSS | peak RSS | plain req/s | gzip req/s | CPU ms a scrape: plain, gzip |\n|---|---|---|---|---|---|"
     );
     for (name, f) in &builds {
         println!(
-            "| {name} | {:.1} MiB | {:.1} MiB | {:.1} | {:.1} |",
-            f.rss, f.peak, f.rates[0].0, f.rates[1].0
+            "| {name} | {:.1} MiB | {:.1} MiB | {:.1} | {:.1} | {:.1}, {:.2} |",
+            f.rss, f.peak, f.rates[0].0, f.rates[1].0, f.cpu_ms[0], f.cpu_ms[1]
         );
     }
     let _ = std::fs::remove_dir_all(dir);
