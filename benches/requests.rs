@@ -87,7 +87,7 @@ async fn measure(yaml: String, log: Log, intervals: u64) -> BTreeMap<String, f64
     let config = Config::parse(&yaml, Path::new("bench.yml"), &env).unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let creds = cdb_rollback_exporter::credentials::resolve(&config.credentials).await;
+    let creds = cdb_rollback_exporter::supervisor::resolve(&config).await;
     let daemon = tokio::spawn(cdb_rollback_exporter::app::run(
         config,
         creds.unwrap(),

@@ -2,7 +2,10 @@
 //! registry. The rollback series are not here: they are written straight from the store
 //! by the renderer, so that a job or task that disappears leaves no stale series.
 
-use prometheus::core::Collector;
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -156,11 +159,13 @@ pub struct Metrics {
     /// What the tracked jobs' poll intervals and discovery ask for, in requests per second.
     pub demand: Gauge,
     /// The request rate the budget allows now: `api.max_requests_per_second`, halved on
-    /// throttling and won back gradually.
-    pub budget: Gauge,
+    /// throttling and won back gradually (per account with `accounts:`).
+    budget: GaugeVec,
     credentials_expiry: GaugeVec,
     credentials_refreshes: IntCounterVec,
     reload: ReloadGauges,
+    /// With `accounts:`, the account families carry an `account` label first.
+    accounts: bool,
 }
 
 /// Prometheus's own names for the outcome of configuration reloads.
@@ -190,8 +195,39 @@ fn gauge(registry: &Registry, f: &Own) -> Gauge {
     registered(registry, defined(Gauge::with_opts(opts(f))))
 }
 
-fn counters(registry: &Registry, f: &Own) -> IntCounterVec {
-    registered(registry, defined(IntCounterVec::new(opts(f), f.labels)))
+/// Removes the series of `vec` whose `account` label is `account`.
+fn drop_account<T: MetricVecBuilder>(vec: &MetricVec<T>, account: &str) {
+    for family in vec.collect() {
+        for m in family.get_metric() {
+            let labels: HashMap<&str, &str> = m
+                .get_label()
+                .iter()
+                .map(|l| (l.name(), l.value()))
+                .collect();
+            if labels.get("account") == Some(&account) {
+                let _ = vec.remove(&labels);
+            }
+        }
+    }
+}
+
+/// `f`'s labels, after `account` when the exporter has `accounts:`.
+fn labelled(f: &Own, accounts: bool) -> Vec<&'static str> {
+    let account = accounts.then_some("account");
+    account
+        .into_iter()
+        .chain(f.labels.iter().copied())
+        .collect()
+}
+
+fn counters(registry: &Registry, f: &Own, accounts: bool) -> IntCounterVec {
+    let labels = labelled(f, accounts);
+    registered(registry, defined(IntCounterVec::new(opts(f), &labels)))
+}
+
+fn gauges(registry: &Registry, f: &Own, accounts: bool) -> GaugeVec {
+    let labels = labelled(f, accounts);
+    registered(registry, defined(GaugeVec::new(opts(f), &labels)))
 }
 
 fn build_info(registry: &Registry) {
@@ -227,8 +263,13 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
+        Self::with_accounts(false)
+    }
+
+    /// With `accounts`, the families of an account carry its `account` label.
+    pub fn with_accounts(accounts: bool) -> Self {
         let registry = Registry::new();
-        let api_requests = counters(&registry, &API_REQUESTS);
+        let api_requests = counters(&registry, &API_REQUESTS, accounts);
         let durations = HistogramOpts::from(opts(&API_DURATION))
             .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
         let api_duration = registered(
@@ -237,15 +278,13 @@ impl Metrics {
         );
         build_info(&registry);
         let demand = gauge(&registry, &DEMAND);
-        let budget = gauge(&registry, &BUDGET);
-        let credentials_expiry = registered(
-            &registry,
-            defined(GaugeVec::new(
-                opts(&CREDENTIALS_EXPIRY),
-                CREDENTIALS_EXPIRY.labels,
-            )),
-        );
-        let credentials_refreshes = counters(&registry, &CREDENTIALS_REFRESHES);
+        let budget = gauges(&registry, &BUDGET, accounts);
+        if !accounts {
+            // One series from the start, as without accounts there is one budget.
+            budget.with_label_values::<&str>(&[]);
+        }
+        let credentials_expiry = gauges(&registry, &CREDENTIALS_EXPIRY, accounts);
+        let credentials_refreshes = counters(&registry, &CREDENTIALS_REFRESHES, accounts);
         let reload = ReloadGauges::new(&registry);
         #[cfg(target_os = "linux")]
         registry
@@ -262,7 +301,19 @@ impl Metrics {
             credentials_expiry,
             credentials_refreshes,
             reload,
+            accounts,
         }
+    }
+
+    /// Whether the account families carry an `account` label.
+    pub fn has_accounts(&self) -> bool {
+        self.accounts
+    }
+
+    /// `values`, after `account` when the families carry it.
+    fn values<'a>(&self, account: &'a str, values: &[&'a str]) -> Vec<&'a str> {
+        let account = self.accounts.then_some(account);
+        account.into_iter().chain(values.iter().copied()).collect()
     }
 
     /// The outcome of a configuration reload at Unix time `now`.
@@ -275,24 +326,45 @@ impl Metrics {
 
     /// Makes the refresh counters of the credentials source in use exist from the start.
     pub fn prepare_credentials(&self, source: &str) {
+        self.prepare_credentials_of("", source);
+    }
+
+    /// [`Metrics::prepare_credentials`] for one account.
+    pub fn prepare_credentials_of(&self, account: &str, source: &str) {
         for result in ["success", "failure"] {
-            self.credentials_refreshes
-                .with_label_values(&[source, result]);
+            let values = self.values(account, &[source, result]);
+            self.credentials_refreshes.with_label_values(&values);
         }
     }
 
     /// Makes the series of every action, region and result exist from the start, so
     /// that rate() works at once.
     pub fn prepare(&self, actions: &[&str], regions: &[String]) {
+        self.prepare_of("", actions, regions);
+    }
+
+    /// [`Metrics::prepare`] for one account.
+    pub fn prepare_of(&self, account: &str, actions: &[&str], regions: &[String]) {
         for action in actions {
             for region in regions {
                 for result in results() {
-                    self.api_requests
-                        .with_label_values(&[action, region.as_str(), result]);
+                    let values = self.values(account, &[action, region.as_str(), result]);
+                    self.api_requests.with_label_values(&values);
                 }
             }
             self.api_duration.with_label_values(&[action]);
         }
+    }
+
+    /// Forgets an account's series (the account was removed by a reload).
+    pub fn forget(&self, account: &str) {
+        if !self.accounts {
+            return;
+        }
+        drop_account(&self.budget, account);
+        drop_account(&self.api_requests, account);
+        drop_account(&self.credentials_refreshes, account);
+        drop_account(&self.credentials_expiry, account);
     }
 
     /// Appends the registry's families in the text format.
@@ -306,30 +378,73 @@ impl Metrics {
 
 impl Recorder for Metrics {
     fn request(&self, action: &'static str, region: &str, result: &'static str, seconds: f64) {
-        self.api_requests
-            .with_label_values(&[action, region, result])
-            .inc();
-        self.api_duration
-            .with_label_values(&[action])
-            .observe(seconds);
+        Account::request_of(self, "", action, region, result, seconds);
     }
 
     fn budget(&self, requests_per_second: f64) {
-        self.budget.set(requests_per_second);
+        self.budget
+            .with_label_values(&self.values("", &[]))
+            .set(requests_per_second);
     }
 }
 
 impl refresh::Recorder for Metrics {
     fn refreshed(&self, source: &'static str, ok: bool) {
-        let result = if ok { "success" } else { "failure" };
-        self.credentials_refreshes
-            .with_label_values(&[source, result])
-            .inc();
+        Account::refreshed_of(self, "", source, ok);
     }
 
     fn expires(&self, source: &'static str, at: i64) {
+        let values = self.values("", &[source]);
         self.credentials_expiry
-            .with_label_values(&[source])
+            .with_label_values(&values)
+            .set(at as f64);
+    }
+}
+
+/// The metrics as one account's client and credentials refresher write them.
+pub struct Account {
+    pub metrics: Arc<Metrics>,
+    pub name: String,
+}
+
+impl Account {
+    fn request_of(m: &Metrics, account: &str, action: &str, region: &str, result: &str, s: f64) {
+        let values = m.values(account, &[action, region, result]);
+        m.api_requests.with_label_values(&values).inc();
+        m.api_duration.with_label_values(&[action]).observe(s);
+    }
+
+    fn refreshed_of(m: &Metrics, account: &str, source: &str, ok: bool) {
+        let result = if ok { "success" } else { "failure" };
+        let values = m.values(account, &[source, result]);
+        m.credentials_refreshes.with_label_values(&values).inc();
+    }
+}
+
+impl Recorder for Account {
+    fn request(&self, action: &'static str, region: &str, result: &'static str, seconds: f64) {
+        Account::request_of(&self.metrics, &self.name, action, region, result, seconds);
+    }
+
+    fn budget(&self, requests_per_second: f64) {
+        let values = self.metrics.values(&self.name, &[]);
+        self.metrics
+            .budget
+            .with_label_values(&values)
+            .set(requests_per_second);
+    }
+}
+
+impl refresh::Recorder for Account {
+    fn refreshed(&self, source: &'static str, ok: bool) {
+        Account::refreshed_of(&self.metrics, &self.name, source, ok);
+    }
+
+    fn expires(&self, source: &'static str, at: i64) {
+        let values = self.metrics.values(&self.name, &[source]);
+        self.metrics
+            .credentials_expiry
+            .with_label_values(&values)
             .set(at as f64);
     }
 }

@@ -181,7 +181,7 @@ fn write_family(
     f: &Family,
     entries: &[Arc<Entry>],
     discovery: &[DiscoveryStatus],
-    counts: &HashMap<(&str, Option<&str>), i64>,
+    counts: &Counts<'_>,
     now: i64,
 ) {
     if f.polled() {
@@ -226,7 +226,11 @@ fn write_family(
         Rows::Discovery(read) => {
             for d in discovery {
                 let jobs = counts
-                    .get(&(d.region.as_str(), d.instance_id.as_deref()))
+                    .get(&(
+                        d.account.as_str(),
+                        d.region.as_str(),
+                        d.instance_id.as_deref(),
+                    ))
                     .copied()
                     .unwrap_or(0);
                 if let Some(v) = read(d, jobs) {
@@ -238,18 +242,27 @@ fn write_family(
 }
 
 /// Jobs tracked through each discovery source (an instance, or a region's listing).
-fn discovered_jobs(entries: &[Arc<Entry>]) -> HashMap<(&str, Option<&str>), i64> {
+fn discovered_jobs(entries: &[Arc<Entry>]) -> Counts<'_> {
     let mut counts = HashMap::new();
     for e in entries {
         if let Some(via) = e.source.discovery() {
-            *counts.entry((e.key.region.as_str(), via)).or_default() += 1;
+            let region = e.key.region.as_str();
+            *counts
+                .entry((e.key.account.as_str(), region, via))
+                .or_default() += 1;
         }
     }
     counts
 }
 
+/// Jobs per discovery source: (account, region, instance).
+type Counts<'e> = HashMap<(&'e str, &'e str, Option<&'e str>), i64>;
+
 fn discovery_labels(d: &DiscoveryStatus) -> String {
     let mut l = String::new();
+    if !d.account.is_empty() {
+        push_label(&mut l, "account", &d.account);
+    }
     push_label(&mut l, "region", &d.region);
     if let Some(i) = &d.instance_id {
         push_label(&mut l, "instance_id", i);

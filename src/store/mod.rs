@@ -4,6 +4,7 @@
 //! short read lock and renders without holding it. Label sets are rendered into text once,
 //! when a job is tracked or polled, not at every scrape.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::{Arc, RwLock, RwLockWriteGuard};
@@ -13,16 +14,23 @@ use crate::config::Labels;
 use crate::render::exposition::push_label;
 use crate::rollback::{Job, State, Task};
 
-/// A job is known by its region and id: ids are not promised unique across regions.
+/// A job is known by its account, region and id: ids are not promised unique across
+/// regions, nor across accounts. `account` is empty without `accounts:`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobKey {
+    pub account: String,
     pub region: String,
     pub id: u64,
 }
 
 impl JobKey {
     pub fn new(region: impl Into<String>, id: u64) -> Self {
+        Self::in_account("", region, id)
+    }
+
+    pub fn in_account(account: impl Into<String>, region: impl Into<String>, id: u64) -> Self {
         Self {
+            account: account.into(),
             region: region.into(),
             id,
         }
@@ -148,20 +156,31 @@ impl Entry {
 /// Status of discovery for one source: a v2 instance, or a v3 region.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DiscoveryStatus {
+    /// Empty without `accounts:`.
+    pub account: String,
     pub region: String,
     pub instance_id: Option<String>,
     pub success: Option<bool>,
     pub last_success: Option<f64>,
 }
 
-type DiscoveryKey = (String, Option<String>);
+type DiscoveryKey = (String, String, Option<String>);
 
 #[derive(Default)]
-pub struct Store {
+struct Shared {
     jobs: RwLock<BTreeMap<JobKey, Arc<Entry>>>,
     discovery: RwLock<BTreeMap<DiscoveryKey, DiscoveryStatus>>,
     /// Bumped after every change, so the exposition is rendered again only when needed.
     generation: tokio::sync::watch::Sender<u64>,
+}
+
+/// The jobs and discovery sources of every account, or (a view from [`Store::account`])
+/// of one: a view sees and changes only its account's, and puts its account in every key
+/// it is given, so that a poller need not know which account it polls for.
+#[derive(Default)]
+pub struct Store {
+    shared: Arc<Shared>,
+    account: Option<Arc<str>>,
 }
 
 /// A write guard that bumps the store's generation once the write is done, so a render
@@ -211,9 +230,17 @@ fn push_labels(out: &mut String, labels: &Labels) {
     }
 }
 
+/// `account`, only with `accounts:`.
+fn push_account(out: &mut String, account: &str) {
+    if !account.is_empty() {
+        push_label(out, "account", account);
+    }
+}
+
 fn job_labels(key: &JobKey, source: &Source, labels: &Labels) -> String {
     let mut out = String::new();
     let _ = write!(out, "job_id=\"{}\"", key.id);
+    push_account(&mut out, &key.account);
     push_label(&mut out, "region", &key.region);
     if let Some(instance_id) = source.instance_id() {
         push_label(&mut out, "instance_id", instance_id);
@@ -228,6 +255,7 @@ fn job_data(key: &JobKey, job: Job, labels: &Labels) -> JobData {
     for t in &job.tasks {
         let mut l = String::new();
         let _ = write!(l, "job_id=\"{}\"", job.id);
+        push_account(&mut l, &key.account);
         push_label(&mut l, "region", &key.region);
         if !t.id.is_empty() {
             push_label(&mut l, "task_id", &t.id);
@@ -254,21 +282,46 @@ impl Store {
         Self::default()
     }
 
+    /// The view of one account's jobs and discovery sources.
+    pub fn account(&self, name: &str) -> Arc<Store> {
+        Arc::new(Store {
+            shared: Arc::clone(&self.shared),
+            account: Some(name.into()),
+        })
+    }
+
+    /// `key` in this view's account.
+    fn key<'k>(&self, key: &'k JobKey) -> Cow<'k, JobKey> {
+        match &self.account {
+            Some(a) if key.account != **a => Cow::Owned(JobKey {
+                account: a.to_string(),
+                ..key.clone()
+            }),
+            _ => Cow::Borrowed(key),
+        }
+    }
+
+    /// Whether this view sees `account`'s jobs.
+    fn sees(&self, account: &str) -> bool {
+        self.account.as_deref().is_none_or(|a| a == account)
+    }
+
     /// The generation now, and a receiver that wakes at each change after it.
     pub fn generation(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.generation.subscribe()
+        self.shared.generation.subscribe()
     }
 
     fn write(&self) -> Changing<'_, BTreeMap<JobKey, Arc<Entry>>> {
-        changing(&self.jobs, &self.generation)
+        changing(&self.shared.jobs, &self.shared.generation)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<JobKey, Arc<Entry>>> {
-        self.jobs.read().unwrap_or_else(|p| p.into_inner())
+        self.shared.jobs.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Starts tracking a job; false if it was tracked already (the first source wins).
     pub fn track(&self, key: JobKey, source: Source, labels: Labels) -> bool {
+        let key = self.key(&key).into_owned();
         let mut jobs = self.write();
         if jobs.contains_key(&key) {
             return false;
@@ -287,23 +340,31 @@ impl Store {
     }
 
     pub fn untrack(&self, key: &JobKey) -> Option<Arc<Entry>> {
-        self.write().remove(key)
+        self.write().remove(&*self.key(key))
     }
 
     pub fn get(&self, key: &JobKey) -> Option<Arc<Entry>> {
-        self.read().get(key).cloned()
+        self.read().get(&*self.key(key)).cloned()
     }
 
-    /// Every tracked job, by region and id.
+    /// Every tracked job this view sees, by account, region and id.
     pub fn snapshot(&self) -> Vec<Arc<Entry>> {
-        self.read().values().cloned().collect()
+        let jobs = self.read();
+        let mine = jobs.values().filter(|e| self.sees(&e.key.account));
+        mine.cloned().collect()
+    }
+
+    /// Forgets every job and discovery source this view sees (an account removed).
+    pub fn clear(&self) {
+        self.write().retain(|k, _| !self.sees(&k.account));
+        self.retain_discovery(|_| false);
     }
 
     /// Replaces a tracked entry with what `f` makes of it, under the lock, so that two
     /// pollers updating parts of one job do not lose each other's update.
     fn update(&self, key: &JobKey, f: impl FnOnce(&Entry) -> Entry) {
         let mut jobs = self.write();
-        if let Some(e) = jobs.get_mut(key) {
+        if let Some(e) = jobs.get_mut(&*self.key(key)) {
             *e = Arc::new(f(e));
         }
     }
@@ -311,6 +372,7 @@ impl Store {
     /// Gives a tracked job another source and labels (a reload), re-rendering its label
     /// sets and keeping its data and health; false if it is not tracked.
     pub fn relabel(&self, key: &JobKey, source: Source, labels: Labels) -> bool {
+        let key = &*self.key(key);
         let mut jobs = self.write();
         let Some(e) = jobs.get_mut(key) else {
             return false;
@@ -413,9 +475,15 @@ impl Store {
         instance_id: Option<&str>,
         f: impl FnOnce(&mut DiscoveryStatus) -> R,
     ) -> R {
-        let mut d = changing(&self.discovery, &self.generation);
-        let key = (region.to_string(), instance_id.map(str::to_string));
+        let mut d = changing(&self.shared.discovery, &self.shared.generation);
+        let account = self.account.as_deref().unwrap_or_default().to_string();
+        let key = (
+            account.clone(),
+            region.to_string(),
+            instance_id.map(str::to_string),
+        );
         let s = d.entry(key).or_insert_with(|| DiscoveryStatus {
+            account,
             region: region.to_string(),
             instance_id: instance_id.map(str::to_string),
             success: None,
@@ -442,16 +510,15 @@ impl Store {
     /// Forgets the discovery sources `keep` refuses (a region or instance no longer
     /// configured), so that their series go.
     pub fn retain_discovery(&self, keep: impl Fn(&DiscoveryStatus) -> bool) {
-        changing(&self.discovery, &self.generation).retain(|_, d| keep(d));
+        let mut d = changing(&self.shared.discovery, &self.shared.generation);
+        d.retain(|_, d| !self.sees(&d.account) || keep(d));
     }
 
     pub fn discovery_snapshot(&self) -> Vec<DiscoveryStatus> {
-        self.discovery
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect()
+        let d = self.shared.discovery.read();
+        let d = d.unwrap_or_else(|p| p.into_inner());
+        let mine = d.values().filter(|d| self.sees(&d.account));
+        mine.cloned().collect()
     }
 }
 

@@ -102,7 +102,7 @@ impl Daemon {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let creds = cdb_rollback_exporter::credentials::resolve(&config.credentials).await;
+        let creds = cdb_rollback_exporter::supervisor::resolve(&config).await;
         let options = cdb_rollback_exporter::app::Options {
             reload: options,
             ..Default::default()
