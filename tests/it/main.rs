@@ -1,5 +1,6 @@
 //! The integration tests, as one crate: one binary to link, specifications by room.
 
+mod accounts;
 mod cli;
 mod client;
 mod contract;

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod exposition;
+pub mod fake_accounts;
 pub mod fake_cdb_v3_min;
 pub mod fake_metadata;
 pub mod fake_sts;

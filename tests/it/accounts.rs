@@ -1,0 +1,178 @@
+//! Several accounts in one exporter: each with its own key pair, jobs, request budget and
+//! failures, told apart by the `account` label, and reloaded one by one.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::support::Daemon;
+use crate::support::exposition::Exposition;
+use crate::support::fake_accounts::FakeAccounts;
+
+const BUDGET: f64 = 20.0;
+
+fn dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("cdb-accounts-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// The config with `accounts` (name, SecretId), each key in `dir/<name>.key`.
+fn yaml(endpoint: &str, dir: &std::path::Path, accounts: &[(&str, &str)]) -> String {
+    let mut y = format!(
+        "api:\n  endpoint: {endpoint}\n  region: ap-guangzhou\n  max_requests_per_second: {BUDGET}\n  \
+         timeout: 2s\npoll:\n  interval: 300ms\n  finished_interval: 1s\n  retries: 0\naccounts:\n"
+    );
+    for (name, id) in accounts {
+        let key = dir.join(format!("{name}.key"));
+        std::fs::write(&key, format!("key-of-{name}\n")).unwrap();
+        y += &format!(
+            "  - name: {name}\n    credentials:\n      secret_id: {id}\n      secret_key_file: {}\n",
+            key.display()
+        );
+    }
+    if accounts.iter().any(|(name, _)| *name == "staging") {
+        y += "jobs:\n  - id: 500\n    account: staging\n    labels: { team: stage }\n";
+    }
+    y
+}
+
+fn status(e: &Exposition, account: &str, job: &str) -> Option<f64> {
+    e.value(
+        "cdb_rollback_job_status",
+        &[("account", account), ("job_id", job)],
+    )
+}
+
+fn budget(e: &Exposition, account: &str) -> Option<f64> {
+    let name = "cdb_rollback_api_budget_requests_per_second";
+    e.value(name, &[("account", account)])
+}
+
+/// Every series of `account`, as text, sorted.
+fn series_of(e: &Exposition, account: &str) -> Vec<String> {
+    let mut out: Vec<String> = e
+        .samples
+        .iter()
+        .filter(|s| s.labels.get("account").map(String::as_str) == Some(account))
+        .filter(|s| {
+            s.name.starts_with("cdb_rollback_job") || s.name.starts_with("cdb_rollback_task")
+        })
+        .map(|s| format!("{}{:?}", s.name, s.labels))
+        .collect();
+    out.sort();
+    out
+}
+
+async fn two_accounts(test: &str) -> (FakeAccounts, PathBuf, Daemon) {
+    let api = FakeAccounts::start().await;
+    api.add(
+        "AKIDprod",
+        "key-of-prod",
+        vec![(101, "RUNNING", "cdb-p1"), (500, "RUNNING", "cdb-p2")],
+    );
+    api.add(
+        "AKIDstaging",
+        "key-of-staging",
+        vec![(500, "SUCCEED", "cdb-s1"), (202, "RUNNING", "cdb-s2")],
+    );
+    let dir = dir(test);
+    let path = dir.join("config.yml");
+    let accounts = [("prod", "AKIDprod"), ("staging", "AKIDstaging")];
+    std::fs::write(&path, yaml(&api.endpoint, &dir, &accounts)).unwrap();
+    let daemon = Daemon::start_file(&path, true).await;
+    (api, path, daemon)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other() {
+    let (api, _path, daemon) = two_accounts("throttled").await;
+    let e = daemon
+        .scrape_until(Duration::from_secs(5), "both accounts' jobs", |e| {
+            ["101", "500"]
+                .iter()
+                .all(|j| status(e, "prod", j).is_some())
+                && ["500", "202"]
+                    .iter()
+                    .all(|j| status(e, "staging", j).is_some())
+        })
+        .await;
+    // The same job id in two accounts is two jobs, each with its own state and labels.
+    assert_ne!(status(&e, "prod", "500"), status(&e, "staging", "500"));
+    let staged = [("account", "staging"), ("job_id", "500"), ("team", "stage")];
+    assert_eq!(
+        e.find("cdb_rollback_job_status", &staged).len(),
+        1,
+        "{}",
+        e.text
+    );
+    let prod = [("account", "prod"), ("job_id", "500"), ("team", "stage")];
+    assert!(
+        e.find("cdb_rollback_job_status", &prod).is_empty(),
+        "jobs[].account"
+    );
+
+    api.with("AKIDstaging", |a| a.throttled = true);
+    let e = daemon
+        .scrape_until(Duration::from_secs(5), "staging throttled", |e| {
+            budget(e, "staging").is_some_and(|b| b < BUDGET / 2.0)
+                && e.value(
+                    "cdb_rollback_job_poll_success",
+                    &[("account", "staging"), ("job_id", "202")],
+                ) == Some(0.0)
+        })
+        .await;
+    assert_eq!(budget(&e, "prod"), Some(BUDGET), "prod keeps its budget");
+    let ok = [("account", "prod"), ("job_id", "101")];
+    assert_eq!(e.value("cdb_rollback_job_poll_success", &ok), Some(1.0));
+    assert!(
+        status(&e, "staging", "202").is_some(),
+        "last good values stay"
+    );
+    // prod still lists every 300 ms: about 7 listings in 2 s, details aside.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let prod_rate = api.recent("AKIDprod", Duration::from_secs(2));
+    assert!(
+        prod_rate >= 5,
+        "prod slowed down: {prod_rate} requests in 2 s"
+    );
+    daemon.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_removes_an_account_leaves_the_other_untouched() {
+    let (api, path, daemon) = two_accounts("reload").await;
+    daemon
+        .scrape_until(Duration::from_secs(5), "both accounts' jobs", |e| {
+            status(e, "prod", "101").is_some() && status(e, "staging", "202").is_some()
+        })
+        .await;
+    // prod throttled: its budget is cut, and a restart of its poller would reset it.
+    api.with("AKIDprod", |a| a.throttled = true);
+    let before = daemon
+        .scrape_until(Duration::from_secs(5), "prod's budget cut", |e| {
+            budget(e, "prod").is_some_and(|b| b < BUDGET)
+        })
+        .await;
+    let requests = |e: &Exposition| {
+        let found = e.find("cdb_rollback_api_requests_total", &[("account", "prod")]);
+        found.iter().map(|s| s.value).sum::<f64>()
+    };
+    let dir = path.parent().unwrap().to_path_buf();
+    std::fs::write(&path, yaml(&api.endpoint, &dir, &[("prod", "AKIDprod")])).unwrap();
+    let reloaded = daemon.post("/-/reload").await;
+    assert_eq!(reloaded.status(), 200, "{}", reloaded.text().await.unwrap());
+    let after = daemon
+        .scrape_until(Duration::from_secs(5), "staging gone", |e| {
+            !e.text.contains("account=\"staging\"")
+        })
+        .await;
+    assert_eq!(series_of(&after, "prod"), series_of(&before, "prod"));
+    assert!(
+        requests(&after) >= requests(&before),
+        "prod's counters went on"
+    );
+    let kept = budget(&after, "prod").unwrap();
+    assert!(kept < BUDGET, "prod's poller was restarted: budget {kept}");
+    daemon.stop().await;
+}

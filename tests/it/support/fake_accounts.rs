@@ -1,0 +1,117 @@
+//! A fake API 3.0 for several accounts behind one endpoint, as Tencent's is: each request
+//! is checked (`tc3_check`) against the key pair of the SecretId that signed it, and
+//! answered from that account's rollback jobs. An account can be throttled: every request
+//! it signs is then refused with `RequestLimitExceeded`.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use serde_json::{Value, json};
+
+use super::clock::{cst, now};
+use super::serve;
+use super::tc3_check::{Keyring, error_answer, verify};
+
+/// One account's world: its jobs (id, status, instance), whether it is throttled, and
+/// when each of its signed requests arrived.
+#[derive(Default)]
+pub struct Account {
+    pub jobs: Vec<(u64, &'static str, &'static str)>,
+    pub throttled: bool,
+    pub arrivals: Vec<Instant>,
+}
+
+#[derive(Clone, Default)]
+pub struct FakeAccounts {
+    pub endpoint: String,
+    keys: Keyring,
+    accounts: Arc<Mutex<HashMap<String, Account>>>,
+}
+
+impl FakeAccounts {
+    pub async fn start() -> FakeAccounts {
+        let mut fake = FakeAccounts::default();
+        let app = Router::new()
+            .route("/", post(handle))
+            .with_state(fake.clone());
+        fake.endpoint = format!("http://{}/", serve(app).await);
+        fake
+    }
+
+    /// An account known by its key pair, with `jobs`.
+    pub fn add(&self, secret_id: &str, key: &str, jobs: Vec<(u64, &'static str, &'static str)>) {
+        self.keys.insert(secret_id, key, None, None);
+        let account = Account {
+            jobs,
+            ..Account::default()
+        };
+        self.accounts
+            .lock()
+            .unwrap()
+            .insert(secret_id.into(), account);
+    }
+
+    pub fn with<R>(&self, secret_id: &str, f: impl FnOnce(&mut Account) -> R) -> R {
+        f(self.accounts.lock().unwrap().get_mut(secret_id).unwrap())
+    }
+
+    /// Requests `secret_id` signed within the last `window`.
+    pub fn recent(&self, secret_id: &str, window: std::time::Duration) -> usize {
+        self.with(secret_id, |a| {
+            a.arrivals.iter().filter(|t| t.elapsed() < window).count()
+        })
+    }
+}
+
+fn header(h: &HeaderMap, name: &str) -> String {
+    let v = h.get(name).and_then(|v| v.to_str().ok());
+    v.unwrap_or_default().to_string()
+}
+
+async fn handle(State(fake): State<FakeAccounts>, h: HeaderMap, body: Bytes) -> String {
+    if let Err(e) = verify(&h, &body, "cdb", &fake.keys) {
+        return error_answer("AuthFailure.SignatureFailure", &e);
+    }
+    let auth = header(&h, "authorization");
+    let id = auth
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split('/').next());
+    let id = id.unwrap_or_default().to_string();
+    let params: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let mut accounts = fake.accounts.lock().unwrap();
+    let Some(account) = accounts.get_mut(&id) else {
+        return error_answer("AuthFailure.SecretIdNotFound", &id);
+    };
+    account.arrivals.push(Instant::now());
+    if account.throttled {
+        return error_answer("RequestLimitExceeded", "fake throttling");
+    }
+    let started = cst(now() - 600);
+    let answer = match header(&h, "x-tc-action").as_str() {
+        "DescribeTasks" => {
+            let first = params["Offset"].as_u64().unwrap_or(0) == 0;
+            let rows: Vec<Value> = account
+                .jobs
+                .iter()
+                .filter(|_| first)
+                .map(|(id, status, instance)| {
+                    json!({"JobId": id, "AsyncRequestId": format!("async-{id}"),
+                       "TaskType": "ROLLBACK", "TaskStatus": status, "Progress": 40, "Code": 0,
+                       "StartTime": started, "InstanceIds": [instance]})
+                })
+                .collect();
+            json!({"Response": {"TotalCount": account.jobs.len(), "Items": rows, "RequestId": "fake"}})
+        }
+        "DescribeRollbackTaskDetail" => json!({"Response": {"TotalCount": 0, "Items": null,
+            "RequestId": "fake"}}),
+        other => return error_answer("InvalidAction", other),
+    };
+    answer.to_string()
+}
