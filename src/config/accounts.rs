@@ -161,3 +161,118 @@ impl super::Config {
         self.accounts.iter().map(slice).collect()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::config::Config;
+
+    fn env(name: &str) -> Option<String> {
+        match name {
+            "TENCENTCLOUD_SECRET_ID" => Some("AKIDenv".into()),
+            "TENCENTCLOUD_SECRET_KEY" => Some("key-from-env".into()),
+            _ => None,
+        }
+    }
+
+    fn parse(text: &str) -> Result<Config, String> {
+        Config::parse(text, Path::new("/etc/x/config.yml"), &env).map_err(|e| e.to_string())
+    }
+
+    const TWO: &str = "api:\n  regions: [ap-guangzhou, ap-shanghai]\naccounts:\n  \
+        - name: prod\n    credentials: { source: env }\n  \
+        - name: staging\n    credentials: { source: env }\n    regions: [ap-beijing]\n";
+
+    #[test]
+    fn each_account_polls_its_regions_with_its_credentials_and_jobs() {
+        let jobs =
+            "jobs:\n  - id: 1\n    account: prod\n  - id: 1\n    account: staging\n  - id: 2\n";
+        let c = parse(&format!("{TWO}{jobs}")).unwrap();
+        let slices = c.per_account();
+        let names: Vec<&str> = slices.iter().map(|s| s.client.account.as_str()).collect();
+        assert_eq!(names, ["prod", "staging"]);
+        assert_eq!(slices[0].client.regions, ["ap-guangzhou", "ap-shanghai"]);
+        assert_eq!(slices[1].client.regions, ["ap-beijing"]);
+        let ids = |i: usize| -> Vec<(u64, Option<String>)> {
+            slices[i]
+                .jobs
+                .iter()
+                .map(|j| (j.id, j.account.clone()))
+                .collect()
+        };
+        assert_eq!(ids(0), [(1, Some("prod".into())), (2, None)]);
+        assert_eq!(ids(1), [(1, Some("staging".into())), (2, None)]);
+        assert!(slices.iter().all(|s| s.accounts.is_empty()));
+    }
+
+    #[test]
+    fn without_accounts_there_is_one_unnamed() {
+        let c = parse("jobs:\n  - id: 1\n").unwrap();
+        let slices = c.per_account();
+        assert_eq!(slices.len(), 1);
+        assert_eq!(slices[0], c);
+        assert_eq!(slices[0].client.account, "");
+    }
+
+    #[test]
+    fn bad_accounts_are_named() {
+        let cases = [
+            (
+                format!("credentials: {{ source: env }}\n{TWO}"),
+                "accounts: a top-level credentials: section is set too",
+            ),
+            (
+                TWO.replace("name: staging", "name: prod"),
+                "accounts[1].name: `prod` is listed twice",
+            ),
+            (
+                TWO.replace("name: staging", "name: Staging"),
+                "accounts[1].name: `Staging` is not an account name",
+            ),
+            (
+                TWO.replace("name: staging", "name: \"\""),
+                "accounts[1].name: `` is not an account name",
+            ),
+            (
+                format!("{TWO}jobs:\n  - id: 1\n    account: dev\n"),
+                "jobs[0].account: `dev` is not the name",
+            ),
+            (
+                "jobs:\n  - id: 1\n    account: dev\n".into(),
+                "there is no accounts: section",
+            ),
+            (
+                format!("{TWO}jobs:\n  - id: 1\n    account: prod\n  - id: 1\n    account: prod\n"),
+                "jobs[1].id: `1` is listed twice",
+            ),
+            (
+                "accounts: []\n".into(),
+                "accounts: name at least one account",
+            ),
+            (
+                TWO.replace("regions: [ap-beijing]", "regions: []"),
+                "accounts[1].regions: name at least one region",
+            ),
+            (
+                format!(
+                    "api:\n  version: 2\njobs:\n  - id: 1\n{}",
+                    &TWO[TWO.find("accounts").unwrap()..]
+                ),
+                "accounts: needs api.version: 3",
+            ),
+            (
+                TWO.replace(
+                    "{ source: env }\n    regions",
+                    "{ secret_id: AKIDx, secret_key_file: /nonexistent/key }\n    regions",
+                ),
+                "accounts[1].credentials (staging)",
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = parse(&text).unwrap_err();
+            assert!(err.contains(expected), "{text}\n=> {err}");
+            assert!(err.contains("/etc/x/config.yml"), "{err}");
+        }
+    }
+}
