@@ -52,7 +52,7 @@ def main():
                 if not expr:
                     errors.append(f"{where} {t.get('refId')}: empty query")
                     continue
-                expr = expr.replace("$__rate_interval", "1m").replace("$job", ".+")
+                expr = expr.replace("$__rate_interval", "1m").replace("$job", ".+").replace("$account", ".*")
                 if "$" in expr:
                     errors.append(f"{where}: unknown variable in {expr}")
                 exprs.append((where, expr))
