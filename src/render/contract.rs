@@ -93,6 +93,10 @@ pub fn contract() -> String {
     out
 }
 
+/// The README's words after the tables.
+const ACCOUNTS_NOTE: &str = "With `accounts:`, every series of an account (jobs, tasks, discovery, API requests, \
+the request budget, credentials) also carries `account`.\n\n";
+
 /// The README's words before a group's table.
 fn heading(group: Group) -> &'static str {
     match group {
@@ -143,6 +147,7 @@ pub fn readme_tables() -> String {
         }
         out.push('\n');
     }
+    out.push_str(ACCOUNTS_NOTE);
     out.push_str(END);
     out.push('\n');
     out

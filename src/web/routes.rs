@@ -165,7 +165,10 @@ fn esc(s: &str) -> String {
 
 /// One job's row of the landing page.
 fn landing_row(h: &mut String, e: &crate::store::Entry) {
-    let source = e.source.to_string();
+    let source = match e.key.account.as_str() {
+        "" => e.source.to_string(),
+        account => format!("{}, account {account}", e.source),
+    };
     let (state_name, progress) = match &e.data {
         Some(d) => (
             d.job.status.state().as_str().to_string(),
