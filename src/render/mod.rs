@@ -176,14 +176,8 @@ pub fn render_to(
     o.flush();
 }
 
-fn write_family(
-    o: &mut Out<'_>,
-    f: &Family,
-    entries: &[Arc<Entry>],
-    discovery: &[DiscoveryStatus],
-    counts: &Counts<'_>,
-    now: i64,
-) {
+/// HELP and TYPE; a polled family's help says where its values come from.
+fn family_header(o: &mut Out<'_>, f: &Family) {
     if f.polled() {
         let help = format!(
             "{} (from the exporter's background poll of the CDB API).",
@@ -193,6 +187,17 @@ fn write_family(
     } else {
         o.family(f.name, Family::KIND.as_str(), f.help);
     }
+}
+
+fn write_family(
+    o: &mut Out<'_>,
+    f: &Family,
+    entries: &[Arc<Entry>],
+    discovery: &[DiscoveryStatus],
+    counts: &Counts<'_>,
+    now: i64,
+) {
+    family_header(o, f);
     let jobs = with_data(entries);
     match f.rows {
         Rows::Job(read) => o.rows(f.name, jobs.map(|(l, d)| (l, read(&d.job, now)))),
@@ -225,14 +230,12 @@ fn write_family(
         Rows::Tracked => o.num(f.name, "", "", Num::Int(entries.len() as i64)),
         Rows::Discovery(read) => {
             for d in discovery {
-                let jobs = counts
-                    .get(&(
-                        d.account.as_str(),
-                        d.region.as_str(),
-                        d.instance_id.as_deref(),
-                    ))
-                    .copied()
-                    .unwrap_or(0);
+                let source = (
+                    d.account.as_str(),
+                    d.region.as_str(),
+                    d.instance_id.as_deref(),
+                );
+                let jobs = counts.get(&source).copied().unwrap_or(0);
                 if let Some(v) = read(d, jobs) {
                     o.num(f.name, &discovery_labels(d), "", v);
                 }

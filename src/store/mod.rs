@@ -6,12 +6,11 @@
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
+use self::labels::{job_data, job_labels};
 use crate::api::ErrorKind;
 use crate::config::Labels;
-use crate::render::exposition::push_label;
 use crate::rollback::{Job, State, Task};
 
 /// A job is known by its account, region and id: ids are not promised unique across
@@ -221,59 +220,6 @@ fn changing<'a, T>(
     Changing {
         guard: Some(lock.write().unwrap_or_else(|p| p.into_inner())),
         generation,
-    }
-}
-
-fn push_labels(out: &mut String, labels: &Labels) {
-    for (k, v) in &labels.0 {
-        push_label(out, k, v);
-    }
-}
-
-/// `account`, only with `accounts:`.
-fn push_account(out: &mut String, account: &str) {
-    if !account.is_empty() {
-        push_label(out, "account", account);
-    }
-}
-
-fn job_labels(key: &JobKey, source: &Source, labels: &Labels) -> String {
-    let mut out = String::new();
-    let _ = write!(out, "job_id=\"{}\"", key.id);
-    push_account(&mut out, &key.account);
-    push_label(&mut out, "region", &key.region);
-    if let Some(instance_id) = source.instance_id() {
-        push_label(&mut out, "instance_id", instance_id);
-    }
-    push_labels(&mut out, labels);
-    out
-}
-
-fn job_data(key: &JobKey, job: Job, labels: &Labels) -> JobData {
-    let mut task_labels = Vec::with_capacity(job.tasks.len());
-    let mut task_info_labels = Vec::with_capacity(job.tasks.len());
-    for t in &job.tasks {
-        let mut l = String::new();
-        let _ = write!(l, "job_id=\"{}\"", job.id);
-        push_account(&mut l, &key.account);
-        push_label(&mut l, "region", &key.region);
-        if !t.id.is_empty() {
-            push_label(&mut l, "task_id", &t.id);
-        }
-        push_label(&mut l, "instance_id", &t.instance.instance_id);
-        push_labels(&mut l, labels);
-        task_labels.push(l);
-        let mut info = String::new();
-        push_label(&mut info, "work_id", &t.work_id);
-        push_label(&mut info, "instance_name", &t.instance.instance_name);
-        push_label(&mut info, "strategy", &t.instance.strategy);
-        push_label(&mut info, "operator", &t.instance.operator);
-        task_info_labels.push(info);
-    }
-    JobData {
-        job,
-        task_labels,
-        task_info_labels,
     }
 }
 
@@ -522,5 +468,6 @@ impl Store {
     }
 }
 
+mod labels;
 #[cfg(test)]
 mod tests;
