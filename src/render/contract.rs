@@ -188,7 +188,10 @@ mod tests {
             splice_readme("intro\n<!-- metrics:begin -->\nold\n<!-- metrics:end -->\nrest\n");
         let spliced = spliced.unwrap_or_default();
         assert!(spliced.starts_with("intro\n<!-- metrics:begin (generated"));
-        assert!(spliced.ends_with("| `process_*` | CPU, memory, file descriptors, start time |\n\n<!-- metrics:end -->\nrest\n"));
+        let tail = format!(
+            "| `process_*` | CPU, memory, file descriptors, start time |\n\n{ACCOUNTS_NOTE}<!-- metrics:end -->\nrest\n"
+        );
+        assert!(spliced.ends_with(&tail), "{spliced}");
         assert!(!spliced.contains("old"));
     }
 }
