@@ -10,6 +10,9 @@
 - deploy/kubernetes-pod-identity (built with kubectl kustomize, when installed): the
   ServiceAccount with the TKE role annotation, the TKE_* env, the projected token at
   TKE_WEB_IDENTITY_TOKEN_FILE, no key Secret, and `credentials.source: oidc`.
+- deploy/kubernetes-tmp (TMP): its component labels the ServiceMonitor `prom_id` and copies
+  that ID into the PrometheusRule's namespace; checked as written, and, built with kubectl
+  kustomize when installed, in its output.
 """
 import pathlib
 import re
@@ -24,6 +27,9 @@ K8S = ROOT / "deploy/kubernetes"
 RULES = ROOT / "deploy/prometheus/rules/cdb-rollback.rules.yml"
 COMPOSE = ROOT / "deploy/docker-compose.yml"
 POD_IDENTITY = ROOT / "deploy/kubernetes-pod-identity"
+TMP = ROOT / "deploy/kubernetes-tmp"
+# A TMP instance ID, and so a namespace name.
+PROM_ID = re.compile(r"^prom-[a-z0-9]{1,58}$")
 TKE_ENV = {"TKE_REGION", "TKE_PROVIDER_ID", "TKE_ROLE_ARN", "TKE_WEB_IDENTITY_TOKEN_FILE"}
 DURATION = re.compile(r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$")
 ENDPOINT_KEYS = {"port", "targetPort", "path", "scheme", "interval", "scrapeTimeout", "honorLabels",
@@ -162,14 +168,21 @@ def main():
     check("--demo" in comp["services"].get("exporter", {}).get("command", []), "compose exporter must run --demo")
 
 
-def check_pod_identity():
+def build(overlay, what):
+    """The overlay's documents by kind, built with kubectl kustomize; None without kubectl or on failure."""
     if not shutil.which("kubectl"):
-        print("kubectl not installed: pod-identity overlay not built")
+        print(f"kubectl not installed: {what} overlay not built")
+        return None
+    out = subprocess.run(["kubectl", "kustomize", str(overlay)], capture_output=True, text=True)
+    if not check(out.returncode == 0, f"kustomize {overlay.relative_to(ROOT)}: {out.stderr.strip()}"):
+        return None
+    return {d["kind"]: d for d in yaml.safe_load_all(out.stdout) if d}
+
+
+def check_pod_identity():
+    docs = build(POD_IDENTITY, "pod-identity")
+    if docs is None:
         return
-    out = subprocess.run(["kubectl", "kustomize", str(POD_IDENTITY)], capture_output=True, text=True)
-    if not check(out.returncode == 0, f"kustomize {POD_IDENTITY.relative_to(ROOT)}: {out.stderr.strip()}"):
-        return
-    docs = {d["kind"]: d for d in yaml.safe_load_all(out.stdout) if d}
     sa, dep, cm = docs.get("ServiceAccount"), docs.get("Deployment"), docs.get("ConfigMap")
     if not check(sa and dep and cm, "pod identity: ServiceAccount, Deployment and ConfigMap expected"):
         return
@@ -193,9 +206,40 @@ def check_pod_identity():
     check(config.get("credentials", {}).get("source") == "oidc", "pod identity: credentials.source must be oidc")
 
 
+def check_tmp():
+    """The overlay as written: base, component, the label patch and the namespace copy."""
+    names = {d["kind"]: d.get("metadata", {}).get("name") for f in K8S.glob("*.yaml") for d in yaml.safe_load_all(f.read_text()) if d}
+    sm, rule = names.get("ServiceMonitor"), names.get("PrometheusRule")
+    k = yaml.safe_load((TMP / "kustomization.yaml").read_text())
+    check(k.get("resources") == ["../kubernetes"] and k.get("components") == ["prom-id"],
+          "tmp: kustomization.yaml must use ../kubernetes and the prom-id component")
+    c = yaml.safe_load((TMP / "prom-id/kustomization.yaml").read_text())
+    check(c.get("kind") == "Component", "tmp: prom-id must be a kustomize Component")
+    patches = c.get("patches") or []
+    ids = [op.get("value") for p in patches if p.get("target") == {"kind": "ServiceMonitor", "name": sm}
+           for op in yaml.safe_load(p.get("patch", "")) or []
+           if op.get("op") == "add" and op.get("path") == "/metadata/labels/prom_id"]
+    if check(len(ids) == 1, f"tmp: one patch must add the label prom_id to ServiceMonitor {sm}"):
+        check(PROM_ID.match(str(ids[0])), f"tmp: prom_id {ids[0]!r} is not a TMP instance ID (prom-...)")
+    want = {"source": {"kind": "ServiceMonitor", "name": sm, "fieldPath": "metadata.labels.prom_id"},
+            "targets": [{"select": {"kind": "PrometheusRule", "name": rule},
+                         "fieldPaths": ["metadata.namespace"], "options": {"create": True}}]}
+    check(c.get("replacements") == [want], "tmp: the PrometheusRule's namespace must be copied from prom_id")
+    built = build(TMP, "TMP")
+    if built is None:
+        return
+    docs = {kind: d["metadata"] for kind, d in built.items()}
+    prom_id = docs.get("ServiceMonitor", {}).get("labels", {}).get("prom_id")
+    check(prom_id and docs.get("PrometheusRule", {}).get("namespace") == prom_id,
+          "tmp: built, the PrometheusRule's namespace must equal the ServiceMonitor's prom_id")
+    moved = [kind for kind, m in docs.items() if kind != "PrometheusRule" and "namespace" in m]
+    check(not moved, f"tmp: only the PrometheusRule changes namespace, not {moved}")
+
+
 if __name__ == "__main__":
     main()
     check_pod_identity()
+    check_tmp()
     for e in errors:
         print(f"ERROR: {e}", file=sys.stderr)
     if not errors:

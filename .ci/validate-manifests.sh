@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Validates deploy/kubernetes, deploy/kubernetes-pod-identity and deploy/docker-compose.yml, offline.
+# Validates deploy/kubernetes and its overlays (-pod-identity, -tmp) and deploy/docker-compose.yml, offline.
 #   core kinds: strict Kubernetes OpenAPI schemas (kubernetes-validate, bundled);
 #   ServiceMonitor/PrometheusRule: .ci/check-k8s.py (no schema is bundled for CRDs),
 #   and the PrometheusRule must be what .ci/gen-prometheusrule.py generates;
@@ -35,6 +35,9 @@ if command -v kubectl >/dev/null 2>&1; then
   log "kustomize build: deploy/kubernetes-pod-identity"
   kubectl kustomize deploy/kubernetes-pod-identity >"$tmp/pod-identity.yaml"
   kubernetes-validate --strict --quiet --no-warn "$tmp/pod-identity.yaml"
+  log "kustomize build: deploy/kubernetes-tmp"
+  kubectl kustomize deploy/kubernetes-tmp >"$tmp/tmp.yaml"
+  kubernetes-validate --strict --quiet --no-warn "$tmp/tmp.yaml"
 else
   log "kubectl not installed: skipping the kustomize build"
 fi

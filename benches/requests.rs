@@ -3,7 +3,11 @@
 //! signature checks: this counts requests, the tests check signatures), for a few poll
 //! intervals, and the requests per interval are counted by action.
 //!
-//! `cargo bench --bench requests`; `REQUESTS_JOBS` and `REQUESTS_INTERVALS` tune it.
+//! Then the cost of one and of two replicas (high availability: both poll) at 100 and
+//! 1,000 running jobs with the default budget and interval, in requests per minute.
+//!
+//! `cargo bench --bench requests`; `REQUESTS_JOBS` and `REQUESTS_INTERVALS` tune the first
+//! part, `REQUESTS_HA_MINUTES` (default 2, 0: skip) the second.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -76,33 +80,47 @@ async fn v2(
     .to_string()
 }
 
-/// Runs the daemon with `yaml` for `intervals` poll intervals after one of warm-up, and
-/// returns the requests per interval by action.
-async fn measure(yaml: String, log: Log, intervals: u64) -> BTreeMap<String, f64> {
+/// Runs `replicas` daemons with `yaml` side by side against the same API (as replicas of
+/// one Deployment do) for `intervals` poll intervals after two of warm-up, and returns
+/// the requests per interval by action, all replicas together.
+async fn measure(
+    yaml: &str,
+    log: Log,
+    replicas: usize,
+    interval: Duration,
+    intervals: u64,
+) -> BTreeMap<String, f64> {
     let env = |name: &str| match name {
         "TENCENTCLOUD_SECRET_ID" => Some("AKIDbench".to_string()),
         "TENCENTCLOUD_SECRET_KEY" => Some("bench-key".to_string()),
         _ => None,
     };
-    let config = Config::parse(&yaml, Path::new("bench.yml"), &env).unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let creds = cdb_rollback_exporter::supervisor::resolve(&config).await;
-    let daemon = tokio::spawn(cdb_rollback_exporter::app::run(
-        config,
-        creds.unwrap(),
-        listener,
-        async move {
+    let mut running = Vec::with_capacity(replicas);
+    for _ in 0..replicas {
+        let config = Config::parse(yaml, Path::new("bench.yml"), &env).unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let shutdown = async move {
             let _ = rx.await;
-        },
-        Default::default(),
-    ));
-    tokio::time::sleep(INTERVAL * 2).await;
+        };
+        let creds = cdb_rollback_exporter::supervisor::resolve(&config).await;
+        let daemon = cdb_rollback_exporter::app::run(
+            config,
+            creds.unwrap(),
+            listener,
+            shutdown,
+            Default::default(),
+        );
+        running.push((tx, tokio::spawn(daemon)));
+    }
+    tokio::time::sleep(interval * 2).await;
     let from = Instant::now();
-    tokio::time::sleep(INTERVAL * intervals as u32).await;
+    tokio::time::sleep(interval * intervals as u32).await;
     let to = Instant::now();
-    let _ = tx.send(());
-    let _ = daemon.await;
+    for (tx, daemon) in running {
+        let _ = tx.send(());
+        let _ = daemon.await;
+    }
     let mut per: BTreeMap<String, f64> = BTreeMap::new();
     for (at, action) in log.lock().unwrap().iter() {
         if *at >= from && *at < to {
@@ -110,6 +128,49 @@ async fn measure(yaml: String, log: Log, intervals: u64) -> BTreeMap<String, f64
         }
     }
     per
+}
+
+/// The v3 API answering for `jobs` running jobs, and the log of its requests.
+async fn v3_api(jobs: u64) -> (String, Log) {
+    let log: Log = Arc::default();
+    let app = Router::new()
+        .route("/", post(v3))
+        .with_state((Arc::clone(&log), jobs));
+    (serve(app).await, log)
+}
+
+/// The cost of running one and two replicas with the default budget and intervals (5
+/// requests/s, poll.interval 30s), in requests per minute: what a second replica for
+/// high availability adds against the account's API limits.
+async fn replicas(minutes: u64) {
+    println!(
+        "default budget (5 requests/s) and poll.interval (30s), jobs moving every second, \
+         {minutes} min measured after 1 min of warm-up, the four cases at once:"
+    );
+    println!(
+        "  {:>6} {:>9} {:>20}   by action",
+        "jobs", "replicas", "requests per minute"
+    );
+    let mut cases = Vec::new();
+    for jobs in [100, 1000] {
+        for n in [1, 2] {
+            let (base, log) = v3_api(jobs).await;
+            let yaml = format!("api:\n  version: 3\n  endpoint: {base}/\n");
+            let run =
+                async move { measure(&yaml, log, n, Duration::from_secs(30), minutes * 2).await };
+            cases.push((jobs, n, tokio::spawn(run)));
+        }
+    }
+    for (jobs, n, case) in cases {
+        // Two 30 s intervals to the minute.
+        let per = case.await.unwrap();
+        let total: f64 = per.values().sum::<f64>() * 2.0;
+        let actions: Vec<String> = per
+            .iter()
+            .map(|(a, v)| format!("{a} {:.1}", v * 2.0))
+            .collect();
+        println!("  {jobs:>6} {n:>9} {total:>20.1}   {}", actions.join(", "));
+    }
 }
 
 async fn serve(app: Router) -> String {
@@ -129,15 +190,9 @@ async fn main() {
         INTERVAL.as_secs()
     );
 
-    let log3: Log = Arc::default();
-    let base = serve(
-        Router::new()
-            .route("/", post(v3))
-            .with_state((Arc::clone(&log3), jobs)),
-    )
-    .await;
+    let (base, log3) = v3_api(jobs).await;
     let yaml3 = format!("api:\n  version: 3\n  endpoint: {base}/\n{common}");
-    let per3 = measure(yaml3, log3, intervals).await;
+    let per3 = measure(&yaml3, log3, 1, INTERVAL, intervals).await;
 
     let log2: Log = Arc::default();
     let base = serve(
@@ -151,7 +206,7 @@ async fn main() {
         .collect();
     let yaml2 =
         format!("api:\n  version: 2\n  endpoint: {base}/v2/index.php\n{common}jobs:\n{ids}");
-    let per2 = measure(yaml2, log2, intervals).await;
+    let per2 = measure(&yaml2, log2, 1, INTERVAL, intervals).await;
 
     println!(
         "{jobs} running jobs in one region, poll.interval {}s, budget 1000 requests/s, {intervals} intervals measured:",
@@ -170,4 +225,8 @@ async fn main() {
         listing <= (jobs as f64 / 100.0).ceil() + 0.5,
         "v3 job-level refresh took {listing} requests per interval"
     );
+    match env_or("REQUESTS_HA_MINUTES", 2) {
+        0 => {}
+        minutes => replicas(minutes).await,
+    }
 }

@@ -75,10 +75,10 @@ pub(super) fn origin(raw: &RawCredentials, env: &Env) -> Result<Origin, Invalid>
 
 pub(super) fn role(raw: &RawCredentials) -> Result<Option<RoleSpec>, Invalid> {
     let Some(arn) = raw.role_arn.as_deref().map(str::trim) else {
-        if raw.duration.is_some() || raw.role_session_name.is_some() {
+        if raw.duration.is_some() || raw.role_session_name.is_some() || raw.external_id.is_some() {
             return Err(Invalid::rule(
                 "credentials.role_arn",
-                "not set, but credentials.duration and credentials.role_session_name need it",
+                "not set, but credentials.duration, role_session_name and external_id need it",
             ));
         }
         return Ok(None);
@@ -94,15 +94,9 @@ pub(super) fn role(raw: &RawCredentials) -> Result<Option<RoleSpec>, Invalid> {
         .role_session_name
         .clone()
         .unwrap_or_else(|| credentials::DEFAULT_SESSION_NAME.into());
-    let plain = session_name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"_=,.@-".contains(&b));
-    if !(2..=128).contains(&session_name.len()) || !plain {
-        return Err(Invalid::value(
-            "credentials.role_session_name",
-            &session_name,
-            "must be 2 to 128 letters, digits or _=,.@-",
-        ));
+    sts_name("credentials.role_session_name", &session_name, b"_=,.@-")?;
+    if let Some(id) = &raw.external_id {
+        sts_name("credentials.external_id", id, b"_+=,.@:/-")?;
     }
     let duration = raw
         .duration
@@ -118,7 +112,24 @@ pub(super) fn role(raw: &RawCredentials) -> Result<Option<RoleSpec>, Invalid> {
         arn: arn.to_string(),
         session_name,
         duration,
+        external_id: raw.external_id.clone(),
     }))
+}
+
+/// STS's rule for `RoleSessionName` and `ExternalId`: 2 to 128 of letters, digits and `extra`.
+fn sts_name(key: &str, value: &str, extra: &[u8]) -> Result<(), Invalid> {
+    let plain = value
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || extra.contains(&b));
+    if (2..=128).contains(&value.len()) && plain {
+        return Ok(());
+    }
+    let chars = String::from_utf8_lossy(extra);
+    Err(Invalid::value(
+        key,
+        value,
+        format!("must be 2 to 128 letters, digits or {chars}"),
+    ))
 }
 
 pub(super) fn credentials_spec(

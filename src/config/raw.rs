@@ -50,6 +50,7 @@ pub(super) struct RawCredentials {
     pub(super) profile: Option<String>,
     pub(super) role_arn: Option<String>,
     pub(super) role_session_name: Option<String>,
+    pub(super) external_id: Option<String>,
     #[serde(deserialize_with = "parsed")]
     pub(super) duration: Option<Interval>,
     pub(super) metadata_endpoint: Option<String>,

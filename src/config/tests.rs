@@ -358,7 +358,7 @@ fn zero_configuration_start_and_flags() {
 #[test]
 fn credentials_keys() {
     let text = "credentials:\n  source: cvm_role\n  role_arn: qcs::cam::uin/1:roleName/r\n  \
-                    role_session_name: exporter-1\n  duration: 2h\n  \
+                    role_session_name: exporter-1\n  duration: 2h\n  external_id: ext-1:a/b\n  \
                     metadata_endpoint: http://127.0.0.1:8080\n  sts_endpoint: https://sts.internal.tencentcloudapi.com/\n";
     let c = parse(text).unwrap();
     assert!(matches!(
@@ -371,6 +371,7 @@ fn credentials_keys() {
             arn: "qcs::cam::uin/1:roleName/r".into(),
             session_name: "exporter-1".into(),
             duration: Duration::from_secs(7200),
+            external_id: Some("ext-1:a/b".into()),
         })
     );
     assert_eq!(
@@ -386,6 +387,7 @@ fn credentials_keys() {
     let role = c.credentials.role.unwrap();
     assert_eq!(role.session_name, "cdb-rollback-exporter");
     assert_eq!(role.duration, Duration::from_secs(3600));
+    assert_eq!(role.external_id, None);
 }
 
 #[test]
@@ -411,6 +413,14 @@ fn bad_credentials_keys_are_named() {
         (
             "credentials:\n  role_arn: r\n  role_session_name: a b\n",
             "`a b`",
+        ),
+        (
+            "credentials:\n  role_arn: r\n  external_id: x\n",
+            "credentials.external_id: `x` must be 2 to 128",
+        ),
+        (
+            "credentials:\n  external_id: ext-1\n",
+            "credentials.role_arn: not set, but",
         ),
         (
             "credentials:\n  metadata_endpoint: nope\n",

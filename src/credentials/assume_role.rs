@@ -28,11 +28,14 @@ impl AssumeRole {
     }
 
     pub async fn assume(&self, base: &Credentials) -> Result<Fetched, FetchError> {
-        let body = json!({
+        let mut body = json!({
             "RoleArn": self.role.arn,
             "RoleSessionName": self.role.session_name,
             "DurationSeconds": self.role.duration.as_secs(),
         });
+        if let Some(id) = &self.role.external_id {
+            body["ExternalId"] = json!(id);
+        }
         self.sts.call("AssumeRole", &body, Some(base)).await
     }
 }

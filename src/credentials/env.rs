@@ -8,12 +8,25 @@ pub const ENV_SECRET_KEY: &str = "TENCENTCLOUD_SECRET_KEY";
 pub const ENV_SESSION_TOKEN: &str = "TENCENTCLOUD_SESSION_TOKEN";
 /// Terraform's name for the same token.
 pub const ENV_SECURITY_TOKEN: &str = "TENCENTCLOUD_SECURITY_TOKEN";
+/// tccli's name for it (`tccli/options_define.py`).
+pub const ENV_TOKEN: &str = "TENCENTCLOUD_TOKEN";
+/// The names of the session token, the first set winning: the generic name, then
+/// Terraform's, then tccli's, so that a setup that worked before tccli's name was read
+/// keeps the token it had.
+pub const TOKEN_NAMES: [&str; 3] = [ENV_SESSION_TOKEN, ENV_SECURITY_TOKEN, ENV_TOKEN];
 
-/// The session token, under either name.
+/// The session token under the first of [`TOKEN_NAMES`] that is set. Names set to another
+/// value are ignored, with a warning that names them (never their values).
 pub fn token(env: &Env) -> Option<Secret> {
-    env.get(ENV_SESSION_TOKEN)
-        .or_else(|| env.get(ENV_SECURITY_TOKEN))
-        .map(Secret::new)
+    let mut set = TOKEN_NAMES
+        .iter()
+        .filter_map(|&name| env.get(name).map(|v| (name, v)));
+    let (used, value) = set.next()?;
+    let ignored: Vec<&str> = set.filter(|(_, v)| v != &value).map(|(n, _)| n).collect();
+    if !ignored.is_empty() {
+        tracing::warn!(used, ignored = %ignored.join(", "), "several session token variables are set, to different values; using the first");
+    }
+    Some(Secret::new(value))
 }
 
 /// Both SecretId and key, or neither: half a pair is a mistake, not an absence.
@@ -50,7 +63,7 @@ mod tests {
     fn pairs_and_tokens() {
         let c = find(&env(&[(ENV_SECRET_ID, "AKID1"), (ENV_SECRET_KEY, "k")])).unwrap();
         assert_eq!((c.secret_id.as_str(), c.token), ("AKID1", None));
-        for name in [ENV_SESSION_TOKEN, ENV_SECURITY_TOKEN] {
+        for name in TOKEN_NAMES {
             let c = find(&env(&[
                 (ENV_SECRET_ID, "AKID1"),
                 (ENV_SECRET_KEY, "k"),
@@ -59,6 +72,15 @@ mod tests {
             .unwrap();
             assert_eq!(c.token.as_ref().map(Secret::expose), Some("tok"), "{name}");
         }
+        // When several are set, the first of TOKEN_NAMES wins.
+        let c = find(&env(&[
+            (ENV_SECRET_ID, "AKID1"),
+            (ENV_SECRET_KEY, "k"),
+            (ENV_TOKEN, "tccli-tok"),
+            (ENV_SECURITY_TOKEN, "terraform-tok"),
+        ]))
+        .unwrap();
+        assert_eq!(c.token.as_ref().map(Secret::expose), Some("terraform-tok"));
         assert!(
             matches!(find(&env(&[])), Err(Lack::Absent(why)) if why == "TENCENTCLOUD_SECRET_ID not set")
         );

@@ -8,11 +8,13 @@ pub mod cvm_role;
 pub mod env;
 mod error;
 pub mod handle;
+pub mod ini;
 pub mod oidc;
 pub mod profile;
 pub mod refresh;
 pub mod static_files;
 pub mod sts;
+pub mod tccli;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -98,11 +100,12 @@ pub const SOURCE_LABELS: [&str; 6] = [
 pub struct Env(BTreeMap<&'static str, Secret>);
 
 impl Env {
-    pub const NAMES: [&'static str; 10] = [
+    pub const NAMES: [&'static str; 11] = [
         env::ENV_SECRET_ID,
         env::ENV_SECRET_KEY,
         env::ENV_SESSION_TOKEN,
         env::ENV_SECURITY_TOKEN,
+        env::ENV_TOKEN,
         profile::ENV_CREDENTIALS_FILE,
         profile::ENV_HOME,
         oidc::ENV_ROLE_ARN,
@@ -154,6 +157,8 @@ pub struct RoleSpec {
     pub arn: String,
     pub session_name: String,
     pub duration: Duration,
+    /// Sent as `ExternalId`: required by roles whose trust policy names one.
+    pub external_id: Option<String>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -178,6 +183,8 @@ pub struct Spec {
     /// The region STS requests name (TKE_REGION wins for pod identity).
     pub region: String,
     pub env: Env,
+    /// The SDK's system-wide profile file: a field so that tests never read the machine's.
+    pub system_profile: PathBuf,
 }
 
 impl Spec {
@@ -193,6 +200,7 @@ impl Spec {
                 .unwrap_or_else(|e| unreachable!("static URL: {e}")),
             region: "ap-guangzhou".into(),
             env,
+            system_profile: PathBuf::from(profile::SYSTEM_FILE),
         }
     }
 }
@@ -259,7 +267,7 @@ impl Base {
 
     fn describe(&self) -> String {
         match self {
-            Base::Profile(p) => format!("profile [{}] of {}", p.section, p.path.display()),
+            Base::Profile(p) => p.describe(),
             Base::Oidc(o) => format!("oidc (role {})", o.role_arn()),
             Base::CvmRole(c) => format!("cvm_role (role {})", c.role()),
             other => other.kind().to_string(),
@@ -347,7 +355,7 @@ async fn find(kind: SourceKind, spec: &Spec) -> Result<(Base, Fetched), Lack> {
             Ok(lasting(Base::Env(creds.clone()), &creds))
         }
         SourceKind::Profile => {
-            let found = profile::find(&spec.env, spec.profile.as_deref())?;
+            let found = profile::find(&spec.env, &spec.system_profile, spec.profile.as_deref())?;
             let creds = found.creds.clone();
             Ok(lasting(Base::Profile(found), &creds))
         }
@@ -420,7 +428,9 @@ mod tests {
             oidc::ENV_TOKEN_FILE => Some("/nonexistent/token".into()),
             _ => None,
         });
-        let err = resolve(&Spec::chain(env)).await.unwrap_err().to_string();
+        let mut spec = Spec::chain(env);
+        spec.system_profile = PathBuf::from("/nonexistent/tencentcloud/credentials");
+        let err = resolve(&spec).await.unwrap_err().to_string();
         assert!(
             err.contains("credentials from oidc") && err.contains("/nonexistent/token"),
             "{err}"

@@ -1,159 +1,125 @@
-//! The profile file of Tencent's tools: INI, `[section]` per profile, keys `secret_id`,
-//! `secret_key` and optional `token`. Read with a small reader of its own: the format
-//! needs no more, and its errors name the file and line without echoing a value.
+//! The profile files of Tencent's tools, first found first used:
+//! `TENCENTCLOUD_CREDENTIALS_FILE` alone when it is set; else the Python SDK's
+//! `~/.tencentcloud/credentials` then `/etc/tencentcloud/credentials` (INI, `[section]` per
+//! profile, keys `secret_id`, `secret_key`, optional `token`), then tccli's
+//! `~/.tccli/<profile>.credential`.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::{Credentials, Secret};
-use super::{Env, Lack};
+use super::{Env, Lack, ini, tccli};
 
 pub const ENV_CREDENTIALS_FILE: &str = "TENCENTCLOUD_CREDENTIALS_FILE";
 pub const ENV_HOME: &str = "HOME";
 pub const DEFAULT_PROFILE: &str = "default";
+/// The SDK's system-wide file; [`super::Spec::system_profile`] holds it, for tests.
+pub const SYSTEM_FILE: &str = "/etc/tencentcloud/credentials";
 
-/// Sections, each a map of keys to values.
-pub type Ini = BTreeMap<String, BTreeMap<String, String>>;
+/// How a profile file is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Ini,
+    Tccli,
+}
 
 /// The profile that was read.
 #[derive(Debug)]
 pub struct Found {
     pub path: PathBuf,
     pub section: String,
+    pub format: Format,
     pub creds: Credentials,
 }
 
-/// A line of the profile file that is not INI; the line is named, never quoted.
-#[derive(Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{} line {line}: {problem}", path.display())]
-pub struct IniError {
-    pub path: PathBuf,
-    pub line: usize,
-    pub problem: &'static str,
-}
-
-/// Parses INI text; `path` is only for the errors. Values are never quoted back.
-pub fn parse_ini(text: &str, path: &Path) -> Result<Ini, IniError> {
-    let mut ini = Ini::new();
-    let mut section: Option<String> = None;
-    for (i, line) in text.lines().enumerate() {
-        let at = |problem| IniError {
-            path: path.to_path_buf(),
-            line: i + 1,
-            problem,
-        };
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || line.starts_with(';') {
-            continue;
+impl Found {
+    /// For the log and the landing page.
+    pub fn describe(&self) -> String {
+        match self.format {
+            Format::Ini => format!("profile [{}] of {}", self.section, self.path.display()),
+            Format::Tccli => format!("tccli profile {} ({})", self.section, self.path.display()),
         }
-        if let Some(rest) = line.strip_prefix('[') {
-            let name = rest
-                .strip_suffix(']')
-                .map(str::trim)
-                .filter(|n| !n.is_empty())
-                .ok_or_else(|| at("a section header must read [name]"))?;
-            ini.entry(name.to_string()).or_default();
-            section = Some(name.to_string());
-            continue;
-        }
-        let Some((key, value)) = line.split_once('=') else {
-            return Err(at("expected `key = value` or [section]"));
-        };
-        let Some(name) = &section else {
-            return Err(at("a key before the first [section]"));
-        };
-        let key = key.trim();
-        if key.is_empty() {
-            return Err(at("a value without a key"));
-        }
-        ini.entry(name.clone())
-            .or_default()
-            .insert(key.to_string(), value.trim().to_string());
     }
-    Ok(ini)
 }
 
-/// The file: TENCENTCLOUD_CREDENTIALS_FILE (which must exist), else ~/.tencentcloud/credentials.
-fn path(env: &Env) -> Result<(PathBuf, bool), Lack> {
+/// Where to look, in order, and whether a missing file is an error.
+fn candidates(env: &Env, system: &Path, section: &str) -> (Vec<(PathBuf, Format)>, bool) {
     if let Some(p) = env.get(ENV_CREDENTIALS_FILE) {
-        return Ok((PathBuf::from(p), true));
+        return (vec![(PathBuf::from(p), Format::Ini)], true);
     }
-    match env.get(ENV_HOME) {
-        Some(home) => Ok((Path::new(home).join(".tencentcloud/credentials"), false)),
-        None => Err(Lack::Absent(format!(
-            "neither {ENV_CREDENTIALS_FILE} nor HOME is set"
-        ))),
+    let home = env.get(ENV_HOME).map(Path::new);
+    let mut files = Vec::with_capacity(3);
+    if let Some(home) = home {
+        files.push((home.join(".tencentcloud/credentials"), Format::Ini));
     }
+    files.push((system.to_path_buf(), Format::Ini));
+    if let Some(home) = home {
+        let tccli = home.join(".tccli").join(format!("{section}.credential"));
+        files.push((tccli, Format::Tccli));
+    }
+    (files, false)
 }
 
-/// The profile's credentials. A missing file or `[default]` section is an absence; a
-/// file or profile asked for by name that is not there, or a bad file, is an error.
-pub fn find(env: &Env, profile: Option<&str>) -> Result<Found, Lack> {
-    let (path, named) = path(env)?;
-    let text = match std::fs::read_to_string(&path) {
+/// The profile's credentials from the first file that has it. No file, or none with a
+/// `[default]` profile, is an absence; a profile asked for by name that no file has, a
+/// file named by `TENCENTCLOUD_CREDENTIALS_FILE` that is missing, or a bad file is an error.
+pub fn find(env: &Env, system: &Path, profile: Option<&str>) -> Result<Found, Lack> {
+    let section = profile.unwrap_or(DEFAULT_PROFILE);
+    let (files, named) = candidates(env, system, section);
+    let mut absent = Vec::with_capacity(files.len() + 1);
+    if !named && env.get(ENV_HOME).is_none() {
+        absent.push(format!("neither {ENV_CREDENTIALS_FILE} nor HOME is set"));
+    }
+    for (path, format) in files {
+        let creds = match format {
+            Format::Ini => from_ini(&path, section, named),
+            Format::Tccli => tccli::read(&path),
+        };
+        match creds {
+            Ok(creds) => {
+                return Ok(Found {
+                    path,
+                    section: section.to_string(),
+                    format,
+                    creds,
+                });
+            }
+            Err(Lack::Absent(why)) => absent.push(why),
+            Err(other) => return Err(other),
+        }
+    }
+    let why = absent.join(", ");
+    Err(match profile {
+        Some(_) => Lack::Misconfigured(format!("credentials.profile: no [{section}] in: {why}")),
+        None => Lack::Absent(why),
+    })
+}
+
+/// One INI file's profile; a missing file (unless `named`) or section is an absence.
+fn from_ini(path: &Path, section: &str, named: bool) -> Result<Credentials, Lack> {
+    let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => {
             return Err(Lack::Absent(format!("{} not found", path.display())));
         }
         Err(e) => {
-            return Err(Lack::Misconfigured(format!(
-                "cannot read {}: {e}",
-                path.display()
-            )));
+            let why = format!("cannot read {}: {e}", path.display());
+            return Err(Lack::Misconfigured(why));
         }
     };
-    let ini = parse_ini(&text, &path).map_err(|e| Lack::Misconfigured(e.to_string()))?;
-    let section = profile.unwrap_or(DEFAULT_PROFILE);
+    let ini = ini::parse(&text, path).map_err(|e| Lack::Misconfigured(e.to_string()))?;
     let Some(keys) = ini.get(section) else {
         let why = format!("{} has no [{section}] profile", path.display());
-        return Err(match profile {
-            Some(_) => Lack::Misconfigured(format!("credentials.profile: {why}")),
-            None => Lack::Absent(why),
-        });
+        return Err(Lack::Absent(why));
     };
+    let value = |key: &str| keys.get(key).map(|v| v.trim()).filter(|v| !v.is_empty());
     let get = |key: &str| {
-        keys.get(key).filter(|v| !v.is_empty()).ok_or_else(|| {
+        value(key).ok_or_else(|| {
             Lack::Misconfigured(format!("{} [{section}]: {key} is missing", path.display()))
         })
     };
-    let creds = Credentials {
-        secret_id: get("secret_id")?.clone(),
-        secret_key: Secret::new(get("secret_key")?.as_str()),
-        token: keys
-            .get("token")
-            .filter(|t| !t.is_empty())
-            .map(|t| Secret::new(t.as_str())),
-    };
-    Ok(Found {
-        path,
-        section: section.to_string(),
-        creds,
+    Ok(Credentials {
+        secret_id: get("secret_id")?.to_string(),
+        secret_key: Secret::new(get("secret_key")?),
+        token: value("token").map(Secret::new),
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_sections_and_names_file_and_line() {
-        let p = Path::new("/h/.tencentcloud/credentials");
-        let ini = parse_ini(
-            "# comment\n[default]\nsecret_id = AKID1\nsecret_key=k1\n\n; other\n[ci]\nsecret_id=AKID2\n",
-            p,
-        )
-        .unwrap();
-        assert_eq!(ini["default"]["secret_key"], "k1");
-        assert_eq!(ini["ci"]["secret_id"], "AKID2");
-        for (text, line) in [
-            ("[default\nsecret_id=a\n", 1),
-            ("[default]\nsecret_key super-secret\n", 2),
-            ("secret_key=super-secret\n", 1),
-            ("[a]\n= super-secret\n", 2),
-        ] {
-            let err = parse_ini(text, p).unwrap_err();
-            assert_eq!((err.path.as_path(), err.line), (p, line), "{err}");
-            assert!(!err.to_string().contains("super-secret"), "{err}");
-        }
-    }
 }

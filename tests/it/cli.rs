@@ -14,12 +14,15 @@ fn write(name: &str, text: &str) -> std::path::PathBuf {
 
 #[test]
 fn without_config_it_says_how_to_start() {
-    // No credentials anywhere: an empty HOME, a metadata server that refuses at once.
-    let home = write("unused", "").with_file_name("empty-home");
+    // No credentials anywhere: an empty HOME, an empty profile file named (so that the
+    // machine's /etc/tencentcloud/credentials is not read), a metadata server that refuses.
+    let empty = write("empty.ini", "");
+    let home = empty.with_file_name("empty-home");
     std::fs::create_dir_all(&home).unwrap();
     let out = Command::new(BIN)
         .env_clear()
         .env("HOME", &home)
+        .env("TENCENTCLOUD_CREDENTIALS_FILE", &empty)
         .arg("--credentials.metadata-endpoint=http://127.0.0.1:1")
         .output()
         .unwrap();

@@ -204,6 +204,23 @@ fn dashboards_and_rules_use_only_recording_rules_that_are_defined() {
     assert_eq!(defined, ["cdb_rollback:a".to_string()].into());
 }
 
+/// The design notes under `docs/` name metrics too: a renamed family must not leave them
+/// naming one the exporter no longer writes.
+#[test]
+fn docs_name_only_exposed_metrics() {
+    let exposed = exposed();
+    let docs = files("docs", "md");
+    assert!(docs.iter().any(|p| !used_in(p).is_empty()));
+    for path in &docs {
+        let unknown: Vec<_> = used_in(path).difference(&exposed).cloned().collect();
+        assert!(
+            unknown.is_empty(),
+            "{} names metrics the exporter does not expose: {unknown:?}",
+            path.display()
+        );
+    }
+}
+
 #[test]
 fn the_scanner_catches_a_renamed_metric() {
     let dir = std::env::temp_dir().join(format!("cdb-contract-{}", std::process::id()));

@@ -1,7 +1,8 @@
 //! A fake STS on 127.0.0.1. `AssumeRole` must carry a valid TC3 signature (checked by
 //! [`super::tc3_check`]) by credentials in `base`; `AssumeRoleWithWebIdentity` must be
 //! unsigned (`Authorization: SKIP`) and carry the expected web identity token. Both issue
-//! temporary credentials into `issued`.
+//! temporary credentials into `issued`. With `external_id` set, `AssumeRole` must carry
+//! it, as a role whose trust policy names one requires.
 
 use std::sync::{Arc, Mutex};
 
@@ -34,6 +35,8 @@ pub struct StsState {
     pub lifetime: i64,
     /// Web identity tokens accepted.
     pub web_tokens: Vec<String>,
+    /// The `ExternalId` the role's trust policy requires, if any.
+    pub external_id: Option<String>,
     pub calls: Vec<StsCall>,
 }
 
@@ -49,6 +52,7 @@ impl FakeSts {
             issued,
             lifetime,
             web_tokens: Vec::new(),
+            external_id: None,
             calls: Vec::new(),
         }));
         let app = Router::new()
@@ -81,6 +85,11 @@ fn check(
         "AssumeRole" => {
             if v["RoleArn"] != ROLE_ARN || !v["RoleSessionName"].is_string() {
                 return Err(format!("bad AssumeRole parameters {v}"));
+            }
+            if let Some(id) = &s.external_id {
+                if v["ExternalId"] != id.as_str() {
+                    return Err(format!("the role requires ExternalId {id}"));
+                }
             }
             verify(h, body, "sts", &s.base).map(Some)
         }

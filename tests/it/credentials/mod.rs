@@ -1,12 +1,14 @@
-//! Credentials as Tencent Cloud users have them: the chain and its order, temporary
-//! credentials refreshed without a failed poll, rotation, and a start with none.
+//! Credentials as Tencent Cloud users have them: temporary credentials refreshed without a
+//! failed poll, roles assumed, rotation; `sources` has the chain, its files and a start
+//! with none.
+
+mod sources;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cdb_rollback_exporter::config::Config;
-use cdb_rollback_exporter::credentials::{self, Lack, ResolveError, SourceKind};
+use cdb_rollback_exporter::credentials;
 
 use crate::support::Daemon;
 use crate::support::fake_cdb_v3_min::FakeCdb;
@@ -14,19 +16,24 @@ use crate::support::fake_metadata::FakeMetadata;
 use crate::support::fake_sts::{FakeSts, PROVIDER_ID, ROLE_ARN};
 use crate::support::tc3_check::Keyring;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cdb-rollback-exporter");
-
 fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("cdb-creds-{}-{name}", std::process::id()));
+    let dir = temp_root().join(name);
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
 
-/// A config whose environment is exactly `env`: the process's is never read or changed.
+/// A config whose environment is exactly `env`: the process's is never read or changed,
+/// and neither is the machine's /etc/tencentcloud/credentials.
 fn config(yaml: &str, env: &[(&str, String)]) -> Config {
     let lookup = |name: &str| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-    Config::parse(yaml, Path::new("creds.yml"), &lookup).unwrap()
+    let mut c = Config::parse(yaml, Path::new("creds.yml"), &lookup).unwrap();
+    c.credentials.system_profile = temp_root().join("no-etc/tencentcloud/credentials");
+    c
+}
+
+fn temp_root() -> PathBuf {
+    std::env::temp_dir().join(format!("cdb-creds-{}", std::process::id()))
 }
 
 /// Polls the fake CDB every 300 ms; credentials from the chain and the given endpoints.
@@ -295,81 +302,37 @@ async fn assume_role_is_signed_with_the_base_credentials() {
 }
 
 #[tokio::test]
-async fn the_profile_file_is_read() {
-    let home = temp_dir("profile");
-    std::fs::create_dir_all(home.join(".tencentcloud")).unwrap();
-    std::fs::write(
-        home.join(".tencentcloud/credentials"),
-        "[default]\nsecret_id = AKIDdefault\nsecret_key = default-key\n\n[ci]\nsecret_id=AKIDci\nsecret_key=ci-key\ntoken=ci-token\n",
-    )
-    .unwrap();
-    let env = [("HOME", home.display().to_string())];
-    let r = credentials::resolve(&config("api:\n  region: ap-guangzhou\n", &env).credentials)
-        .await
-        .unwrap();
-    assert_eq!(r.first.creds.secret_id, "AKIDdefault");
-    assert!(
-        r.provider.describe().starts_with("profile [default]"),
-        "{}",
-        r.provider.describe()
-    );
-    let r = credentials::resolve(&config("credentials:\n  profile: ci\n", &env).credentials)
-        .await
-        .unwrap();
-    assert_eq!(r.first.creds.secret_id, "AKIDci");
-    assert_eq!(r.first.creds.token.unwrap().expose(), "ci-token");
-    let err = credentials::resolve(&config("credentials:\n  profile: prod\n", &env).credentials)
-        .await
-        .unwrap_err()
-        .to_string();
-    assert!(
-        err.contains("credentials.profile") && err.contains("[prod]"),
-        "{err}"
-    );
-    // TENCENTCLOUD_CREDENTIALS_FILE wins; a bad line is named, its value is not shown.
-    let other = home.join("other.ini");
-    std::fs::write(
-        &other,
-        "[default]\nsecret_id=AKIDx\nsecret_key: leaked-key\n",
-    )
-    .unwrap();
+async fn a_role_whose_trust_policy_names_an_external_id_is_assumed_with_it() {
+    let base = Keyring::default();
+    base.insert("AKIDbase", "base-key", None, None);
+    let sts = FakeSts::start(base, Keyring::default(), 3600).await;
+    sts.state.lock().unwrap().external_id = Some("partner-42:prod/cdb".into());
     let env = [
-        ("HOME", home.display().to_string()),
-        ("TENCENTCLOUD_CREDENTIALS_FILE", other.display().to_string()),
+        ("TENCENTCLOUD_SECRET_ID", "AKIDbase".to_string()),
+        ("TENCENTCLOUD_SECRET_KEY", "base-key".to_string()),
     ];
-    let err = credentials::resolve(&config("api:\n  region: ap-guangzhou\n", &env).credentials)
+    let yaml = |extra: &str| {
+        let endpoint = &sts.endpoint;
+        format!("credentials:\n  role_arn: {ROLE_ARN}\n  sts_endpoint: {endpoint}\n{extra}")
+    };
+    // Without it, the role cannot be assumed, and the start says why.
+    let err = credentials::resolve(&config(&yaml(""), &env).credentials)
         .await
         .unwrap_err()
         .to_string();
     assert!(
-        err.contains(&format!("{} line 3", other.display())),
+        err.contains("AssumeRole") && err.contains("ExternalId"),
         "{err}"
     );
-    assert!(!err.contains("leaked-key"), "{err}");
-}
-
-#[tokio::test]
-async fn environment_tokens_are_sent_under_either_name() {
-    for name in ["TENCENTCLOUD_SESSION_TOKEN", "TENCENTCLOUD_SECURITY_TOKEN"] {
-        let keys = Keyring::default();
-        keys.insert("AKIDenv", "env-key", Some("env-token"), None);
-        let cdb = FakeCdb::start(keys).await;
-        let env = [
-            ("TENCENTCLOUD_SECRET_ID", "AKIDenv".to_string()),
-            ("TENCENTCLOUD_SECRET_KEY", "env-key".to_string()),
-            (name, "env-token".to_string()),
-        ];
-        let yaml = daemon_yaml(&cdb, "http://127.0.0.1:1", "http://127.0.0.1:1/", "");
-        let d = Daemon::start(config(&yaml, &env)).await;
-        wait_for(Duration::from_secs(10), "a request", || {
-            !cdb.seen().is_empty()
-        })
-        .await;
-        let seen = &cdb.seen()[0];
-        assert_eq!(seen.token.as_deref(), Some("env-token"), "{name}");
-        assert_eq!(seen.refused, None, "{name}");
-        d.stop().await;
-    }
+    assert_eq!(sts.calls()[0].body.get("ExternalId"), None);
+    let with = yaml("  external_id: partner-42:prod/cdb\n");
+    let r = credentials::resolve(&config(&with, &env).credentials)
+        .await
+        .unwrap();
+    assert_eq!(r.first.creds.secret_id, "AKIDrole1");
+    let call = &sts.calls()[1];
+    assert_eq!(call.body["ExternalId"], "partner-42:prod/cdb", "{call:?}");
+    assert_eq!(call.signed_by.as_deref(), Some("AKIDbase"), "{call:?}");
 }
 
 #[tokio::test]
@@ -428,146 +391,4 @@ async fn a_rotated_key_file_is_used_without_restart() {
         e.text
     );
     d.stop().await;
-}
-
-#[tokio::test]
-async fn the_chain_tries_env_then_profile_then_oidc_then_cvm_role() {
-    let issued = Keyring::default();
-    let meta = FakeMetadata::start(issued.clone(), 3600).await;
-    let sts = FakeSts::start(Keyring::default(), issued, 3600).await;
-    sts.state.lock().unwrap().web_tokens = vec!["web-token".into()];
-    let home = temp_dir("chain");
-    std::fs::create_dir_all(home.join(".tencentcloud")).unwrap();
-    std::fs::write(
-        home.join(".tencentcloud/credentials"),
-        "[default]\nsecret_id=AKIDprofile\nsecret_key=k\n",
-    )
-    .unwrap();
-    std::fs::write(home.join("token"), "web-token").unwrap();
-    let mut env = vec![
-        ("TENCENTCLOUD_SECRET_ID", "AKIDenv".to_string()),
-        ("TENCENTCLOUD_SECRET_KEY", "k".to_string()),
-        ("HOME", home.display().to_string()),
-        ("TKE_ROLE_ARN", ROLE_ARN.to_string()),
-        ("TKE_PROVIDER_ID", PROVIDER_ID.to_string()),
-        (
-            "TKE_WEB_IDENTITY_TOKEN_FILE",
-            home.join("token").display().to_string(),
-        ),
-    ];
-    let yaml = format!(
-        "credentials:\n  metadata_endpoint: {}\n  sts_endpoint: {}\n",
-        meta.endpoint, sts.endpoint
-    );
-    for (expected, drop) in [
-        (
-            "env",
-            &["TENCENTCLOUD_SECRET_ID", "TENCENTCLOUD_SECRET_KEY"][..],
-        ),
-        ("profile", &["HOME"][..]),
-        (
-            "oidc",
-            &[
-                "TKE_ROLE_ARN",
-                "TKE_PROVIDER_ID",
-                "TKE_WEB_IDENTITY_TOKEN_FILE",
-            ][..],
-        ),
-        ("cvm_role", &[][..]),
-    ] {
-        let r = credentials::resolve(&config(&yaml, &env).credentials)
-            .await
-            .unwrap();
-        assert_eq!(r.provider.label(), expected);
-        env.retain(|(k, _)| !drop.contains(k));
-    }
-    // With every source gone, each says what it lacked.
-    let closed = "credentials:\n  metadata_endpoint: http://127.0.0.1:1\n";
-    let err = credentials::resolve(&config(closed, &[]).credentials)
-        .await
-        .unwrap_err();
-    let ResolveError::NotFound { tried } = &err else {
-        panic!("{err}")
-    };
-    let kinds: Vec<SourceKind> = tried.iter().map(|(k, _)| *k).collect();
-    assert_eq!(kinds, SourceKind::CHAIN, "{err}");
-    let why = err.to_string();
-    for part in [
-        "env: TENCENTCLOUD_SECRET_ID not set",
-        "profile: neither TENCENTCLOUD_CREDENTIALS_FILE nor HOME is set",
-        "oidc: TKE_ROLE_ARN not set",
-        "cvm_role: metadata server http://127.0.0.1:1/ is not reachable",
-    ] {
-        assert!(why.contains(part), "{part}: {why}");
-    }
-    // A half-set pod identity stops the chain rather than fall back to the node's role.
-    let half = [("TKE_ROLE_ARN", ROLE_ARN.to_string())];
-    let err = credentials::resolve(&config(&yaml, &half).credentials)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(&err, ResolveError::Failed { kind: SourceKind::Oidc, lack: Lack::Misconfigured(m), .. }
-            if m.contains("TKE_PROVIDER_ID")),
-        "{err}"
-    );
-}
-
-fn run_without_credentials(args: &[String], home: &Path) -> (Option<i32>, Duration, String) {
-    let started = Instant::now();
-    let out = Command::new(BIN)
-        .env_clear()
-        .env("HOME", home)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code(),
-        started.elapsed(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
-#[test]
-fn without_any_source_it_names_each_and_exits_1_within_15_s() {
-    let home = temp_dir("none");
-    let (_silent, port) = silent_port();
-    let metadata = format!("http://127.0.0.1:{port}");
-    let reasons = [
-        "env: TENCENTCLOUD_SECRET_ID not set".to_string(),
-        format!(
-            "profile: {}/.tencentcloud/credentials not found",
-            home.display()
-        ),
-        "oidc: TKE_ROLE_ARN not set".to_string(),
-        format!("cvm_role: metadata server {metadata}/ did not answer within 1s"),
-    ];
-    let args = [
-        format!("--credentials.metadata-endpoint={metadata}"),
-        "--web.listen-address=127.0.0.1:0".into(),
-    ];
-    let (code, took, err) = run_without_credentials(&args, &home);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(took < Duration::from_secs(15), "{took:?}");
-    assert!(
-        err.contains("--demo") && err.contains("--config.file"),
-        "{err}"
-    );
-    for r in &reasons {
-        assert!(err.contains(r.as_str()), "{r}: {err}");
-    }
-    // With a config file: the same reasons, as an error rather than a how-to.
-    let file = home.join("c.yml");
-    std::fs::write(
-        &file,
-        format!("credentials:\n  metadata_endpoint: {metadata}\n"),
-    )
-    .unwrap();
-    let args = [format!("--config.file={}", file.display())];
-    let (code, took, err) = run_without_credentials(&args, &home);
-    assert_eq!(code, Some(1), "{err}");
-    assert!(took < Duration::from_secs(15), "{took:?}");
-    assert!(!err.contains("--demo"), "{err}");
-    for r in &reasons {
-        assert!(err.contains(r.as_str()), "{r}: {err}");
-    }
 }
