@@ -176,3 +176,62 @@ async fn a_reload_that_removes_an_account_leaves_the_other_untouched() {
     assert!(kept < BUDGET, "prod's poller was restarted: budget {kept}");
     daemon.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_changes_one_accounts_key_re_credentials_only_that_account() {
+    let (api, path, daemon) = two_accounts("rekey").await;
+    api.add(
+        "AKIDstaging2",
+        "key-of-staging2",
+        vec![(500, "SUCCEED", "cdb-s1"), (202, "RUNNING", "cdb-s2")],
+    );
+    daemon
+        .scrape_until(Duration::from_secs(5), "both accounts' jobs", |e| {
+            status(e, "prod", "101").is_some() && status(e, "staging", "202").is_some()
+        })
+        .await;
+    api.with("AKIDprod", |a| a.throttled = true);
+    let before = daemon
+        .scrape_until(Duration::from_secs(5), "prod's budget cut", |e| {
+            budget(e, "prod").is_some_and(|b| b < BUDGET)
+        })
+        .await;
+    let dir = path.parent().unwrap().to_path_buf();
+    let accounts = [("prod", "AKIDprod"), ("staging2", "AKIDstaging2")];
+    let text = yaml(&api.endpoint, &dir, &accounts).replace("name: staging2", "name: staging");
+    let jobs = "jobs:\n  - id: 500\n    account: staging\n    labels: { team: stage }\n";
+    std::fs::write(&path, text + jobs).unwrap();
+    let reloaded = daemon.post("/-/reload").await;
+    assert_eq!(reloaded.status(), 200, "{}", reloaded.text().await.unwrap());
+    let second = Duration::from_secs(1);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(3 * 3);
+    while !(api.recent("AKIDstaging2", second) > 0 && api.recent("AKIDstaging", second) == 0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "staging still signs with its old key"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = daemon.scrape().await;
+    assert_eq!(
+        series_of(&after, "staging"),
+        series_of(&before, "staging"),
+        "staging kept its jobs"
+    );
+    let kept = budget(&after, "prod").unwrap();
+    assert!(kept < BUDGET, "prod's poller was restarted: budget {kept}");
+
+    // Leaving accounts: for a top-level credentials section needs a restart.
+    std::fs::write(&path, format!("api:\n  endpoint: {}\n", api.endpoint)).unwrap();
+    let refused = daemon.post("/-/reload").await;
+    assert_eq!(refused.status(), 500);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("restart the exporter")
+    );
+    assert!(status(&daemon.scrape().await, "staging", "202").is_some());
+    daemon.stop().await;
+}
