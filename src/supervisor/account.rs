@@ -39,6 +39,16 @@ fn found(account: &str, creds: &Resolved, metrics: &Metrics) {
     metrics.prepare_credentials_of(account, creds.provider.label());
 }
 
+/// The span an account's poller logs in: none without `accounts:`, so that the logs of a
+/// single account read as before.
+fn span(account: &str) -> tracing::Span {
+    if account.is_empty() {
+        tracing::Span::none()
+    } else {
+        tracing::info_span!("account", account)
+    }
+}
+
 impl Account {
     /// Starts polling for the account of `config` (one of [`Config::per_account`]).
     pub(super) fn start(
@@ -57,12 +67,15 @@ impl Account {
         metrics.prepare_of(&name, actions, &config.client.regions);
         let handle = CredentialsHandle::new(creds.first.creds.clone());
         let store = root.account(&name);
-        let poller = scheduler::start(
-            &config,
-            Arc::clone(&store),
-            handle.clone(),
-            recorder.clone(),
-        )?;
+        let start = || {
+            scheduler::start(
+                &config,
+                Arc::clone(&store),
+                handle.clone(),
+                recorder.clone(),
+            )
+        };
+        let poller = span(&name).in_scope(start)?;
         let mut account = Account {
             config,
             handle,
@@ -119,9 +132,12 @@ impl Account {
     pub(super) fn repoll(&mut self, config: Config) -> Result<(usize, usize), BuildError> {
         self.poller.stop();
         let (kept, dropped) = scheduler::reconcile(&self.store, &config);
-        let recorder = self.recorder.clone();
+        let span = span(self.name());
+        let (handle, recorder) = (self.handle.clone(), self.recorder.clone());
+        let start =
+            |c: &Config, store| scheduler::start(c, store, handle.clone(), recorder.clone());
         let store = Arc::clone(&self.store);
-        match scheduler::start(&config, store, self.handle.clone(), recorder.clone()) {
+        match span.in_scope(|| start(&config, store)) {
             Ok(poller) => {
                 self.poller = poller;
                 self.config = config;
@@ -129,7 +145,7 @@ impl Account {
             }
             Err(e) => {
                 let store = Arc::clone(&self.store);
-                match scheduler::start(&self.config, store, self.handle.clone(), recorder) {
+                match span.in_scope(|| start(&self.config, store)) {
                     Ok(poller) => self.poller = poller,
                     Err(e2) => tracing::error!(account = self.name(), error = %e2,
                         "cannot start the previous poller again; nothing polls until a reload succeeds"),

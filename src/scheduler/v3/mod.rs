@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use crate::api::v3::{Client, PAGE_LIMIT, TaskQuery};
 use crate::api::{ApiError, Priority};
@@ -66,8 +67,12 @@ impl Poller {
             this.store.add_discovery_source(region, None);
             let (a, b) = (Arc::clone(&this), Arc::clone(&this));
             let (r1, r2) = (region.clone(), region.clone());
-            loops.push(tokio::spawn(async move { a.listing_loop(r1).await }));
-            loops.push(tokio::spawn(async move { b.detail_loop(r2).await }));
+            // In the caller's span: an account's, with `accounts:`, so its logs name it.
+            let listing = async move { a.listing_loop(r1).await }.in_current_span();
+            loops.push(tokio::spawn(listing));
+            loops.push(tokio::spawn(
+                async move { b.detail_loop(r2).await }.in_current_span(),
+            ));
         }
         *lock(&this.loops) = loops;
         this
