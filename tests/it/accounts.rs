@@ -139,21 +139,26 @@ async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other()
     daemon.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_reload_that_removes_an_account_leaves_the_other_untouched() {
-    let (api, path, daemon) = two_accounts("reload").await;
+/// Once both accounts' jobs show, throttles prod until its budget is cut: a restart of
+/// its poller would then show, as the budget would be reset.
+async fn prod_throttled(api: &FakeAccounts, daemon: &Daemon) -> Exposition {
     daemon
         .scrape_until(Duration::from_secs(5), "both accounts' jobs", |e| {
             status(e, "prod", "101").is_some() && status(e, "staging", "202").is_some()
         })
         .await;
-    // prod throttled: its budget is cut, and a restart of its poller would reset it.
     api.with("AKIDprod", |a| a.throttled = true);
-    let before = daemon
+    daemon
         .scrape_until(Duration::from_secs(5), "prod's budget cut", |e| {
             budget(e, "prod").is_some_and(|b| b < BUDGET)
         })
-        .await;
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_removes_an_account_leaves_the_other_untouched() {
+    let (api, path, daemon) = two_accounts("reload").await;
+    let before = prod_throttled(&api, &daemon).await;
     let requests = |e: &Exposition| {
         let found = e.find("cdb_rollback_api_requests_total", &[("account", "prod")]);
         found.iter().map(|s| s.value).sum::<f64>()
@@ -185,17 +190,7 @@ async fn a_reload_that_changes_one_accounts_key_re_credentials_only_that_account
         "key-of-staging2",
         vec![(500, "SUCCEED", "cdb-s1"), (202, "RUNNING", "cdb-s2")],
     );
-    daemon
-        .scrape_until(Duration::from_secs(5), "both accounts' jobs", |e| {
-            status(e, "prod", "101").is_some() && status(e, "staging", "202").is_some()
-        })
-        .await;
-    api.with("AKIDprod", |a| a.throttled = true);
-    let before = daemon
-        .scrape_until(Duration::from_secs(5), "prod's budget cut", |e| {
-            budget(e, "prod").is_some_and(|b| b < BUDGET)
-        })
-        .await;
+    let before = prod_throttled(&api, &daemon).await;
     let dir = path.parent().unwrap().to_path_buf();
     let accounts = [("prod", "AKIDprod"), ("staging2", "AKIDstaging2")];
     let text = yaml(&api.endpoint, &dir, &accounts).replace("name: staging2", "name: staging");
