@@ -2,6 +2,10 @@
 //! polling goes on, plain and gzip, and the throughput of repeated scrapes next to a static
 //! server (nginx if installed, else python3 -m http.server) serving the same bytes from
 //! files. Runs a small answering API on 127.0.0.1; prints its figures.
+//!
+//! `SCALE_BASELINE=/path/to/cdb-rollback-exporter` measures another build (say the
+//! previous commit's) the same way first, and prints the two side by side. The run fails
+//! when this build's resident memory is over [`RSS_TARGET_MIB`].
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -11,6 +15,8 @@ use axum::extract::Query;
 use axum::routing::get;
 
 const JOBS: u64 = 10_000;
+/// The most resident memory the daemon may use with JOBS jobs.
+const RSS_TARGET_MIB: f64 = 80.0;
 
 async fn answer(Query(q): Query<HashMap<String, String>>) -> String {
     let id = q.get("jobId").cloned().unwrap_or_default();
@@ -29,11 +35,12 @@ async fn answer(Query(q): Query<HashMap<String, String>>) -> String {
     )
 }
 
-fn rss_mib(pid: u32) -> f64 {
+/// A memory figure of /proc/PID/status in MiB: `VmRSS:` now, `VmHWM:` at its peak.
+fn memory_mib(pid: u32, field: &str) -> f64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let kb: f64 = status
         .lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(field))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0.0);
@@ -161,23 +168,96 @@ impl StaticServer {
     }
 }
 
-/// Repeated scrapes of the exporter next to static servers serving the same bytes.
-async fn compare_with_static(
-    http: &reqwest::Client,
-    url: &str,
+/// What one build of the exporter did in one run.
+struct Figures {
+    rss: f64,
+    peak: f64,
+    /// Requests and MB per second of repeated scrapes: plain, then gzip.
+    rates: [(f64, f64); 2],
+}
+
+/// The bench's run of one build: started, scraped, measured, stopped.
+async fn measure(
+    binary: &std::path::Path,
+    api_addr: std::net::SocketAddr,
+    interval: &str,
     dir: &std::path::Path,
-    bodies: &[bytes::Bytes],
-) {
+) -> (Figures, Vec<bytes::Bytes>) {
+    std::fs::create_dir_all(dir).unwrap();
+    let (mut daemon, base) = start_exporter(binary, dir, api_addr, interval);
+    let http = reqwest::Client::new();
+    wait_ready(&http, &mut daemon, &base).await;
+    // Scrape while the polls go on.
+    let url = format!("{base}/metrics");
+    let mut bodies = Vec::new();
+    for encoding in ["identity", "gzip"] {
+        let (times, body) = latencies(&http, &url, encoding).await;
+        println!(
+            "scrape of {JOBS} jobs over HTTP, {encoding} ({:.1} MB): min {:.1} ms, median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+            body.len() as f64 / 1e6,
+            times[0],
+            times[times.len() / 2],
+            times[times.len() * 9 / 10],
+            times[times.len() - 1]
+        );
+        bodies.push(body);
+    }
+    let tracked = format!("\ncdb_rollback_tracked_jobs {JOBS}\n");
+    assert!(
+        String::from_utf8_lossy(&bodies[0]).contains(&tracked),
+        "the exporter does not track the {JOBS} jobs; see {}",
+        dir.join("exporter.log").display()
+    );
+    let mut rates = [(0.0, 0.0); 2];
+    for (rate, encoding) in rates.iter_mut().zip(["identity", "gzip"]) {
+        *rate = throughput(&http, &url, encoding).await;
+        println!(
+            "repeated scrapes, {encoding}, {CONNECTIONS} connections for {THROUGHPUT_SECS} s: exporter {:.1} req/s ({:.0} MB/s)",
+            rate.0, rate.1
+        );
+    }
+    report_renders(&dir.join("exporter.log"));
+    let (rss, peak) = (
+        memory_mib(daemon.id(), "VmRSS:"),
+        memory_mib(daemon.id(), "VmHWM:"),
+    );
+    println!("exporter RSS with {JOBS} jobs: {rss:.1} MiB (peak {peak:.1} MiB)");
+    let _ = daemon.kill();
+    let _ = daemon.wait();
+    (Figures { rss, peak, rates }, bodies)
+}
+
+/// Waits until the daemon at `base` says it is ready: every job polled once.
+async fn wait_ready(http: &reqwest::Client, daemon: &mut std::process::Child, base: &str) {
+    let started = Instant::now();
+    while http
+        .get(format!("{base}/-/ready"))
+        .send()
+        .await
+        .map(|r| r.status() != 200)
+        .unwrap_or(true)
+    {
+        if let Ok(Some(status)) = daemon.try_wait() {
+            panic!("the exporter exited: {status}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "all {JOBS} jobs polled once after {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+}
+
+/// Static servers serving the exporter's bytes, next to its figures `ours`.
+async fn compare_with_static(dir: &std::path::Path, bodies: &[bytes::Bytes], ours: &Figures) {
+    let http = &reqwest::Client::new();
     let www = dir.join("www");
     std::fs::create_dir_all(&www).unwrap();
     std::fs::write(www.join("metrics.txt"), &bodies[0]).unwrap();
     std::fs::write(www.join("metrics.txt.gz"), &bodies[1]).unwrap();
-    for (encoding, file) in [("identity", "metrics.txt"), ("gzip", "metrics.txt.gz")] {
-        let ours = throughput(http, url, encoding).await;
-        println!(
-            "repeated scrapes, {encoding}, {CONNECTIONS} connections for {THROUGHPUT_SECS} s: exporter {:.1} req/s ({:.0} MB/s)",
-            ours.0, ours.1
-        );
+    let files = [("identity", "metrics.txt"), ("gzip", "metrics.txt.gz")];
+    for ((encoding, file), ours) in files.into_iter().zip(ours.rates) {
+        println!("repeated scrapes, {encoding}, of the same bytes from files:");
         for name in [
             "nginx with sendfile",
             "nginx without sendfile",
@@ -215,7 +295,7 @@ fn report_renders(log: &std::path::Path) {
         return;
     }
     println!(
-        "{} renders (plain + gzip) in the background: median {:.1} ms, max {:.1} ms",
+        "{} renders in the background: median {:.1} ms, max {:.1} ms",
         ms.len(),
         ms[ms.len() / 2],
         ms[ms.len() - 1]
@@ -234,12 +314,13 @@ async fn start_api() -> std::net::SocketAddr {
 
 /// The exporter as its own process (so its memory is measured alone), tracking JOBS jobs.
 fn start_exporter(
+    binary: &std::path::Path,
     dir: &std::path::Path,
     api_addr: std::net::SocketAddr,
     interval: &str,
 ) -> (std::process::Child, String) {
     let mut yaml = format!(
-        "api:\n  endpoint: http://{api_addr}/v2/index.php\n  max_requests_per_second: 1000\npoll:\n  interval: {interval}\n  finished_interval: {interval}\n  concurrency: 32\njobs:\n"
+        "api:\n  version: 2\n  endpoint: http://{api_addr}/v2/index.php\n  max_requests_per_second: 1000\npoll:\n  interval: {interval}\n  finished_interval: {interval}\n  concurrency: 32\njobs:\n"
     );
     for id in 1..=JOBS {
         yaml.push_str(&format!(
@@ -253,7 +334,7 @@ fn start_exporter(
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         l.local_addr().unwrap().port()
     };
-    let daemon = std::process::Command::new(env!("CARGO_BIN_EXE_cdb-rollback-exporter"))
+    let daemon = std::process::Command::new(binary)
         .arg(format!("--config.file={}", config.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--log.level=debug")
@@ -283,51 +364,33 @@ async fn main() {
     // 10s asks for 1,000 polls a second, the most the budget may be set to;
     // SCALE_POLL_INTERVAL=10m is closer to a real deployment (about 17 a second).
     let interval = std::env::var("SCALE_POLL_INTERVAL").unwrap_or_else(|_| "10s".into());
-    let dir = std::env::temp_dir().join(format!("cdb-scale-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (mut daemon, base) = start_exporter(&dir, api_addr, &interval);
-    let http = reqwest::Client::new();
-    let started = Instant::now();
-    while http
-        .get(format!("{base}/-/ready"))
-        .send()
-        .await
-        .map(|r| r.status() != 200)
-        .unwrap_or(true)
-    {
-        if let Ok(Some(status)) = daemon.try_wait() {
-            panic!("the exporter exited: {status}");
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-    println!(
-        "all {JOBS} jobs polled once after {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-
-    // Scrape while the polls go on.
     println!("poll interval {interval}");
-    let url = format!("{base}/metrics");
-    let mut bodies = Vec::new();
-    for encoding in ["identity", "gzip"] {
-        let (times, body) = latencies(&http, &url, encoding).await;
-        println!(
-            "scrape of {JOBS} jobs over HTTP, {encoding} ({:.1} MB): min {:.1} ms, median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
-            body.len() as f64 / 1e6,
-            times[0],
-            times[times.len() / 2],
-            times[times.len() * 9 / 10],
-            times[times.len() - 1]
-        );
-        bodies.push(body);
+    let dir = std::env::temp_dir().join(format!("cdb-scale-{}", std::process::id()));
+    let mut builds = Vec::new();
+    if let Some(baseline) = std::env::var_os("SCALE_BASELINE") {
+        let path = std::path::PathBuf::from(baseline);
+        println!("baseline: {}", path.display());
+        let (f, _) = measure(&path, api_addr, &interval, &dir.join("baseline")).await;
+        builds.push(("baseline", f));
+        println!("this build:");
     }
-    compare_with_static(&http, &url, &dir, &bodies).await;
-    report_renders(&dir.join("exporter.log"));
+    let this = std::path::Path::new(env!("CARGO_BIN_EXE_cdb-rollback-exporter"));
+    let (f, bodies) = measure(this, api_addr, &interval, &dir.join("this")).await;
+    compare_with_static(&dir, &bodies, &f).await;
+    builds.push(("this build", f));
     println!(
-        "exporter RSS with {JOBS} jobs: {:.1} MiB",
-        rss_mib(daemon.id())
+        "\n| {JOBS} jobs | RSS | peak RSS | plain req/s | gzip req/s |\n|---|---|---|---|---|"
     );
-    let _ = daemon.kill();
-    let _ = daemon.wait();
+    for (name, f) in &builds {
+        println!(
+            "| {name} | {:.1} MiB | {:.1} MiB | {:.1} | {:.1} |",
+            f.rss, f.peak, f.rates[0].0, f.rates[1].0
+        );
+    }
     let _ = std::fs::remove_dir_all(dir);
+    let rss = builds[builds.len() - 1].1.rss;
+    assert!(
+        rss <= RSS_TARGET_MIB,
+        "resident memory {rss:.1} MiB with {JOBS} jobs, over the {RSS_TARGET_MIB} MiB target"
+    );
 }

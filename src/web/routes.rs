@@ -1,5 +1,6 @@
 //! The HTTP routes: /metrics from the shared, pre-rendered exposition (gzipped when the
-//! client accepts it), health, readiness, and a landing page listing the tracked jobs.
+//! client accepts it, else inflated as it is sent), health, readiness, and a landing page
+//! listing the tracked jobs.
 
 use std::fmt::Write as _;
 use std::sync::Arc;
@@ -14,7 +15,7 @@ use axum::routing::get;
 
 use crate::metrics::{Metrics, REVISION, VERSION};
 use crate::render::CONTENT_TYPE;
-use crate::render::cache::ExpositionCache;
+use crate::render::cache::{ExpositionCache, PlainText};
 use crate::store::{JobKey, Store};
 use crate::time::format_utc;
 
@@ -121,11 +122,11 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     let exposition = state.exposition.fresh().await;
     let gzip = accepts_gzip(&headers);
     let body = if gzip {
-        exposition.gzip.clone()
+        Body::from(exposition.gzip.clone())
     } else {
-        exposition.plain.clone()
+        Body::new(PlainText::of(&exposition))
     };
-    let mut response = Response::new(Body::from(body));
+    let mut response = Response::new(body);
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
     h.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));

@@ -9,6 +9,7 @@ mod daemon;
 mod demo;
 mod discovery;
 mod golden;
+mod pages;
 mod properties;
 mod regions;
 mod reload;

@@ -145,15 +145,17 @@ impl Poller {
             statuses: ACTIVE.to_vec(),
             ..TaskQuery::default()
         };
-        match self.listing(region, &active, "not finished").await {
-            Ok((jobs, pages)) => {
+        let mut seen = HashSet::new();
+        match self
+            .listing(region, &active, "not finished", &mut seen)
+            .await
+        {
+            Ok(pages) => {
                 lock(&self.pages).entry(region.to_string()).or_default().0 = pages;
-                let seen = jobs.iter().map(|j| j.id).collect();
-                self.absorb(region, jobs);
                 Some(seen)
             }
             Err(error) => {
-                self.mark_stale(region, &error, |e| !e.is_terminal());
+                self.mark_stale(region, &error, &seen, |e| !e.is_terminal());
                 None
             }
         }
@@ -166,33 +168,40 @@ impl Poller {
             start_begin: Some(since.floor() as i64),
             ..TaskQuery::default()
         };
-        match self.listing(region, &recent, "recent").await {
-            Ok((jobs, pages)) => {
+        match self.listing(region, &recent, "recent", seen).await {
+            Ok(pages) => {
                 lock(&self.pages).entry(region.to_string()).or_default().1 = pages;
-                seen.extend(jobs.iter().map(|j| j.id));
-                self.absorb(region, jobs);
                 self.drop_old(region);
                 true
             }
             Err(error) => {
-                self.mark_stale(region, &error, Entry::is_terminal);
+                self.mark_stale(region, &error, seen, Entry::is_terminal);
                 false
             }
         }
     }
 
-    /// Every page of one listing, recorded as the region's discovery outcome.
+    /// Every page of one listing, each applied as it arrives (a later page failing takes
+    /// nothing back), and the ids shown added to `seen`; recorded as the region's
+    /// discovery outcome. The pages used, when all arrived.
     async fn listing(
         &self,
         region: &str,
         query: &TaskQuery,
         what: &'static str,
-    ) -> Result<(Vec<Job>, u64), PollError> {
-        match self.list_all(region, query, Priority::Normal).await {
-            Ok((jobs, pages)) => {
-                tracing::debug!(region, listing = what, jobs = jobs.len(), pages, "listed");
+        seen: &mut HashSet<u64>,
+    ) -> Result<u64, PollError> {
+        let result = self
+            .list_all(region, query, Priority::Normal, |jobs, at| {
+                seen.extend(jobs.iter().map(|j| j.id));
+                self.absorb(region, jobs, at);
+            })
+            .await;
+        match result {
+            Ok(pages) => {
+                tracing::debug!(region, listing = what, jobs = seen.len(), pages, "listed");
                 self.store.record_discovery(region, None, true, unix_now());
-                Ok((jobs, pages))
+                Ok(pages)
             }
             Err(e) => {
                 log_error(
@@ -206,25 +215,26 @@ impl Poller {
         }
     }
 
-    /// Pages through DescribeTasks until `TotalCount`; returns the jobs and the pages used.
+    /// Pages through DescribeTasks until `TotalCount`, handing each page's jobs to `page`
+    /// with the time it arrived; returns the pages used.
     async fn list_all(
         &self,
         region: &str,
         base: &TaskQuery,
         priority: Priority,
-    ) -> Result<(Vec<Job>, u64), ApiError> {
-        let mut jobs = Vec::new();
+        mut page: impl FnMut(Vec<Job>, f64),
+    ) -> Result<u64, ApiError> {
         let mut query = base.clone();
         let cap = (self.poll.interval / 2).max(Duration::from_secs(1));
-        for page in 1..=MAX_PAGES {
+        for n in 1..=MAX_PAGES {
             let p = with_backoff(self.poll.retries, cap, || {
                 self.client.describe_tasks(region, &query, priority)
             })
             .await?;
-            jobs.extend(p.jobs);
+            page(p.jobs, unix_now());
             query.offset += p.rows;
             if p.rows == 0 || p.rows < PAGE_LIMIT || query.offset >= p.total {
-                return Ok((jobs, page));
+                return Ok(n);
             }
         }
         tracing::warn!(
@@ -232,12 +242,12 @@ impl Poller {
             pages = MAX_PAGES,
             "stopped paging: too many rollback jobs"
         );
-        Ok((jobs, MAX_PAGES))
+        Ok(MAX_PAGES)
     }
 
-    /// Tracks the jobs worth tracking and records every row of a tracked job.
-    fn absorb(&self, region: &str, jobs: Vec<Job>) {
-        let now = unix_now();
+    /// Tracks the jobs worth tracking and records every row of a tracked job, as of `now`
+    /// (when its page arrived).
+    fn absorb(&self, region: &str, jobs: Vec<Job>, now: f64) {
         for job in jobs {
             let key = JobKey::new(region, job.id);
             if self.store.get(&key).is_none() {
@@ -285,12 +295,18 @@ impl Poller {
         }
     }
 
-    /// A failed listing: the region's jobs it would have refreshed keep their values,
-    /// marked as failing.
-    fn mark_stale(&self, region: &str, error: &PollError, which: impl Fn(&Entry) -> bool) {
+    /// A failed listing: the region's jobs it would have refreshed, and no page did, keep
+    /// their values, marked as failing.
+    fn mark_stale(
+        &self,
+        region: &str,
+        error: &PollError,
+        seen: &HashSet<u64>,
+        which: impl Fn(&Entry) -> bool,
+    ) {
         let now = unix_now();
         for e in self.store.snapshot() {
-            if e.key.region == region && which(&e) {
+            if e.key.region == region && !seen.contains(&e.key.id) && which(&e) {
                 self.store.record_failure(&e.key, error.clone(), now);
             }
         }
@@ -323,28 +339,34 @@ impl Poller {
                 ..TaskQuery::default()
             }
         };
-        let result = self.list_all(region, &query, Priority::Normal).await;
-        let now = unix_now();
-        match result {
-            Ok((jobs, _)) => match jobs.into_iter().find(|j| j.id == e.key.id) {
-                Some(found) => self.store.record_row(&e.key, found, now),
-                None => {
-                    tracing::info!(
-                        job_id = e.key.id,
-                        region,
-                        "the API no longer lists this job; dropping it"
-                    );
-                    self.store.untrack(&e.key);
-                    lock(&self.details).remove(&e.key);
+        let mut found = None;
+        let result = self
+            .list_all(region, &query, Priority::Normal, |jobs, at| {
+                if let Some(job) = jobs.into_iter().find(|j| j.id == e.key.id) {
+                    found = Some((job, at));
                 }
-            },
-            Err(err) => {
+            })
+            .await;
+        match (result, found) {
+            // A page that showed the job counts, whatever came after it.
+            (_, Some((job, at))) => self.store.record_row(&e.key, job, at),
+            (Ok(_), None) => {
+                tracing::info!(
+                    job_id = e.key.id,
+                    region,
+                    "the API no longer lists this job; dropping it"
+                );
+                self.store.untrack(&e.key);
+                lock(&self.details).remove(&e.key);
+            }
+            (Err(err), None) => {
                 log_error(
                     &err,
                     region,
                     "looking up a job that left the listing failed",
                 );
-                self.store.record_failure(&e.key, PollError::of(&err), now);
+                self.store
+                    .record_failure(&e.key, PollError::of(&err), unix_now());
             }
         }
     }

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Bytes;
@@ -107,6 +107,10 @@ pub struct FakeV3State {
     pub faults: VecDeque<Reply>,
     /// Every request for a region gets this, while set.
     pub region_faults: HashMap<String, Reply>,
+    /// Every `DescribeTasks` page at this `Offset` gets this, while set.
+    pub page_faults: HashMap<u64, Reply>,
+    /// Every `DescribeTasks` page at this `Offset` is answered this late, while set.
+    pub page_delays: HashMap<u64, Duration>,
     pub log: Vec<LoggedV3>,
     pub rejected_signatures: usize,
 }
@@ -179,7 +183,9 @@ async fn handle(
         .unwrap_or("")
         .to_string();
     let params: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let reply = {
+    let page =
+        (h("x-tc-action") == "DescribeTasks").then(|| params["Offset"].as_u64().unwrap_or(0));
+    let (reply, delay) = {
         let mut s = state.lock().unwrap();
         s.log.push(LoggedV3 {
             at: Instant::now(),
@@ -195,17 +201,24 @@ async fn handle(
         let keys = Keyring::default();
         keys.insert(SECRET_ID, SECRET_KEY, None, None);
         let signed = super::tc3_check::verify(&headers, &body, "cdb", &keys).is_ok();
-        if !signed || h("x-tc-version") != "2017-03-20" {
+        let reply = if !signed || h("x-tc-version") != "2017-03-20" {
             s.rejected_signatures += 1;
             api_error("AuthFailure.SignatureFailure")
         } else if let Some(fault) = s.region_faults.get(&h("x-tc-region")) {
             fault.clone()
         } else if let Some(fault) = s.faults.pop_front() {
             fault
+        } else if let Some(fault) = page.and_then(|p| s.page_faults.get(&p)) {
+            fault.clone()
         } else {
             route(&s, &h("x-tc-action"), &h("x-tc-region"), &params)
-        }
+        };
+        let delay = page.and_then(|p| s.page_delays.get(&p).copied());
+        (reply, delay)
     };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
     match reply {
         Reply::Json(body) => (StatusCode::OK, body).into_response(),
         Reply::Http(code, body) => (StatusCode::from_u16(code).unwrap(), body).into_response(),
