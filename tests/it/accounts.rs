@@ -97,6 +97,21 @@ async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other()
                     .all(|j| status(e, "staging", j).is_some())
         })
         .await;
+    for account in ["prod", "staging"] {
+        let refreshes = [
+            ("account", account),
+            ("source", "static"),
+            ("result", "success"),
+        ];
+        let found = e.find("cdb_rollback_credentials_refreshes_total", &refreshes);
+        assert_eq!(found.len(), 1, "{account}'s credentials series\n{}", e.text);
+        let listed = [
+            ("account", account),
+            ("action", "DescribeTasks"),
+            ("result", "success"),
+        ];
+        assert!(e.value("cdb_rollback_api_requests_total", &listed) > Some(0.0));
+    }
     // The same job id in two accounts is two jobs, each with its own state and labels.
     assert_ne!(status(&e, "prod", "500"), status(&e, "staging", "500"));
     let staged = [("account", "staging"), ("job_id", "500"), ("team", "stage")];
