@@ -84,19 +84,9 @@ async fn two_accounts(test: &str) -> (FakeAccounts, PathBuf, Daemon) {
     (api, path, daemon)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other() {
-    let (api, _path, daemon) = two_accounts("throttled").await;
-    let e = daemon
-        .scrape_until(Duration::from_secs(5), "both accounts' jobs", |e| {
-            ["101", "500"]
-                .iter()
-                .all(|j| status(e, "prod", j).is_some())
-                && ["500", "202"]
-                    .iter()
-                    .all(|j| status(e, "staging", j).is_some())
-        })
-        .await;
+/// Each account's own series: credentials, requests, and its jobs, the same job id in
+/// both being two jobs with their own state and labels.
+fn told_apart(e: &Exposition) {
     for account in ["prod", "staging"] {
         let refreshes = [
             ("account", account),
@@ -113,7 +103,7 @@ async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other()
         assert!(e.value("cdb_rollback_api_requests_total", &listed) > Some(0.0));
     }
     // The same job id in two accounts is two jobs, each with its own state and labels.
-    assert_ne!(status(&e, "prod", "500"), status(&e, "staging", "500"));
+    assert_ne!(status(e, "prod", "500"), status(e, "staging", "500"));
     let staged = [("account", "staging"), ("job_id", "500"), ("team", "stage")];
     assert_eq!(
         e.find("cdb_rollback_job_status", &staged).len(),
@@ -126,6 +116,22 @@ async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other()
         e.find("cdb_rollback_job_status", &prod).is_empty(),
         "jobs[].account"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other() {
+    let (api, _path, daemon) = two_accounts("throttled").await;
+    let e = daemon
+        .scrape_until(Duration::from_secs(5), "both accounts' jobs", |e| {
+            ["101", "500"]
+                .iter()
+                .all(|j| status(e, "prod", j).is_some())
+                && ["500", "202"]
+                    .iter()
+                    .all(|j| status(e, "staging", j).is_some())
+        })
+        .await;
+    told_apart(&e);
 
     api.with("AKIDstaging", |a| a.throttled = true);
     let e = daemon
