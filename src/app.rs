@@ -99,7 +99,7 @@ pub async fn run(
     let web = web.transpose()?.map(Arc::new);
     let addr = listener.local_addr().map_err(StartError::Listener)?;
     let metrics = Arc::new(Metrics::with_accounts(!config.accounts.is_empty()));
-    let store = Arc::new(Store::new());
+    let store = Arc::new(Store::with_outcomes(metrics.clone()));
     let reload = options.reload;
     let live = Supervisor::start(config.clone(), Arc::clone(&store), creds, metrics.clone())?;
     let reloader = Reloader::new(Arc::clone(&live), metrics.clone(), reload.source);

@@ -3,9 +3,9 @@
 //! Data flows one way: [`config`] → [`api`] (sign, request, decode; `v2/` and `v3/`) →
 //! [`rollback`] (states, times) → [`store`] (latest snapshot per job) → [`render`]
 //! (/metrics text, and its cache: rendered once per change, shared by scrapes) → [`web`]
-//! (routes, TLS, basic auth); [`scheduler`] drives the polls (`v2/`, `v3/`), the
-//! [`supervisor`] runs the poller and credentials refresher in force, [`reload`] reads the
-//! configuration again, [`demo`] plays Tencent's side; [`credentials`] finds and refreshes
+//! (routes, TLS, basic auth; the HTML of [`pages`]); [`scheduler`] drives the polls
+//! (`v2/`, `v3/`), the [`supervisor`] runs the poller and credentials refresher in force,
+//! [`reload`] reads the configuration again, [`demo`] plays Tencent's side; [`credentials`] finds and refreshes
 //! the credentials; [`time`] parses and formats the API's times.
 #![forbid(unsafe_code)]
 
@@ -16,6 +16,7 @@ pub mod config;
 pub mod credentials;
 pub mod demo;
 pub mod metrics;
+pub mod pages;
 pub mod parse_error;
 pub mod reload;
 pub mod render;

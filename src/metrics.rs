@@ -13,6 +13,8 @@ use prometheus::{
 
 use crate::api::{ErrorKind, Recorder};
 use crate::credentials::refresh;
+use crate::rollback::State;
+use crate::store::Outcomes;
 
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 pub const REVISION: &str = env!("CDB_EXPORTER_REVISION");
@@ -130,8 +132,45 @@ const RELOAD_SUCCESS_TIME: Own = Own {
     optional: false,
 };
 
+const JOBS_FINISHED: Own = Own {
+    name: "cdb_rollback_jobs_finished_total",
+    help: "Rollback jobs the exporter saw go from an unfinished state to a finished one, by region and state (success, failed, killed, removed); a job first seen finished is not counted.",
+    kind: Kind::Counter,
+    labels: &["region", "state"],
+    readme: "jobs seen going from an unfinished state to `state` (`success`, `failed`, `killed`, `removed`), counted once each; a job already finished when the exporter first sees it (after a restart, say) is not counted",
+    optional: false,
+};
+
+const FINISHED_DURATION: Own = Own {
+    name: "cdb_rollback_finished_job_duration_seconds",
+    help: "Duration (end - start, as the API gives them) of the rollback jobs counted in cdb_rollback_jobs_finished_total, by region and state.",
+    kind: Kind::Histogram,
+    labels: &["region", "state"],
+    readme: "histogram of the API's end − start of each counted job (jobs without both times are counted but not observed); buckets 1, 5, 10, 30 min, 1, 2, 4, 8, 12, 24 h",
+    optional: false,
+};
+
+const JOBS_VANISHED: Own = Own {
+    name: "cdb_rollback_jobs_vanished_total",
+    help: "Tracked unfinished rollback jobs that the API stopped listing and a lookup could not find, by region.",
+    kind: Kind::Counter,
+    labels: &["region"],
+    readme: "unfinished jobs the API stopped listing and a lookup by request id could not find (API 3.0)",
+    optional: false,
+};
+
+/// Buckets of [`FINISHED_DURATION`]: a table-level rollback takes minutes, a full
+/// instance of a large one hours; past a day the exact figure matters little.
+pub const FINISHED_BUCKETS: [f64; 10] = [
+    60.0, 300.0, 600.0, 1800.0, 3600.0, 7200.0, 14_400.0, 28_800.0, 43_200.0, 86_400.0,
+];
+
+/// The states a finished job is counted under.
+pub const FINISHED_STATES: [State; 4] =
+    [State::Success, State::Failed, State::Killed, State::Removed];
+
 /// Every family the registry holds but the process collector's, in the README's order.
-pub const OWN: [Own; 9] = [
+pub const OWN: [Own; 12] = [
     API_REQUESTS,
     API_DURATION,
     DEMAND,
@@ -141,6 +180,9 @@ pub const OWN: [Own; 9] = [
     CREDENTIALS_REFRESHES,
     RELOAD_SUCCESSFUL,
     RELOAD_SUCCESS_TIME,
+    JOBS_FINISHED,
+    FINISHED_DURATION,
+    JOBS_VANISHED,
 ];
 
 /// The README's meaning of the process collector's `process_*` families (Linux only, and
@@ -164,8 +206,29 @@ pub struct Metrics {
     credentials_expiry: GaugeVec,
     credentials_refreshes: IntCounterVec,
     reload: ReloadGauges,
+    history: History,
     /// With `accounts:`, the account families carry an `account` label first.
     accounts: bool,
+}
+
+/// The ends of jobs: how many finished, how long they took, how many vanished.
+struct History {
+    finished: IntCounterVec,
+    durations: HistogramVec,
+    vanished: IntCounterVec,
+}
+
+impl History {
+    fn new(registry: &Registry, accounts: bool) -> Self {
+        let buckets =
+            HistogramOpts::from(opts(&FINISHED_DURATION)).buckets(FINISHED_BUCKETS.into());
+        let labels = labelled(&FINISHED_DURATION, accounts);
+        Self {
+            finished: counters(registry, &JOBS_FINISHED, accounts),
+            durations: registered(registry, defined(HistogramVec::new(buckets, &labels))),
+            vanished: counters(registry, &JOBS_VANISHED, accounts),
+        }
+    }
 }
 
 /// Prometheus's own names for the outcome of configuration reloads.
@@ -286,6 +349,7 @@ impl Metrics {
         let credentials_expiry = gauges(&registry, &CREDENTIALS_EXPIRY, accounts);
         let credentials_refreshes = counters(&registry, &CREDENTIALS_REFRESHES, accounts);
         let reload = ReloadGauges::new(&registry);
+        let history = History::new(&registry, accounts);
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
@@ -301,6 +365,7 @@ impl Metrics {
             credentials_expiry,
             credentials_refreshes,
             reload,
+            history,
             accounts,
         }
     }
@@ -345,6 +410,16 @@ impl Metrics {
 
     /// [`Metrics::prepare`] for one account.
     pub fn prepare_of(&self, account: &str, actions: &[&str], regions: &[String]) {
+        // Zeros for every finished state, so that increase() sees the first one.
+        for region in regions {
+            for state in FINISHED_STATES {
+                let values = self.values(account, &[region.as_str(), state.as_str()]);
+                self.history.finished.with_label_values(&values);
+                self.history.durations.with_label_values(&values);
+            }
+            let values = self.values(account, &[region.as_str()]);
+            self.history.vanished.with_label_values(&values);
+        }
         for action in actions {
             for region in regions {
                 for result in results() {
@@ -365,6 +440,9 @@ impl Metrics {
         drop_account(&self.api_requests, account);
         drop_account(&self.credentials_refreshes, account);
         drop_account(&self.credentials_expiry, account);
+        drop_account(&self.history.finished, account);
+        drop_account(&self.history.durations, account);
+        drop_account(&self.history.vanished, account);
     }
 
     /// Appends the registry's families in the text format.
@@ -385,6 +463,21 @@ impl Recorder for Metrics {
         self.budget
             .with_label_values(&self.values("", &[]))
             .set(requests_per_second);
+    }
+}
+
+impl Outcomes for Metrics {
+    fn finished(&self, account: &str, region: &str, state: State, seconds: Option<f64>) {
+        let labels = self.values(account, &[region, state.as_str()]);
+        self.history.finished.with_label_values(&labels).inc();
+        if let Some(s) = seconds {
+            self.history.durations.with_label_values(&labels).observe(s);
+        }
+    }
+
+    fn vanished(&self, account: &str, region: &str) {
+        let labels = self.values(account, &[region]);
+        self.history.vanished.with_label_values(&labels).inc();
     }
 }
 

@@ -109,7 +109,8 @@ impl SimTask {
                 progress: pct(f),
                 end: Some(self.start + f),
                 code: 9006,
-                message: "回档失败: binlog 不连续",
+                // Markup in an API message, which the pages must show as text.
+                message: "回档失败: binlog 不连续 <mysql-bin.000042> & <mysql-bin.000044>",
                 ..running
             },
             Outcome::StallAt(p) => View {

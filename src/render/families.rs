@@ -6,8 +6,9 @@
 //! expositions, and add a test of its value.
 
 use crate::metrics::Kind;
+use crate::rollback::State;
 use crate::rollback::{Job, Task, duration};
-use crate::store::{DiscoveryStatus, PollHealth};
+use crate::store::{DiscoveryStatus, PollHealth, Trail};
 
 /// A sample value, written as an integer when it is one.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -37,6 +38,8 @@ pub enum Rows {
     TaskState,
     /// 1 per task, with its rendered info labels.
     TaskInfo,
+    /// One series per job with data, from what the exporter has seen of it over time.
+    Seen(fn(&Trail, State) -> Option<Num>),
     /// One series per job polled at least once, data or not.
     Health(fn(&PollHealth) -> Option<Num>),
     /// One series: the number of tracked jobs.
@@ -48,7 +51,9 @@ pub enum Rows {
 impl Rows {
     pub fn group(&self) -> Group {
         match self {
-            Rows::Job(_) | Rows::JobState | Rows::JobInfo | Rows::Health(_) => Group::Job,
+            Rows::Job(_) | Rows::JobState | Rows::JobInfo | Rows::Seen(_) | Rows::Health(_) => {
+                Group::Job
+            }
             Rows::Task(_) | Rows::TaskState | Rows::TaskInfo => Group::Task,
             Rows::Discovery(_) => Group::Discovery,
             Rows::Tracked => Group::Exporter,
@@ -61,9 +66,12 @@ impl Rows {
             Rows::JobState | Rows::TaskState => &["state"],
             Rows::JobInfo => &["type", "async_request_id"],
             Rows::TaskInfo => &["work_id", "instance_name", "strategy", "operator"],
-            Rows::Job(_) | Rows::Task(_) | Rows::Health(_) | Rows::Tracked | Rows::Discovery(_) => {
-                &[]
-            }
+            Rows::Job(_)
+            | Rows::Seen(_)
+            | Rows::Task(_)
+            | Rows::Health(_)
+            | Rows::Tracked
+            | Rows::Discovery(_) => &[],
         }
     }
 }
@@ -197,6 +205,18 @@ pub const FAMILIES: &[Family] = &[
         "Number of instances the rollback job covers",
         "how many instances the job rolls back (v3 `InstanceIds`, v2 the entries of `detail`); absent if the answer listed none",
         Rows::Job(|j, _| (!j.instances.is_empty()).then(|| int(j.instances.len() as i64))),
+    ),
+    family(
+        "cdb_rollback_job_progress_change_time_seconds",
+        "Unix time the rollback job's progress last changed as the exporter saw it, or when the exporter first saw the job.",
+        "when the progress last changed, as the exporter saw it; set when the exporter first sees the job (so it restarts with the exporter, not with Prometheus). The stall alert reads it",
+        Rows::Seen(|t, _| Some(float(t.changed_at))),
+    ),
+    family(
+        "cdb_rollback_job_estimated_end_time_seconds",
+        "Expected Unix time the running rollback job ends, from the progress rate the exporter has seen since the job began moving.",
+        "expected end of a running job: its progress extended at the rate seen since the exporter first saw it move (docs/history.md); absent before two distinct progress values, at 0 % or 100 %, and when not running",
+        Rows::Seen(|t, state| t.estimated_end(state).map(float)),
     ),
     family(
         "cdb_rollback_task_status",

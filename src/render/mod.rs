@@ -221,6 +221,13 @@ fn write_family(
                 o.num(f.name, l, info, Num::Int(1));
             }
         }
+        Rows::Seen(read) => o.rows(
+            f.name,
+            entries.iter().filter_map(|e| {
+                let d = e.data.as_deref()?;
+                Some((&*e.job_labels, read(&e.trail, d.job.status.state())))
+            }),
+        ),
         Rows::Health(read) => o.rows(
             f.name,
             entries

@@ -11,7 +11,10 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use self::labels::{job_data, job_labels};
 use crate::api::ErrorKind;
 use crate::config::Labels;
-use crate::rollback::{Job, State, Task};
+use crate::rollback::{Job, State, Task, duration};
+
+mod trail;
+pub use trail::{Outcomes, Trail};
 
 /// A job is known by its account, region and id: ids are not promised unique across
 /// regions, nor across accounts. `account` is empty without `accounts:`.
@@ -140,6 +143,8 @@ pub struct Entry {
     pub tracked_at: f64,
     pub data: Option<Arc<JobData>>,
     pub health: Option<PollHealth>,
+    /// What the exporter has seen of the job's progress and state over time.
+    pub trail: Trail,
 }
 
 impl Entry {
@@ -171,6 +176,7 @@ struct Shared {
     discovery: RwLock<BTreeMap<DiscoveryKey, DiscoveryStatus>>,
     /// Bumped after every change, so the exposition is rendered again only when needed.
     generation: tokio::sync::watch::Sender<u64>,
+    outcomes: Option<Arc<dyn Outcomes>>,
 }
 
 /// The jobs and discovery sources of every account, or (a view from [`Store::account`])
@@ -228,6 +234,18 @@ impl Store {
         Self::default()
     }
 
+    /// A store that reports the ends of jobs to `outcomes`.
+    pub fn with_outcomes(outcomes: Arc<dyn Outcomes>) -> Self {
+        let shared = Shared {
+            outcomes: Some(outcomes),
+            ..Shared::default()
+        };
+        Self {
+            shared: Arc::new(shared),
+            account: None,
+        }
+    }
+
     /// The view of one account's jobs and discovery sources.
     pub fn account(&self, name: &str) -> Arc<Store> {
         Arc::new(Store {
@@ -280,6 +298,7 @@ impl Store {
             tracked_at: crate::time::unix_now(),
             data: None,
             health: None,
+            trail: Trail::default(),
         };
         jobs.insert(key, Arc::new(entry));
         true
@@ -287,6 +306,18 @@ impl Store {
 
     pub fn untrack(&self, key: &JobKey) -> Option<Arc<Entry>> {
         self.write().remove(&*self.key(key))
+    }
+
+    /// Untracks a job the API no longer lists; counted as vanished if it had not finished.
+    pub fn vanish(&self, key: &JobKey) -> Option<Arc<Entry>> {
+        let key = &*self.key(key);
+        let mut jobs = self.write();
+        let gone = jobs.remove(key)?;
+        let unfinished = gone.data.is_some() && !gone.is_terminal();
+        if let Some(o) = self.shared.outcomes.as_ref().filter(|_| unfinished) {
+            o.vanished(&key.account, &key.region);
+        }
+        Some(gone)
     }
 
     pub fn get(&self, key: &JobKey) -> Option<Arc<Entry>> {
@@ -353,11 +384,19 @@ impl Store {
         });
     }
 
-    /// A good answer: the job `make` builds from the entry becomes its data.
+    /// A good answer: the job `make` builds from the entry becomes its data. The counters
+    /// move under the lock, so that the render the change wakes sees them.
     fn succeeded(&self, key: &JobKey, now: f64, make: impl FnOnce(&Entry) -> Job) {
         self.update(key, |e| {
             let job = make(e);
             let mut next = e.clone();
+            let state = job.status.state();
+            let counted = next.trail.observe(now, job.progress, state);
+            if let Some(o) = self.shared.outcomes.as_ref().filter(|_| counted) {
+                let seconds = duration(job.start, job.end, state, now.floor() as i64);
+                let seconds = seconds.map(|s| s as f64);
+                o.finished(&e.key.account, &e.key.region, state, seconds);
+            }
             next.data = Some(Arc::new(job_data(key, job, &e.labels)));
             let health = next.health.get_or_insert_with(PollHealth::default);
             health.last_poll = now;

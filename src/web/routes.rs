@@ -1,8 +1,7 @@
 //! The HTTP routes: /metrics from the shared, pre-rendered exposition (gzipped when the
-//! client accepts it, else inflated as it is sent), health, readiness, and a landing page
-//! listing the tracked jobs.
+//! client accepts it, else inflated as it is sent), health, readiness, and the pages of
+//! [`crate::pages`].
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -10,17 +9,13 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, Response};
+use axum::response::Response;
 use axum::routing::get;
 
-use crate::metrics::{Metrics, REVISION, VERSION};
+use crate::metrics::Metrics;
 use crate::render::CONTENT_TYPE;
 use crate::render::cache::{ExpositionCache, PlainText};
 use crate::store::{JobKey, Store};
-use crate::time::format_utc;
-
-/// Rows on the landing page; the metrics carry every job.
-const MAX_ROWS: usize = 500;
 
 /// `--web.telemetry-path`, checked once, when it is read.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,7 +81,12 @@ impl AppState {
 
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/", get(landing))
+        .route("/", get(crate::pages::landing::page))
+        .route("/jobs/{region}/{id}", get(crate::pages::job::page))
+        .route(
+            "/jobs/{account}/{region}/{id}",
+            get(crate::pages::job::page_in_account),
+        )
         .route(&state.telemetry_path, get(metrics))
         .route("/-/healthy", get(|| async { "OK\n" }))
         .route("/-/ready", get(ready))
@@ -147,105 +147,6 @@ async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str)
             "Not ready: the first polls are still running\n",
         )
     }
-}
-
-fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// One job's row of the landing page.
-fn landing_row(h: &mut String, e: &crate::store::Entry) {
-    let source = match e.key.account.as_str() {
-        "" => e.source.to_string(),
-        account => format!("{}, account {account}", e.source),
-    };
-    let (state_name, progress) = match &e.data {
-        Some(d) => (
-            d.job.status.state().as_str().to_string(),
-            d.job
-                .progress
-                .map_or_else(|| "–".to_string(), |p| format!("{:.0}%", p * 100.0)),
-        ),
-        None if e.health.is_some() => ("no data (poll failing)".into(), "–".into()),
-        None => ("not polled yet".into(), "–".into()),
-    };
-    let (last_poll, error) = match &e.health {
-        Some(h) => (
-            format_utc(h.last_poll as i64),
-            h.error()
-                .map(|err| match &err.api_code {
-                    Some(code) => format!("{} (code {code})", err.kind.as_str()),
-                    None => err.kind.as_str().to_string(),
-                })
-                .unwrap_or_else(|| "–".into()),
-        ),
-        None => ("–".into(), "–".into()),
-    };
-    // The API's own words (v3 `Message`, each task's `Info`): shown here, never as labels.
-    let message = e.data.as_ref().map_or_else(String::new, |d| {
-        let mut m = vec![d.job.message.as_str()];
-        m.extend(d.job.tasks.iter().map(|t| t.message.as_str()));
-        m.retain(|s| !s.is_empty());
-        m.join("; ")
-    });
-    let _ = write!(
-        h,
-        "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-        e.key.id,
-        esc(&e.key.region),
-        esc(&source),
-        esc(&e.labels.to_string()),
-        esc(&state_name),
-        esc(&progress),
-        esc(&last_poll),
-        esc(&error),
-        esc(&message)
-    );
-}
-
-async fn landing(State(state): State<Arc<AppState>>) -> Html<String> {
-    let entries = state.store.snapshot();
-    let path = esc(&state.telemetry_path);
-    let mut h = String::with_capacity(4096 + entries.len().min(MAX_ROWS) * 256);
-    let _ = write!(
-        h,
-        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>CDB rollback exporter</title>\
-         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}\
-         td,th{{border:1px solid #ccc;padding:.3em .6em;text-align:left}}</style></head><body>\
-         <h1>CDB rollback exporter</h1><p>Version {} (revision {}). \
-         <a href=\"{path}\">Metrics</a> · <a href=\"/-/healthy\">healthy</a> · <a href=\"/-/ready\">ready</a></p>\
-         <p>Values come from a background poll of the Tencent Cloud CDB API ({}); a scrape never waits for it.</p>\
-         <h2>Tracked rollback jobs ({})</h2><table><tr><th>job</th><th>region</th><th>source</th><th>labels</th><th>state</th>\
-         <th>progress</th><th>last poll (UTC)</th><th>last error</th><th>message</th></tr>",
-        esc(VERSION),
-        esc(REVISION),
-        esc(&(state.api)()),
-        entries.len()
-    );
-    for e in entries.iter().take(MAX_ROWS) {
-        landing_row(&mut h, e);
-    }
-    h.push_str("</table>");
-    if entries.len() > MAX_ROWS {
-        let _ = write!(
-            h,
-            "<p>… and {} more; see the metrics.</p>",
-            entries.len() - MAX_ROWS
-        );
-    }
-    h.push_str("</body></html>\n");
-    Html(h)
 }
 
 #[cfg(test)]

@@ -101,6 +101,8 @@ fn told_apart(e: &Exposition) {
             ("result", "success"),
         ];
         assert!(e.value("cdb_rollback_api_requests_total", &listed) > Some(0.0));
+        let vanished = [("account", account), ("region", "ap-guangzhou")];
+        assert_eq!(e.value("cdb_rollback_jobs_vanished_total", &vanished), Some(0.0));
     }
     // The same job id in two accounts is two jobs, each with its own state and labels.
     assert_ne!(status(e, "prod", "500"), status(e, "staging", "500"));
@@ -132,6 +134,13 @@ async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other()
         })
         .await;
     told_apart(&e);
+    for (path, want) in [
+        ("/jobs/prod/ap-guangzhou/500", 200),
+        ("/jobs/staging/ap-guangzhou/500", 200),
+        ("/jobs/ap-guangzhou/500", 404),
+    ] {
+        assert_eq!(daemon.get(path).await.status(), want, "{path}");
+    }
 
     api.with("AKIDstaging", |a| a.throttled = true);
     let e = daemon

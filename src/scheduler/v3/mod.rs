@@ -323,7 +323,7 @@ impl Poller {
     }
 
     /// Asks for one job by its AsyncRequestId (else by instance and start time); a job the
-    /// API no longer lists is dropped.
+    /// API no longer lists is dropped (and counted as vanished).
     async fn look_up(&self, region: &str, e: &Entry) {
         let Some(d) = e.data.as_ref() else { return };
         let job = &d.job;
@@ -356,7 +356,7 @@ impl Poller {
                     region,
                     "the API no longer lists this job; dropping it"
                 );
-                self.store.untrack(&e.key);
+                self.store.vanish(&e.key);
                 lock(&self.details).remove(&e.key);
             }
             (Err(err), None) => {

@@ -110,7 +110,9 @@ impl Exposition {
             .iter()
             .filter_map(|(name, labels, want)| {
                 let name = format!("cdb_rollback_{name}");
-                let family = name.trim_end_matches("_count").trim_end_matches("_sum");
+                let family = ["_count", "_sum", "_bucket"]
+                    .iter()
+                    .fold(name.as_str(), |n, s| n.trim_end_matches(s));
                 let got: Vec<f64> = self.find(&name, labels).iter().map(|s| s.value).collect();
                 let problem = if !self.text.contains(&format!("# TYPE {family} ")) {
                     Some("no such family".to_string())

@@ -10,6 +10,7 @@ pub mod fake_sts;
 pub mod fake_v2;
 pub mod fake_v3;
 pub mod faults;
+pub mod html;
 pub mod process;
 pub mod tc3_check;
 pub mod web;
