@@ -14,7 +14,7 @@ use super::{Standing, instances, messages, svg};
 use crate::rollback::{self, Job};
 use crate::store::{Entry, JobKey};
 use crate::time::unix_now;
-use crate::web::routes::AppState;
+use crate::web::state::AppState;
 
 pub async fn page(
     State(app): State<Arc<AppState>>,

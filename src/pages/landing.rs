@@ -14,7 +14,7 @@ use crate::metrics::{REVISION, VERSION};
 use crate::rollback::{self, State as JobState};
 use crate::store::Entry;
 use crate::time::unix_now;
-use crate::web::routes::AppState;
+use crate::web::state::AppState;
 
 /// Rows of the attention and tracked tables; the metrics carry every job.
 const MAX_ROWS: usize = 500;

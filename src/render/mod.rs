@@ -237,18 +237,22 @@ fn write_family(
         Rows::Tracked => o.num(f.name, "", "", Num::Int(entries.len() as i64)),
         Rows::Discovery(read) => {
             for d in discovery {
-                let source = (
-                    d.account.as_str(),
-                    d.region.as_str(),
-                    d.instance_id.as_deref(),
-                );
-                let jobs = counts.get(&source).copied().unwrap_or(0);
-                if let Some(v) = read(d, jobs) {
+                if let Some(v) = read(d, jobs_of(counts, d)) {
                     o.num(f.name, &discovery_labels(d), "", v);
                 }
             }
         }
     }
+}
+
+/// The jobs tracked through discovery source `d`.
+fn jobs_of(counts: &Counts<'_>, d: &DiscoveryStatus) -> i64 {
+    let source = (
+        d.account.as_str(),
+        d.region.as_str(),
+        d.instance_id.as_deref(),
+    );
+    counts.get(&source).copied().unwrap_or(0)
 }
 
 /// Jobs tracked through each discovery source (an instance, or a region's listing).

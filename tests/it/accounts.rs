@@ -102,7 +102,10 @@ fn told_apart(e: &Exposition) {
         ];
         assert!(e.value("cdb_rollback_api_requests_total", &listed) > Some(0.0));
         let vanished = [("account", account), ("region", "ap-guangzhou")];
-        assert_eq!(e.value("cdb_rollback_jobs_vanished_total", &vanished), Some(0.0));
+        assert_eq!(
+            e.value("cdb_rollback_jobs_vanished_total", &vanished),
+            Some(0.0)
+        );
     }
     // The same job id in two accounts is two jobs, each with its own state and labels.
     assert_ne!(status(e, "prod", "500"), status(e, "staging", "500"));

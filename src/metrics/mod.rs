@@ -2,10 +2,10 @@
 //! registry. The rollback series are not here: they are written straight from the store
 //! by the renderer, so that a job or task that disappears leaves no stale series.
 
-use std::collections::HashMap;
-use std::sync::Arc;
+mod account;
 
-use prometheus::core::{Collector, MetricVec, MetricVecBuilder};
+pub use self::account::Account;
+use prometheus::core::Collector;
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -258,22 +258,6 @@ fn gauge(registry: &Registry, f: &Own) -> Gauge {
     registered(registry, defined(Gauge::with_opts(opts(f))))
 }
 
-/// Removes the series of `vec` whose `account` label is `account`.
-fn drop_account<T: MetricVecBuilder>(vec: &MetricVec<T>, account: &str) {
-    for family in vec.collect() {
-        for m in family.get_metric() {
-            let labels: HashMap<&str, &str> = m
-                .get_label()
-                .iter()
-                .map(|l| (l.name(), l.value()))
-                .collect();
-            if labels.get("account") == Some(&account) {
-                let _ = vec.remove(&labels);
-            }
-        }
-    }
-}
-
 /// `f`'s labels, after `account` when the exporter has `accounts:`.
 fn labelled(f: &Own, accounts: bool) -> Vec<&'static str> {
     let account = accounts.then_some("account");
@@ -431,20 +415,6 @@ impl Metrics {
         }
     }
 
-    /// Forgets an account's series (the account was removed by a reload).
-    pub fn forget(&self, account: &str) {
-        if !self.accounts {
-            return;
-        }
-        drop_account(&self.budget, account);
-        drop_account(&self.api_requests, account);
-        drop_account(&self.credentials_refreshes, account);
-        drop_account(&self.credentials_expiry, account);
-        drop_account(&self.history.finished, account);
-        drop_account(&self.history.durations, account);
-        drop_account(&self.history.vanished, account);
-    }
-
     /// Appends the registry's families in the text format.
     pub fn encode(&self, out: &mut Vec<u8>) {
         let families = self.registry.gather();
@@ -489,54 +459,6 @@ impl refresh::Recorder for Metrics {
     fn expires(&self, source: &'static str, at: i64) {
         let values = self.values("", &[source]);
         self.credentials_expiry
-            .with_label_values(&values)
-            .set(at as f64);
-    }
-}
-
-/// The metrics as one account's client and credentials refresher write them.
-pub struct Account {
-    pub metrics: Arc<Metrics>,
-    pub name: String,
-}
-
-impl Account {
-    fn request_of(m: &Metrics, account: &str, action: &str, region: &str, result: &str, s: f64) {
-        let values = m.values(account, &[action, region, result]);
-        m.api_requests.with_label_values(&values).inc();
-        m.api_duration.with_label_values(&[action]).observe(s);
-    }
-
-    fn refreshed_of(m: &Metrics, account: &str, source: &str, ok: bool) {
-        let result = if ok { "success" } else { "failure" };
-        let values = m.values(account, &[source, result]);
-        m.credentials_refreshes.with_label_values(&values).inc();
-    }
-}
-
-impl Recorder for Account {
-    fn request(&self, action: &'static str, region: &str, result: &'static str, seconds: f64) {
-        Account::request_of(&self.metrics, &self.name, action, region, result, seconds);
-    }
-
-    fn budget(&self, requests_per_second: f64) {
-        let values = self.metrics.values(&self.name, &[]);
-        self.metrics
-            .budget
-            .with_label_values(&values)
-            .set(requests_per_second);
-    }
-}
-
-impl refresh::Recorder for Account {
-    fn refreshed(&self, source: &'static str, ok: bool) {
-        Account::refreshed_of(&self.metrics, &self.name, source, ok);
-    }
-
-    fn expires(&self, source: &'static str, at: i64) {
-        let values = self.metrics.values(&self.name, &[source]);
-        self.metrics
-            .credentials_expiry
             .with_label_values(&values)
             .set(at as f64);
     }
