@@ -30,6 +30,12 @@ def main():
         var = [v for v in d["templating"]["list"] if v["name"] == "datasource"]
         if not var or var[0]["type"] != "datasource" or var[0]["query"] != "prometheus":
             errors.append(f"{f.name}: no datasource variable of type datasource/prometheus")
+        # The dashboard's own variables (job, tag variables) stand for a regex.
+        names = sorted(
+            (v["name"] for v in d["templating"]["list"] if v["type"] == "query"),
+            key=len,
+            reverse=True,
+        )
         ids = set()
         for p in d["panels"]:
             where = f"{f.name}: panel {p.get('id')} {p.get('title')!r}"
@@ -52,7 +58,9 @@ def main():
                 if not expr:
                     errors.append(f"{where} {t.get('refId')}: empty query")
                     continue
-                expr = expr.replace("$__rate_interval", "1m").replace("$job", ".+").replace("$account", ".*")
+                expr = expr.replace("$__rate_interval", "1m")
+                for n in names:
+                    expr = expr.replace("${" + n + "}", ".+").replace("$" + n, ".+")
                 if "$" in expr:
                     errors.append(f"{where}: unknown variable in {expr}")
                 exprs.append((where, expr))

@@ -46,7 +46,7 @@ fn store() -> (Arc<Store>, Job) {
                 instance_id: format!("cdb-{:08}", id % 97),
             }
         };
-        let labels = Labels([("team".to_string(), format!("team-{}", id % 7))].into());
+        let labels = Labels::from_pairs(&[("team", &format!("team-{}", id % 7))]);
         store.track(key(id), source, labels);
         store.record_success(&key(id), job(id, &seed), 1.8e9);
     }

@@ -1,4 +1,6 @@
-//! The request cost of polling 1,000 running rollback jobs in one region, v3 beside v2:
+//! The request cost of polling 1,000 running rollback jobs in one region, v3 beside v2,
+//! and of the v3 instance inventory of 5,000 instances (DescribeDBInstances) and their
+//! rollback readiness (DescribeRollbackRangeTime):
 //! the daemon runs in this process against a small answering API on 127.0.0.1 (no
 //! signature checks: this counts requests, the tests check signatures), for a few poll
 //! intervals, and the requests per interval are counted by action.
@@ -6,8 +8,9 @@
 //! Then the cost of one and of two replicas (high availability: both poll) at 100 and
 //! 1,000 running jobs with the default budget and interval, in requests per minute.
 //!
-//! `cargo bench --bench requests`; `REQUESTS_JOBS` and `REQUESTS_INTERVALS` tune the first
-//! part, `REQUESTS_HA_MINUTES` (default 2, 0: skip) the second.
+//! `cargo bench --bench requests`; `REQUESTS_JOBS`, `REQUESTS_INSTANCES` and
+//! `REQUESTS_INTERVALS` tune the first part, `REQUESTS_HA_MINUTES` (default 2, 0: skip)
+//! the second.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -26,6 +29,8 @@ use serde_json::{Value, json};
 type Log = Arc<Mutex<Vec<(Instant, String)>>>;
 
 const INTERVAL: Duration = Duration::from_secs(2);
+/// Long enough that a round of 50 requests under the action's 18/s is well apart from the next.
+const READINESS_INTERVAL: Duration = Duration::from_secs(6);
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -36,6 +41,42 @@ fn env_or(name: &str, default: u64) -> u64 {
 
 fn time(t: i64) -> String {
     format_local(t, UtcOffset::CST)
+}
+
+/// Instances DescribeDBInstances lists (the bench sets it before the daemon starts).
+static INSTANCES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(5000);
+
+fn instances_page(p: &Value) -> Value {
+    let n = INSTANCES.load(std::sync::atomic::Ordering::Relaxed);
+    let offset = p["Offset"].as_u64().unwrap_or(0);
+    let limit = p["Limit"].as_u64().unwrap_or(20).min(2000);
+    let items: Vec<Value> = (offset..n.min(offset + limit))
+        .map(|k| {
+            json!({"InstanceId": format!("cdb-{k:06}"), "InstanceName": format!("db-{k}"),
+            "Zone": "ap-guangzhou-3", "InstanceType": 1, "EngineVersion": "8.0", "ProjectId": 0,
+            "Status": 1, "TagList": [{"TagKey": "team", "TagValue": format!("t{}", k % 7)}]})
+        })
+        .collect();
+    json!({"TotalCount": n, "Items": items, "RequestId": "r"})
+}
+
+/// Every instance asked about has a week to roll back to; more than `RANGE_BATCH` ids a
+/// request are refused, as an undocumented limit would be.
+const RANGE_BATCH: usize = 100;
+
+fn ranges_answer(p: &Value, now: i64) -> Value {
+    let ids = p["InstanceIds"].as_array().cloned().unwrap_or_default();
+    if ids.len() > RANGE_BATCH {
+        return json!({"Error": {"Code": "InvalidParameterValue", "Message": "too many"}, "RequestId": "r"});
+    }
+    let items: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            json!({"InstanceId": id, "Code": 0, "Message": "ok",
+            "Times": [{"Begin": time(now - 7 * 86_400), "End": time(now - 30)}]})
+        })
+        .collect();
+    json!({"TotalCount": items.len(), "Items": items, "RequestId": "r"})
 }
 
 async fn v3(State((log, jobs)): State<(Log, u64)>, headers: HeaderMap, body: Bytes) -> String {
@@ -49,7 +90,11 @@ async fn v3(State((log, jobs)): State<(Log, u64)>, headers: HeaderMap, body: Byt
     let now = unix_now() as i64;
     let start = time(now - 600);
     // Every job moves on every second, so that task details are due every interval.
-    let v = if action == "DescribeTasks" {
+    let v = if action == "DescribeDBInstances" {
+        instances_page(&p)
+    } else if action == "DescribeRollbackRangeTime" {
+        ranges_answer(&p, now)
+    } else if action == "DescribeTasks" {
         let offset = p["Offset"].as_u64().unwrap_or(0);
         let items: Vec<Value> = (offset..jobs.min(offset + 100))
             .map(|k| json!({"JobId": 10_000 + k, "AsyncRequestId": format!("a-{k}"), "TaskType": "ROLLBACK",
@@ -185,14 +230,23 @@ async fn main() {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let jobs = env_or("REQUESTS_JOBS", 1000);
     let intervals = env_or("REQUESTS_INTERVALS", 5);
+    let instances = env_or("REQUESTS_INSTANCES", 5000);
+    INSTANCES.store(instances, std::sync::atomic::Ordering::Relaxed);
     let common = format!(
         "  max_requests_per_second: 1000\n  timeout: 5s\npoll:\n  interval: {}s\n  finished_interval: 10m\n  concurrency: 16\n  retries: 0\n",
         INTERVAL.as_secs()
     );
 
     let (base, log3) = v3_api(jobs).await;
-    let yaml3 = format!("api:\n  version: 3\n  endpoint: {base}/\n{common}");
-    let per3 = measure(&yaml3, log3, 1, INTERVAL, intervals).await;
+    // The inventory refreshed every poll interval here (10 minutes by default), readiness
+    // every READINESS_INTERVAL (5 minutes by default).
+    let inventory = format!(
+        "instances:\n  interval: {}s\nreadiness:\n  interval: {}s\n",
+        INTERVAL.as_secs(),
+        READINESS_INTERVAL.as_secs()
+    );
+    let yaml3 = format!("api:\n  version: 3\n  endpoint: {base}/\n{common}{inventory}");
+    let per3 = measure(&yaml3, Arc::clone(&log3), 1, INTERVAL, intervals).await;
 
     let log2: Log = Arc::default();
     let base = serve(
@@ -225,8 +279,52 @@ async fn main() {
         listing <= (jobs as f64 / 100.0).ceil() + 0.5,
         "v3 job-level refresh took {listing} requests per interval"
     );
+    // instances.interval jitters by ±10 %: a few intervals may hold one refresh more.
+    let inventory = per3.get("DescribeDBInstances").copied().unwrap_or(0.0);
+    let pages = (instances as f64 / 2000.0).ceil();
+    println!(
+        "inventory of {instances} instances: {inventory:.1} DescribeDBInstances requests per instances.interval (ceil({instances}/2000) = {pages})"
+    );
+    assert!(
+        (inventory - pages).abs() <= pages * 0.25 + 0.5,
+        "the inventory took {inventory} requests per interval, not about {pages}"
+    );
+    // Each readiness round asks every instance once; the last round may be cut short.
+    let sizes = rounds(&log3, "DescribeRollbackRangeTime");
+    let batches = instances.div_ceil(RANGE_BATCH as u64) as usize;
+    println!(
+        "readiness of {instances} instances: DescribeRollbackRangeTime requests per round (one round per readiness.interval) {sizes:?}; ceil({instances}/{RANGE_BATCH}) = {batches}"
+    );
+    assert!(
+        sizes.len() >= 2,
+        "fewer than two readiness rounds: {sizes:?}"
+    );
+    assert!(
+        sizes[..sizes.len() - 1].iter().all(|&n| n == batches),
+        "readiness rounds took {sizes:?} requests, not {batches} each"
+    );
     match env_or("REQUESTS_HA_MINUTES", 2) {
         0 => {}
         minutes => replicas(minutes).await,
     }
+}
+
+/// Requests of `action` per round: runs of requests with less than a second between two.
+fn rounds(log: &Log, action: &str) -> Vec<usize> {
+    let log = log.lock().unwrap();
+    let mut times = log.iter().filter(|(_, a)| a == action).map(|(t, _)| *t);
+    let Some(mut last) = times.next() else {
+        return Vec::new();
+    };
+    let mut sizes = vec![1];
+    for t in times {
+        if t.duration_since(last) > Duration::from_secs(1) {
+            sizes.push(0);
+        }
+        if let Some(n) = sizes.last_mut() {
+            *n += 1;
+        }
+        last = t;
+    }
+    sizes
 }

@@ -91,13 +91,64 @@ async fn run(seconds: u64, jobs: u64) {
         spread: (seconds as i64 - 60).max(1),
     };
     let api = FaultApi::start(Some(world.clone()), Duration::from_secs(2), 42).await;
+    let dir = std::env::temp_dir().join(format!("cdb-soak-{}", std::process::id()));
+    let (mut child, port) = start_exporter(&api, &world, &dir);
+    let pid = child.id();
+    let http = reqwest::Client::new();
+    let url = format!("http://127.0.0.1:{port}/metrics");
+    let started = Instant::now();
+    println!("soak: {jobs} jobs, {seconds} s of faults, budget {BUDGET}/s, exporter pid {pid}");
+    let mut seen = scrape_under_faults(&api, &http, &url, pid, started, seconds).await;
+    let fault_secs = started.elapsed().as_secs_f64();
+    let traffic = traffic_under_faults(&api);
+
+    api.set_faults(false);
+    let fresh_after = fresh_after_faults(&http, &url, jobs).await;
+    let (rss_end, hwm) = memory(pid);
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let status = child.wait().unwrap();
+
+    seen.latencies.sort_by(f64::total_cmp);
+    println!("---- soak report");
+    print_traffic(jobs, fault_secs, &traffic);
+    print_scrapes_and_memory(&seen, fault_secs, rss_end, hwm);
+    match fresh_after {
+        Some(s) => println!(
+            "after the faults stopped, every job fresh in {s:.1} s (bound {} s)",
+            2 * FINISHED_INTERVAL
+        ),
+        None => println!(
+            "after the faults stopped, NOT every job fresh within {} s",
+            2 * FINISHED_INTERVAL
+        ),
+    }
+    println!("exporter exit after SIGTERM: {status}");
+    let ok = seen.failures == 0
+        && seen.problems == 0
+        && traffic.worst as f64 <= BUDGET + 1.0
+        && fresh_after.is_some()
+        && status.success();
+    println!("soak {}", if ok { "PASSED" } else { "FAILED" });
+    let _ = std::fs::remove_dir_all(&dir);
+    if !ok {
+        std::process::exit(1);
+    }
+}
+
+/// Writes the config for `world` into `dir` and starts the exporter on a free port.
+fn start_exporter(
+    api: &FaultApi,
+    world: &World,
+    dir: &std::path::Path,
+) -> (std::process::Child, u16) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let dir = std::env::temp_dir().join(format!("cdb-soak-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::create_dir_all(dir).unwrap();
     let file = dir.join("config.yml");
     let ids: String = world.ids().map(|id| format!("  - id: {id}\n")).collect();
     std::fs::write(
@@ -110,7 +161,7 @@ async fn run(seconds: u64, jobs: u64) {
         ),
     )
     .unwrap();
-    let mut child = std::process::Command::new(BIN)
+    let child = std::process::Command::new(BIN)
         .arg(format!("--config.file={}", file.display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--log.level=error")
@@ -119,23 +170,38 @@ async fn run(seconds: u64, jobs: u64) {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let pid = child.id();
-    let http = reqwest::Client::new();
-    let url = format!("http://127.0.0.1:{port}/metrics");
-    let started = Instant::now();
+    (child, port)
+}
+
+/// What the scrapes saw while faults were drawn.
+#[derive(Default)]
+struct Observed {
+    latencies: Vec<f64>,
+    failures: usize,
+    problems: usize,
+    checked: usize,
+    /// (seconds since the start, VmRSS MiB)
+    samples: Vec<(f64, f64)>,
+}
+
+/// Scrapes once a second until `seconds` after `started`: latency of each, the
+/// invariant checks every tenth, memory every fifth, a progress line every minute.
+async fn scrape_under_faults(
+    api: &FaultApi,
+    http: &reqwest::Client,
+    url: &str,
+    pid: u32,
+    started: Instant,
+    seconds: u64,
+) -> Observed {
     let until = started + Duration::from_secs(seconds);
-    let mut latencies = Vec::new();
-    let mut failures = 0usize;
-    let mut problems = 0usize;
-    let mut checked = 0usize;
-    let mut samples: Vec<(f64, f64)> = Vec::new();
+    let mut seen = Observed::default();
     let mut tick = 0u64;
-    println!("soak: {jobs} jobs, {seconds} s of faults, budget {BUDGET}/s, exporter pid {pid}");
     while Instant::now() < until {
         let at = unix_now();
-        match scrape(&http, &url).await {
+        match scrape(http, url).await {
             Ok((took, text)) => {
-                latencies.push(took.as_secs_f64());
+                seen.latencies.push(took.as_secs_f64());
                 if tick % 10 == 0 {
                     let e = Exposition::parse(&text);
                     let found = api.with(|log| check_jobs(&e, log, at));
@@ -146,19 +212,19 @@ async fn run(seconds: u64, jobs: u64) {
                             found.len()
                         );
                     }
-                    problems += found.len();
-                    checked += 1;
+                    seen.problems += found.len();
+                    seen.checked += 1;
                 }
             }
             Err(e) if started.elapsed() > Duration::from_secs(5) => {
-                failures += 1;
+                seen.failures += 1;
                 eprintln!("scrape failed: {e}");
             }
             Err(_) => {}
         }
         if tick % 5 == 0 {
             let (rss, _) = memory(pid);
-            samples.push((started.elapsed().as_secs_f64(), rss));
+            seen.samples.push((started.elapsed().as_secs_f64(), rss));
         }
         if tick % 60 == 0 {
             let (rss, hwm) = memory(pid);
@@ -171,11 +237,23 @@ async fn run(seconds: u64, jobs: u64) {
         tick += 1;
         tokio::time::sleep(Duration::from_secs(1)).await;
     }
-    let fault_secs = started.elapsed().as_secs_f64();
-    let (requests, faulted, worst, over) = api.with(|log| {
+    seen
+}
+
+/// The requests the fake received while faults were drawn.
+struct Traffic {
+    requests: usize,
+    faulted: usize,
+    /// The most in any one-second window.
+    worst: usize,
+    /// Arrivals whose trailing one-second window holds more than the budget + 1.
+    over: usize,
+}
+
+fn traffic_under_faults(api: &FaultApi) -> Traffic {
+    api.with(|log| {
         let faulted = log.arrivals.iter().filter(|a| !a.fault.served()).count();
         let at: Vec<Instant> = log.arrivals.iter().map(|a| a.at).collect();
-        // Arrivals whose trailing one-second window holds more than the budget + 1.
         let mut over = 0;
         let mut lo = 0;
         for hi in 0..at.len() {
@@ -186,19 +264,22 @@ async fn run(seconds: u64, jobs: u64) {
                 over += 1;
             }
         }
-        (
-            log.arrivals.len(),
+        Traffic {
+            requests: log.arrivals.len(),
             faulted,
-            log.max_in_window(Duration::from_secs(1)),
+            worst: log.max_in_window(Duration::from_secs(1)),
             over,
-        )
-    });
+        }
+    })
+}
 
-    api.set_faults(false);
+/// Seconds after the faults stopped until every job had succeeded since; None if that
+/// took longer than two finished-job intervals.
+async fn fresh_after_faults(http: &reqwest::Client, url: &str, jobs: u64) -> Option<f64> {
     let off = unix_now();
     let fresh_by = Instant::now() + Duration::from_secs(2 * FINISHED_INTERVAL);
-    let fresh_after = loop {
-        let ok = match scrape(&http, &url).await {
+    loop {
+        let ok = match scrape(http, url).await {
             Ok((_, text)) => {
                 let e = Exposition::parse(&text);
                 let fresh = e
@@ -211,22 +292,40 @@ async fn run(seconds: u64, jobs: u64) {
             Err(_) => false,
         };
         if ok {
-            break Some(unix_now() - off);
+            return Some(unix_now() - off);
         }
         if Instant::now() > fresh_by {
-            break None;
+            return None;
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
-    };
-    let (rss_end, hwm) = memory(pid);
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let status = child.wait().unwrap();
+    }
+}
 
-    latencies.sort_by(f64::total_cmp);
+fn print_traffic(jobs: u64, fault_secs: f64, t: &Traffic) {
+    println!(
+        "jobs {jobs}, faults for {fault_secs:.0} s, budget {BUDGET}/s, poll {INTERVAL}s / finished {FINISHED_INTERVAL}s"
+    );
+    println!(
+        "requests {} ({:.1}/s), {} faulted ({:.0} %)",
+        t.requests,
+        t.requests as f64 / fault_secs,
+        t.faulted,
+        100.0 * t.faulted as f64 / t.requests.max(1) as f64
+    );
+    println!(
+        "worst one-second window {} requests (budget + 1 = {}); arrivals over it: {}",
+        t.worst,
+        BUDGET + 1.0,
+        t.over
+    );
+}
+
+/// Scrape latency (of sorted latencies), memory in the first and last minute of
+/// faults, and the invariant checks.
+fn print_scrapes_and_memory(seen: &Observed, fault_secs: f64, rss_end: f64, hwm: f64) {
     let minute = |from: f64, to: f64| {
-        let v: Vec<f64> = samples
+        let v: Vec<f64> = seen
+            .samples
             .iter()
             .filter(|(t, _)| *t >= from && *t < to)
             .map(|(_, r)| *r)
@@ -237,49 +336,20 @@ async fn run(seconds: u64, jobs: u64) {
     };
     let (first_mean, first_max) = minute(0.0, 60.0);
     let (last_mean, last_max) = minute(fault_secs - 60.0, fault_secs);
-    println!("---- soak report");
+    let latencies = &seen.latencies;
     println!(
-        "jobs {jobs}, faults for {fault_secs:.0} s, budget {BUDGET}/s, poll {INTERVAL}s / finished {FINISHED_INTERVAL}s"
-    );
-    println!(
-        "requests {requests} ({:.1}/s), {faulted} faulted ({:.0} %)",
-        requests as f64 / fault_secs,
-        100.0 * faulted as f64 / requests.max(1) as f64
-    );
-    println!(
-        "worst one-second window {worst} requests (budget + 1 = {}); arrivals over it: {over}",
-        BUDGET + 1.0
-    );
-    println!(
-        "scrapes {} (failed {failures}): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "scrapes {} (failed {}): p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         latencies.len(),
-        quantile(&latencies, 0.5) * 1e3,
-        quantile(&latencies, 0.99) * 1e3,
+        seen.failures,
+        quantile(latencies, 0.5) * 1e3,
+        quantile(latencies, 0.99) * 1e3,
         latencies.last().copied().unwrap_or(f64::NAN) * 1e3
     );
     println!(
         "rss first minute mean {first_mean:.1} / max {first_max:.1} MiB, last minute mean {last_mean:.1} / max {last_max:.1} MiB, at the end {rss_end:.1} MiB, peak (VmHWM) {hwm:.1} MiB"
     );
-    println!("invariant checks: {checked} scrapes checked, {problems} problems");
-    match fresh_after {
-        Some(s) => println!(
-            "after the faults stopped, every job fresh in {s:.1} s (bound {} s)",
-            2 * FINISHED_INTERVAL
-        ),
-        None => println!(
-            "after the faults stopped, NOT every job fresh within {} s",
-            2 * FINISHED_INTERVAL
-        ),
-    }
-    println!("exporter exit after SIGTERM: {status}");
-    let ok = failures == 0
-        && problems == 0
-        && worst as f64 <= BUDGET + 1.0
-        && fresh_after.is_some()
-        && status.success();
-    println!("soak {}", if ok { "PASSED" } else { "FAILED" });
-    let _ = std::fs::remove_dir_all(&dir);
-    if !ok {
-        std::process::exit(1);
-    }
+    println!(
+        "invariant checks: {} scrapes checked, {} problems",
+        seen.checked, seen.problems
+    );
 }

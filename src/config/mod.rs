@@ -2,9 +2,13 @@
 
 mod accounts;
 mod credentials_section;
+mod inventory;
 mod raw;
+mod readiness;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_inventory;
 mod values;
 
 use std::fmt;
@@ -19,7 +23,11 @@ use crate::parse_error::ParseError;
 
 pub use self::accounts::AccountConfig;
 use self::credentials_section::credentials_spec;
+use self::inventory::inventory_config;
+pub use self::inventory::{ExportedTag, INFO_LABELS, InventoryConfig, InventoryFilter, tag_label};
 use self::raw::{RawApi, RawConfig, RawDiscovery, RawPoll};
+pub use self::readiness::ReadinessConfig;
+use self::readiness::readiness_config;
 pub use self::values::{Interval, Labels, RESERVED_LABELS, check_label_name, http_url, region};
 
 /// A configuration problem, with the file and the key or line it concerns.
@@ -168,6 +176,10 @@ pub struct Config {
     pub poll: PollConfig,
     pub jobs: Vec<JobConfig>,
     pub discovery: DiscoveryConfig,
+    /// `readiness:`: each instance's recoverable window (API 3.0).
+    pub readiness: ReadinessConfig,
+    /// `instances:`: the instance inventory (API 3.0).
+    pub instances: InventoryConfig,
 }
 
 /// Values given on the command line, which win over the file; checked by clap as the
@@ -421,6 +433,9 @@ fn build(
             "nothing to watch: the v2 API needs job ids under `jobs:` or instances under `discovery.instances:`",
         ));
     }
+    let instances = inventory_config(raw.instances, client.version == ApiVersion::V3)?;
+    let v3 = client.version == ApiVersion::V3;
+    let readiness = readiness_config(raw.readiness, v3, instances.enabled)?;
     let region = client.regions.first().cloned().unwrap_or_default();
     let raw_credentials = raw.credentials.unwrap_or_default();
     let credentials = credentials_spec(raw_credentials, env, flags, region)?;
@@ -434,6 +449,8 @@ fn build(
         poll,
         jobs,
         discovery,
+        readiness,
+        instances,
     })
 }
 

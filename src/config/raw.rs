@@ -5,6 +5,8 @@ use std::path::PathBuf;
 
 use serde::Deserialize;
 
+use super::inventory::RawInstances;
+use super::readiness::RawReadiness;
 use super::values::{Interval, Labels, parsed, parsed_any};
 use crate::api::{ApiVersion, SignatureMethod};
 use crate::credentials::SourceKind;
@@ -19,6 +21,8 @@ pub(super) struct RawConfig {
     pub(super) poll: RawPoll,
     pub(super) jobs: Vec<RawJob>,
     pub(super) discovery: Option<RawDiscovery>,
+    pub(super) readiness: Option<RawReadiness>,
+    pub(super) instances: Option<RawInstances>,
 }
 
 #[derive(Deserialize, Default)]

@@ -17,7 +17,9 @@ fn creds_env(name: &str) -> Option<String> {
     }
 }
 
-fn parse(text: &str) -> Result<Config, String> {
+/// Parses `text` as `/etc/x/config.yml` with credentials in the environment; the other
+/// config test modules use it too.
+pub(super) fn parse(text: &str) -> Result<Config, String> {
     Config::parse(text, Path::new("/etc/x/config.yml"), &creds_env).map_err(|e| e.to_string())
 }
 

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Deserializer};
@@ -80,18 +81,20 @@ impl FromStr for Interval {
     }
 }
 
-/// Extra labels from the configuration, checked as they are read.
+/// Extra labels from the configuration, checked as they are read. Shared, not copied: the
+/// config, its copies and the store hold the same map of each job (a map of one label
+/// takes half a KiB, and 10,000 jobs made it 16 MB when each holder had its own).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Labels(pub BTreeMap<String, String>);
+pub struct Labels(pub Arc<BTreeMap<String, String>>);
 
 impl Labels {
     pub fn from_pairs(pairs: &[(&str, &str)]) -> Labels {
-        Labels(
+        Labels(Arc::new(
             pairs
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
-        )
+        ))
     }
 }
 
@@ -137,7 +140,7 @@ impl<'de> Deserialize<'de> for Labels {
         for name in map.keys() {
             check_label_name(name).map_err(serde::de::Error::custom)?;
         }
-        Ok(Labels(map))
+        Ok(Labels(Arc::new(map)))
     }
 }
 

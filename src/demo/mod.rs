@@ -2,6 +2,8 @@
 //! exporter reaches through its production client, so that a first run shows live
 //! rollbacks.
 
+pub mod inventory;
+pub mod ranges;
 pub mod server;
 pub mod story;
 pub mod v3;
@@ -14,7 +16,10 @@ use std::time::Duration;
 use reqwest::Url;
 
 use crate::api::{ApiVersion, ClientConfig, Credentials, Secret};
-use crate::config::{Config, DiscoveryConfig, InstanceConfig, JobConfig, Labels, PollConfig};
+use crate::config::{
+    Config, DiscoveryConfig, ExportedTag, InstanceConfig, InventoryConfig, JobConfig, Labels,
+    PollConfig, ReadinessConfig, tag_label,
+};
 use crate::time::unix_now;
 pub use server::Simulator;
 pub use story::{DEMO_SECRET_ID, DEMO_SECRET_KEY, INSTANCES};
@@ -79,6 +84,22 @@ fn config_for(version: ApiVersion, endpoint: Url) -> Config {
                     labels: Labels::from_pairs(&[("service", i.name.trim_end_matches("-db"))]),
                 })
                 .collect(),
+        },
+        readiness: ReadinessConfig {
+            enabled: version == ApiVersion::V3,
+            interval: Duration::from_secs(10),
+        },
+        instances: InventoryConfig {
+            enabled: version == ApiVersion::V3,
+            // Often, so that a renamed instance shows soon; it costs one request.
+            interval: Duration::from_secs(60),
+            exported_tags: ["team", "cost-center"]
+                .map(|key| ExportedTag {
+                    key: key.into(),
+                    label: tag_label(key),
+                })
+                .into(),
+            ..InventoryConfig::default()
         },
     }
 }

@@ -186,7 +186,7 @@ fn num(v: i64, zh: bool) -> Value {
 
 fn instance_info(task: &SimTask, zh: bool) -> Value {
     let inst = &INSTANCES[task.instance];
-    let target = time(Some(task.start - 3600), zh);
+    let target = time(Some(task.target()), zh);
     let db = format!("{}_main", inst.name.trim_end_matches("-db"));
     if zh {
         json!({"instanceid": inst.id, "instancename": inst.name, "strategy": "table", "rollbacktime": target,
@@ -275,7 +275,7 @@ fn job_list(t0: i64, instance: usize, offset: usize, limit: usize, now: i64) -> 
                 "status": num(v.status, zh), "progress": num(v.progress, zh),
                 "taskStatus": num(tv.status, zh), "taskProgress": num(tv.progress, zh), "taskMessage": tv.message,
                 "taskContext": {"data": {"operator": "100000001", "uInstanceId": INSTANCES[instance].id,
-                    "strategy": "table", "rollbackTime": time(Some(task.start - 3600), zh), "dbs": [], "tables": []}},
+                    "strategy": "table", "rollbackTime": time(Some(task.target()), zh), "dbs": [], "tables": []}},
             })
         })
         .collect();

@@ -74,6 +74,11 @@ pub struct View {
 }
 
 impl SimTask {
+    /// The point in time the task rolls its instance back to.
+    pub fn target(&self) -> i64 {
+        self.start - 3600
+    }
+
     pub fn view(&self, now: i64) -> View {
         let elapsed = now - self.start;
         let pct =

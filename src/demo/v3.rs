@@ -1,6 +1,7 @@
 //! The simulated API 3.0 (`POST /`): checks TC3-HMAC-SHA256 signatures and the clock,
 //! and answers DescribeTasks and DescribeRollbackTaskDetail from the same story as the v2
-//! simulator, in the shapes of the reference: errors inside HTTP 200, status names,
+//! simulator (and DescribeDBInstances from [`super::inventory`]),
+//! in the shapes of the reference: errors inside HTTP 200, status names,
 //! progress in percent, zero dates. It ignores `TaskTypes` on purpose and mixes other
 //! task types into every listing, so that the exporter's own filter is what keeps them out.
 
@@ -105,6 +106,12 @@ pub fn answer(t0: i64, headers: &HeaderMap, body: &[u8], now: i64) -> Value {
     let result = match header_text(headers, "x-tc-action") {
         "DescribeTasks" => describe_tasks(&jobs, &params, now),
         "DescribeRollbackTaskDetail" => rollback_detail(&jobs, &params, now),
+        "DescribeRollbackRangeTime" => {
+            let fleet = &super::inventory::FLEET;
+            let known = |id: &str| region == REGION && fleet.iter().any(|i| i.id == id);
+            super::ranges::rollback_range_time(&jobs, &params, &known, now)
+        }
+        "DescribeDBInstances" => super::inventory::describe_db_instances(&params, region == REGION),
         other => Err((
             "InvalidAction",
             format!("action {other} is not supported by the simulator"),
@@ -229,7 +236,7 @@ fn instance_detail(task: &SimTask) -> Value {
     let tables: Vec<Value> = (1..=1 + task.instance)
         .map(|k| json!({"TableName": format!("t{k}"), "NewTableName": format!("t{k}_bak")}))
         .collect();
-    json!({"InstanceId": inst.id, "Strategy": "table", "RollbackTime": time(Some(task.start - 3600)),
+    json!({"InstanceId": inst.id, "Strategy": "table", "RollbackTime": time(Some(task.target())),
            "Databases": [{"DatabaseName": db, "NewDatabaseName": format!("{db}_bak")}],
            "Tables": [{"Database": db, "Table": tables}]})
 }

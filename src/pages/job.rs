@@ -12,7 +12,7 @@ use super::html::{esc, foot, head, percent, span, time};
 use super::landing::poll_words;
 use super::{Standing, instances, messages, svg};
 use crate::rollback::{self, Job};
-use crate::store::{Entry, JobKey};
+use crate::store::{Entry, JobKey, Store};
 use crate::time::unix_now;
 use crate::web::state::AppState;
 
@@ -45,7 +45,7 @@ fn page_of(app: &AppState, key: JobKey) -> (StatusCode, Html<String>) {
     );
     let status = match app.store.get(&key) {
         Some(e) => {
-            body(&mut h, &e, unix_now());
+            body(&mut h, &e, &app.store, unix_now());
             StatusCode::OK
         }
         None => {
@@ -60,9 +60,9 @@ fn page_of(app: &AppState, key: JobKey) -> (StatusCode, Html<String>) {
     (status, Html(h))
 }
 
-fn body(h: &mut String, e: &Entry, now: f64) {
+fn body(h: &mut String, e: &Entry, store: &Store, now: f64) {
     h.push_str("<dl>");
-    for (name, value) in facts(e, now) {
+    for (name, value) in facts(e, store, now) {
         let _ = write!(h, "<dt>{name}</dt><dd>{value}</dd>");
     }
     h.push_str("</dl><h2>Progress as the exporter saw it</h2>");
@@ -72,14 +72,14 @@ fn body(h: &mut String, e: &Entry, now: f64) {
         let _ = write!(h, "<li>{}</li>", esc(m));
     }
     h.push_str("</ul>");
-    instances_table(h, e);
+    instances_table(h, e, store);
     if let Some(d) = &e.data {
         tasks_table(h, &d.job, now);
     }
 }
 
 /// The job's facts, as (name, HTML) pairs.
-fn facts(e: &Entry, now: f64) -> [(&'static str, String); 13] {
+fn facts(e: &Entry, store: &Store, now: f64) -> [(&'static str, String); 13] {
     let (state, error) = poll_words(e);
     let standing = match Standing::of(e, now) {
         Standing::Stalled => format!(
@@ -114,7 +114,11 @@ fn facts(e: &Entry, now: f64) -> [(&'static str, String); 13] {
         ("tracked since (UTC)", time(Some(e.tracked_at))),
         (
             "source, labels",
-            format!("{}; {}", esc(&super::source(e)), esc(&e.labels.to_string())),
+            format!(
+                "{}; {}",
+                esc(&super::source(e, store)),
+                esc(&e.labels.to_string())
+            ),
         ),
         (
             "last poll (UTC), error",
@@ -132,13 +136,13 @@ fn facts(e: &Entry, now: f64) -> [(&'static str, String); 13] {
     ]
 }
 
-fn instances_table(h: &mut String, e: &Entry) {
+fn instances_table(h: &mut String, e: &Entry, store: &Store) {
     let job = e.data.as_ref().map(|d| &d.job);
     h.push_str(
         "<h2>Instances</h2><table><tr><th>instance</th><th>name</th><th>strategy</th>\
          <th>rolled back to (UTC)</th><th>databases</th><th>tables</th></tr>",
     );
-    for (id, name) in instances(e) {
+    for (id, name) in instances(e, store) {
         let inst = job.and_then(|j| {
             let from_tasks = j.tasks.iter().map(|t| &t.instance);
             from_tasks.chain(&j.instances).find(|i| i.instance_id == id)

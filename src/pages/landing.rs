@@ -10,7 +10,9 @@ use axum::response::Html;
 
 use super::html::{esc, foot, head, percent, span, time};
 use super::{Standing, instances_html, job_path, messages};
+use crate::inventory::InventoryKey;
 use crate::metrics::{REVISION, VERSION};
+use crate::readiness::ReadinessKey;
 use crate::rollback::{self, State as JobState};
 use crate::store::Entry;
 use crate::time::unix_now;
@@ -32,7 +34,7 @@ pub struct Page<'a> {
 pub type Section = fn(&mut String, &Page<'_>);
 
 /// The landing page's parts, top to bottom.
-pub const SECTIONS: &[Section] = &[summary, attention, finished, tracked];
+pub const SECTIONS: &[Section] = &[summary, attention, finished, readiness, inventory, tracked];
 
 pub async fn page(State(app): State<Arc<AppState>>) -> Html<String> {
     let entries = app.store.snapshot();
@@ -144,7 +146,7 @@ fn attention(h: &mut String, p: &Page<'_>) {
             esc(&e.key.region),
             percent(progress),
             time(eta),
-            instances_html(e),
+            instances_html(e, &p.app.store),
             esc(&messages(e).join("; ")),
         );
     }
@@ -190,7 +192,7 @@ fn finished(h: &mut String, p: &Page<'_>) {
             esc(&e.key.region),
             time(d.job.end.map(|t| t as f64)),
             span(took.map(|s| s as f64)),
-            instances_html(e),
+            instances_html(e, &p.app.store),
             esc(&messages(e).join("; ")),
         );
     }
@@ -206,7 +208,7 @@ fn tracked(h: &mut String, p: &Page<'_>) {
          <th>last error</th></tr>",
     );
     for e in p.entries.iter().take(MAX_ROWS) {
-        tracked_row(h, e);
+        tracked_row(h, e, p);
     }
     h.push_str("</table>");
     if p.entries.len() > MAX_ROWS {
@@ -233,7 +235,7 @@ pub fn poll_words(e: &Entry) -> (String, String) {
     (state, error)
 }
 
-fn tracked_row(h: &mut String, e: &Entry) {
+fn tracked_row(h: &mut String, e: &Entry, p: &Page<'_>) {
     let (state, error) = poll_words(e);
     let progress = e.data.as_ref().and_then(|d| d.job.progress);
     let last_poll = e.health.as_ref().map(|h| h.last_poll);
@@ -242,11 +244,41 @@ fn tracked_row(h: &mut String, e: &Entry) {
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         job_link(e),
         esc(&e.key.region),
-        esc(&super::source(e)),
+        esc(&super::source(e, &p.app.store)),
         esc(&e.labels.to_string()),
         esc(&state),
         percent(progress),
         time(last_poll),
         esc(&error),
     );
+}
+
+/// The instance inventory's status, one region after another; nothing without one.
+fn inventory(h: &mut String, p: &Page<'_>) {
+    let all = p.app.store.inventory_snapshot();
+    if all.is_empty() {
+        return;
+    }
+    let lines: Vec<String> = all
+        .iter()
+        .map(|(k, s)| esc(&crate::inventory::text::status(k, s)))
+        .collect();
+    let _ = write!(
+        h,
+        "<section id=\"inventory\"><p>Instance inventory (DescribeDBInstances): {}.</p></section>",
+        lines.join("; ")
+    );
+}
+
+/// What each inventoried instance can be rolled back to ([`crate::readiness::page`]).
+fn readiness(h: &mut String, p: &Page<'_>) {
+    let store = &p.app.store;
+    let name = |k: &ReadinessKey, id: &str| {
+        store.instance_name(&InventoryKey::in_account(&k.account, &k.region), id)
+    };
+    let table =
+        crate::readiness::page::section(&store.readiness_snapshot(), &name, &esc, p.now as i64);
+    if !table.is_empty() {
+        let _ = write!(h, "<section id=\"readiness\">{table}</section>");
+    }
 }

@@ -7,7 +7,7 @@ pub mod landing;
 mod svg;
 
 use crate::rollback::State;
-use crate::store::{Entry, JobKey};
+use crate::store::{Entry, JobKey, Store};
 
 /// A running job whose progress has not moved for this long is shown as stalled. The
 /// alert waits longer (30 min); the page is for a person already looking.
@@ -24,10 +24,15 @@ pub fn job_path(key: &JobKey) -> String {
 }
 
 /// How the exporter came to a job, and in which account when there are several.
-pub fn source(e: &Entry) -> String {
+/// How a job came to be tracked, its instances named by name and tags where its account's
+/// inventory has them, and its account with `accounts:`.
+pub fn source(e: &Entry, store: &Store) -> String {
+    let inventory = store.inventory(&e.key.inventory());
+    let job = e.data.as_ref().map(|d| &d.job);
+    let source = crate::inventory::text::source(&e.source, job, inventory.as_deref());
     match e.key.account.as_str() {
-        "" => e.source.to_string(),
-        account => format!("{}, account {account}", e.source),
+        "" => source,
+        account => format!("{source}, account {account}"),
     }
 }
 
@@ -62,8 +67,9 @@ impl Standing {
 }
 
 /// The instances a job covers, with their names where known: from the API's task details
-/// (API 2.0 gives them), in the order of the job's instances.
-pub fn instances(e: &Entry) -> Vec<(String, String)> {
+/// (API 2.0 gives them), else from the instance inventory, in the order of the job's
+/// instances.
+pub fn instances(e: &Entry, store: &Store) -> Vec<(String, String)> {
     let Some(d) = &e.data else {
         return Vec::new();
     };
@@ -75,8 +81,9 @@ pub fn instances(e: &Entry) -> Vec<(String, String)> {
             .map(|t| t.instance.instance_name.as_str())
             .filter(named)
             .or(from_job.map(|i| i.instance_name.as_str()).filter(named))
-            .unwrap_or("")
-            .to_string()
+            .map(str::to_string)
+            .or_else(|| store.instance_name(&e.key.inventory(), id))
+            .unwrap_or_default()
     };
     let mut ids: Vec<&str> = d
         .job
@@ -95,8 +102,8 @@ pub fn instances(e: &Entry) -> Vec<(String, String)> {
 }
 
 /// `name (id)`, or the id alone, for each instance; escaped.
-pub fn instances_html(e: &Entry) -> String {
-    let all: Vec<String> = instances(e)
+pub fn instances_html(e: &Entry, store: &Store) -> String {
+    let all: Vec<String> = instances(e, store)
         .iter()
         .map(|(id, name)| match name.as_str() {
             "" => html::esc(id),

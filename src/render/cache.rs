@@ -30,8 +30,9 @@ use http_body::{Frame, SizeHint};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
+use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::metrics::Metrics;
-use crate::render::render_to;
+use crate::render::{Sources, render_sources};
 use crate::store::{DiscoveryStatus, Entry, Store};
 use crate::time::unix_now;
 
@@ -54,6 +55,7 @@ pub struct Exposition {
     /// The snapshot rendered, by job id: readiness is judged on what is served.
     pub entries: Vec<Arc<Entry>>,
     pub discovery: Vec<DiscoveryStatus>,
+    pub inventories: Vec<(InventoryKey, InventoryStatus)>,
 }
 
 pub struct ExpositionCache {
@@ -176,10 +178,17 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
     let generation = *store.generation().borrow();
     let entries = store.snapshot();
     let discovery = store.discovery_snapshot();
+    let readiness = store.readiness_snapshot();
+    let inventories = store.inventory_snapshot();
     let work = move || {
         let mut plain_len = 0;
         let mut gzip = GzEncoder::new(Vec::with_capacity(size + size / 16), Compression::fast());
-        render_to(&entries, &discovery, &metrics, unix_now(), &mut |chunk| {
+        let sources = Sources {
+            discovery: &discovery,
+            readiness: &readiness,
+            inventories: &inventories,
+        };
+        render_sources(&entries, &sources, &metrics, unix_now(), &mut |chunk| {
             // Writing to a Vec cannot fail.
             let _ = gzip.write_all(&chunk);
             plain_len += chunk.len() as u64;
@@ -192,6 +201,7 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
             gzip: Bytes::from(gzip),
             entries,
             discovery,
+            inventories,
         }
     };
     match tokio::task::spawn_blocking(work).await {
@@ -210,6 +220,7 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
                 gzip: Bytes::new(),
                 entries: Vec::new(),
                 discovery: Vec::new(),
+                inventories: Vec::new(),
             }
         }
     }
@@ -233,6 +244,7 @@ mod tests {
             gzip: Bytes::from(gz.finish().unwrap()),
             entries: Vec::new(),
             discovery: Vec::new(),
+            inventories: Vec::new(),
         }
     }
 

@@ -112,6 +112,14 @@ fn heading(group: Group) -> &'static str {
         Group::Discovery => {
             "Discovery — label `region`, and `instance_id` for v2's listing per instance:"
         }
+        Group::Inventory => {
+            "Instance inventory (API 3.0, `instances:`) — label `region`; `cdb_rollback_instance_info`\n\
+             also carries one label per `instances.exported_tags` entry:"
+        }
+        Group::Readiness => {
+            "Rollback readiness (API 3.0, `readiness:`) — label `region`, and `instance_id` for the\n\
+             series of one instance:"
+        }
         Group::Exporter => "The exporter itself:",
     }
 }
@@ -120,7 +128,14 @@ fn heading(group: Group) -> &'static str {
 pub fn readme_tables() -> String {
     let docs = docs();
     let mut out = format!("{BEGIN}{BEGIN_NOTE}\n");
-    for group in [Group::Job, Group::Task, Group::Discovery, Group::Exporter] {
+    for group in [
+        Group::Job,
+        Group::Task,
+        Group::Discovery,
+        Group::Inventory,
+        Group::Readiness,
+        Group::Exporter,
+    ] {
         let _ = write!(
             out,
             "{}\n\n| metric | meaning |\n|---|---|\n",

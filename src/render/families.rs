@@ -5,7 +5,10 @@
 //! `UPDATE_GOLDEN=1 cargo test --test it` to regenerate those files and the golden
 //! expositions, and add a test of its value.
 
+use super::readiness;
+use crate::inventory::InventoryStatus;
 use crate::metrics::Kind;
+use crate::readiness::{InstanceReadiness, RegionReadiness};
 use crate::rollback::State;
 use crate::rollback::{Job, Task, duration};
 use crate::store::{DiscoveryStatus, PollHealth, Trail};
@@ -46,6 +49,14 @@ pub enum Rows {
     Tracked,
     /// One series per discovery source (v2 instance, v3 region), with the jobs it tracks.
     Discovery(fn(&DiscoveryStatus, i64) -> Option<Num>),
+    /// One series per instance whose rollback ranges are known.
+    Readiness(fn(&InstanceReadiness) -> Option<Num>),
+    /// One series per region whose rollback ranges are asked for.
+    ReadinessRegion(fn(&RegionReadiness) -> Option<Num>),
+    /// One series per region with an inventory (API 3.0).
+    Inventory(fn(&InventoryStatus) -> Option<Num>),
+    /// 1 per inventoried instance, with its rendered info labels.
+    InstanceInfo,
 }
 
 impl Rows {
@@ -56,6 +67,8 @@ impl Rows {
             }
             Rows::Task(_) | Rows::TaskState | Rows::TaskInfo => Group::Task,
             Rows::Discovery(_) => Group::Discovery,
+            Rows::Readiness(_) | Rows::ReadinessRegion(_) => Group::Readiness,
+            Rows::Inventory(_) | Rows::InstanceInfo => Group::Inventory,
             Rows::Tracked => Group::Exporter,
         }
     }
@@ -66,12 +79,17 @@ impl Rows {
             Rows::JobState | Rows::TaskState => &["state"],
             Rows::JobInfo => &["type", "async_request_id"],
             Rows::TaskInfo => &["work_id", "instance_name", "strategy", "operator"],
+            Rows::Readiness(_) => &["instance_id"],
+            // Its tag labels depend on `instances.exported_tags`: not promised.
+            Rows::InstanceInfo => crate::config::INFO_LABELS,
             Rows::Job(_)
             | Rows::Seen(_)
             | Rows::Task(_)
             | Rows::Health(_)
             | Rows::Tracked
-            | Rows::Discovery(_) => &[],
+            | Rows::Discovery(_)
+            | Rows::Inventory(_)
+            | Rows::ReadinessRegion(_) => &[],
         }
     }
 }
@@ -82,6 +100,10 @@ pub enum Group {
     Job,
     Task,
     Discovery,
+    /// The instance inventory, per region (API 3.0).
+    Inventory,
+    /// Rollback readiness: per region, and per instance.
+    Readiness,
     /// The exporter's own metrics, most of them in [`crate::metrics`].
     Exporter,
 }
@@ -93,7 +115,7 @@ impl Group {
         match self {
             Group::Job => &["job_id", "region"],
             Group::Task => &["job_id", "region", "instance_id"],
-            Group::Discovery => &["region"],
+            Group::Discovery | Group::Inventory | Group::Readiness => &["region"],
             Group::Exporter => &[],
         }
     }
@@ -128,11 +150,12 @@ impl Family {
                 | Rows::Task(_)
                 | Rows::TaskState
                 | Rows::TaskInfo
+                | Rows::Readiness(_)
         )
     }
 }
 
-const fn family(
+pub(super) const fn family(
     name: &'static str,
     help: &'static str,
     readme: &'static str,
@@ -328,6 +351,37 @@ pub const FAMILIES: &[Family] = &[
         "Unix time of the latest successful listing",
         Rows::Discovery(|d, _| d.last_success.map(float)),
     ),
+    family(
+        "cdb_rollback_instance_info",
+        "CDB instance of the inventory (DescribeDBInstances, after instances.filter), with its name, zone, type and exported tags; the value is always 1.",
+        "1 per instance of the inventory (after `instances.filter`); `instance_type` `master`, `dr` (disaster recovery), `ro` (read-only) or the API's number; one `tag_<key>` label (or the mapped name) per `instances.exported_tags` entry, empty when the instance lacks the tag. Join on `region`, `instance_id` to name instances",
+        Rows::InstanceInfo,
+    ),
+    family(
+        "cdb_rollback_inventory_success",
+        "1 if the latest refresh of this region's instance inventory (DescribeDBInstances) succeeded, else 0; a failed refresh keeps the last inventory.",
+        "1 if the latest inventory refresh succeeded, else 0 (the last inventory stays); absent until the first has finished",
+        Rows::Inventory(|s| s.success.map(|ok| int(i64::from(ok)))),
+    ),
+    family(
+        "cdb_rollback_inventory_instances",
+        "Instances in this region's inventory, after instances.filter.",
+        "instances in the last good inventory, after `instances.filter`; absent until one has worked",
+        Rows::Inventory(|s| s.inventory.as_ref().map(|i| int(i.records.len() as i64))),
+    ),
+    family(
+        "cdb_rollback_inventory_last_success_time_seconds",
+        "Unix time of the latest successful refresh of this region's instance inventory.",
+        "Unix time of the latest successful inventory refresh",
+        Rows::Inventory(|s| s.last_success.map(float)),
+    ),
+    readiness::BEGIN,
+    readiness::END,
+    readiness::RANGES,
+    readiness::GAP,
+    readiness::ERROR_CODE,
+    readiness::SUCCESS,
+    readiness::LAST_SUCCESS,
 ];
 
 #[cfg(test)]

@@ -7,13 +7,16 @@ pub mod cache;
 pub mod contract;
 pub mod exposition;
 pub mod families;
+mod readiness;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use self::exposition::push_label;
+use self::exposition::{push_account, push_label};
 use self::families::{FAMILIES, Family, Num, Rows};
+use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::metrics::Metrics;
+use crate::readiness::RegionReadiness;
 use crate::rollback::{State, Task};
 use crate::store::{DiscoveryStatus, Entry, JobData};
 
@@ -142,8 +145,22 @@ pub fn render(
     metrics: &Metrics,
     now: f64,
 ) -> Vec<u8> {
+    let sources = Sources {
+        discovery,
+        ..Sources::default()
+    };
+    render_all(entries, &sources, metrics, now)
+}
+
+/// [`render`] with every source.
+pub fn render_all(
+    entries: &[Arc<Entry>],
+    sources: &Sources<'_>,
+    metrics: &Metrics,
+    now: f64,
+) -> Vec<u8> {
     let mut all = Vec::new();
-    render_to(entries, discovery, metrics, now, &mut |chunk| {
+    render_sources(entries, sources, metrics, now, &mut |chunk| {
         all.extend_from_slice(&chunk);
     });
     all
@@ -158,6 +175,30 @@ pub fn render_to(
     now: f64,
     sink: &mut dyn FnMut(Vec<u8>),
 ) {
+    let sources = Sources {
+        discovery,
+        ..Sources::default()
+    };
+    render_sources(entries, &sources, metrics, now, sink);
+}
+
+/// What the store holds besides the jobs: discovery sources, instance inventories and
+/// rollback readiness.
+#[derive(Clone, Copy, Default)]
+pub struct Sources<'a> {
+    pub discovery: &'a [DiscoveryStatus],
+    pub inventories: &'a [(InventoryKey, InventoryStatus)],
+    pub readiness: &'a [Arc<RegionReadiness>],
+}
+
+/// [`render_to`] with every source.
+pub fn render_sources(
+    entries: &[Arc<Entry>],
+    sources: &Sources<'_>,
+    metrics: &Metrics,
+    now: f64,
+    sink: &mut dyn FnMut(Vec<u8>),
+) {
     let mut o = Out {
         buf: Vec::with_capacity(CHUNK + 4096),
         ints: itoa::Buffer::new(),
@@ -166,11 +207,17 @@ pub fn render_to(
     };
     let counts = discovered_jobs(entries);
     for f in FAMILIES {
-        // Discovery families only where something is discovered.
-        if matches!(f.rows, Rows::Discovery(_)) && discovery.is_empty() {
-            continue;
+        // Discovery, inventory and readiness families only where something is discovered,
+        // listed or asked.
+        let empty = match f.rows {
+            Rows::Discovery(_) => sources.discovery.is_empty(),
+            Rows::Inventory(_) | Rows::InstanceInfo => sources.inventories.is_empty(),
+            Rows::Readiness(_) | Rows::ReadinessRegion(_) => sources.readiness.is_empty(),
+            _ => false,
+        };
+        if !empty {
+            write_family(&mut o, f, entries, sources, &counts, now.floor() as i64);
         }
-        write_family(&mut o, f, entries, discovery, &counts, now.floor() as i64);
     }
     metrics.encode(&mut o.buf);
     o.flush();
@@ -193,7 +240,7 @@ fn write_family(
     o: &mut Out<'_>,
     f: &Family,
     entries: &[Arc<Entry>],
-    discovery: &[DiscoveryStatus],
+    sources: &Sources<'_>,
     counts: &Counts<'_>,
     now: i64,
 ) {
@@ -235,8 +282,12 @@ fn write_family(
                 .filter_map(|e| e.health.as_ref().map(|h| (&*e.job_labels, read(h)))),
         ),
         Rows::Tracked => o.num(f.name, "", "", Num::Int(entries.len() as i64)),
+        Rows::Readiness(_) | Rows::ReadinessRegion(_) => {
+            readiness::rows(o, f, sources.readiness);
+        }
+        Rows::Inventory(_) | Rows::InstanceInfo => inventory_rows(o, f, sources.inventories),
         Rows::Discovery(read) => {
-            for d in discovery {
+            for d in sources.discovery {
                 if let Some(v) = read(d, jobs_of(counts, d)) {
                     o.num(f.name, &discovery_labels(d), "", v);
                 }
@@ -253,6 +304,27 @@ fn jobs_of(counts: &Counts<'_>, d: &DiscoveryStatus) -> i64 {
         d.instance_id.as_deref(),
     );
     counts.get(&source).copied().unwrap_or(0)
+}
+
+/// The inventory families: one series per region, or one per inventoried instance.
+fn inventory_rows(o: &mut Out<'_>, f: &Family, inventories: &[(InventoryKey, InventoryStatus)]) {
+    match f.rows {
+        Rows::Inventory(read) => {
+            for (key, status) in inventories {
+                if let Some(v) = read(status) {
+                    o.num(f.name, &key.labels(), "", v);
+                }
+            }
+        }
+        Rows::InstanceInfo => {
+            for inv in inventories.iter().filter_map(|(_, s)| s.inventory.as_ref()) {
+                for r in &inv.records {
+                    o.num(f.name, &r.info_labels, "", Num::Int(1));
+                }
+            }
+        }
+        _ => {}
+    }
 }
 
 /// Jobs tracked through each discovery source (an instance, or a region's listing).
@@ -274,9 +346,7 @@ type Counts<'e> = HashMap<(&'e str, &'e str, Option<&'e str>), i64>;
 
 fn discovery_labels(d: &DiscoveryStatus) -> String {
     let mut l = String::new();
-    if !d.account.is_empty() {
-        push_label(&mut l, "account", &d.account);
-    }
+    push_account(&mut l, &d.account);
     push_label(&mut l, "region", &d.region);
     if let Some(i) = &d.instance_id {
         push_label(&mut l, "instance_id", i);

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use super::poller::Version;
+use crate::api::ApiVersion;
 use crate::config::{Config, Labels};
 use crate::store::Store;
 
@@ -38,5 +39,11 @@ pub(super) fn reconcile(policy: &dyn Version, store: &Store, config: &Config) ->
         config.client.regions.contains(&d.region)
             && policy.keeps_discovery(d.instance_id.as_deref(), config)
     });
+    // The inventory is API 3.0's, and only where it is on.
+    let inventory = config.instances.enabled && config.client.version == ApiVersion::V3;
+    store.retain_inventories(|k| inventory && config.client.regions.contains(&k.region));
+    // Readiness likewise.
+    let readiness = config.readiness.enabled && config.client.version == ApiVersion::V3;
+    store.retain_readiness(|k| readiness && config.client.regions.contains(&k.region));
     (kept, dropped)
 }

@@ -11,6 +11,8 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use self::labels::{job_data, job_labels};
 use crate::api::ErrorKind;
 use crate::config::Labels;
+use crate::inventory::{InventoryKey, InventoryStatus};
+use crate::readiness::{ReadinessKey, RegionReadiness};
 use crate::rollback::{Job, State, Task, duration};
 
 mod trail;
@@ -28,6 +30,11 @@ pub struct JobKey {
 impl JobKey {
     pub fn new(region: impl Into<String>, id: u64) -> Self {
         Self::in_account("", region, id)
+    }
+
+    /// The inventory the job's instances are named from: its account's, in its region.
+    pub fn inventory(&self) -> InventoryKey {
+        InventoryKey::in_account(&self.account, &self.region)
     }
 
     pub fn in_account(account: impl Into<String>, region: impl Into<String>, id: u64) -> Self {
@@ -174,6 +181,8 @@ type DiscoveryKey = (String, String, Option<String>);
 struct Shared {
     jobs: RwLock<BTreeMap<JobKey, Arc<Entry>>>,
     discovery: RwLock<BTreeMap<DiscoveryKey, DiscoveryStatus>>,
+    readiness: RwLock<BTreeMap<ReadinessKey, Arc<RegionReadiness>>>,
+    inventories: RwLock<BTreeMap<InventoryKey, InventoryStatus>>,
     /// Bumped after every change, so the exposition is rendered again only when needed.
     generation: tokio::sync::watch::Sender<u64>,
     outcomes: Option<Arc<dyn Outcomes>>,
@@ -246,7 +255,7 @@ impl Store {
         }
     }
 
-    /// The view of one account's jobs and discovery sources.
+    /// The view of one account's jobs, discovery sources, inventories and readiness.
     pub fn account(&self, name: &str) -> Arc<Store> {
         Arc::new(Store {
             shared: Arc::clone(&self.shared),
@@ -268,6 +277,12 @@ impl Store {
     /// Whether this view sees `account`'s jobs.
     fn sees(&self, account: &str) -> bool {
         self.account.as_deref().is_none_or(|a| a == account)
+    }
+
+    /// The account a key given to this view belongs to: the view's, or (the whole store)
+    /// the key's own.
+    fn account_of<'a>(&'a self, given: &'a str) -> &'a str {
+        self.account.as_deref().unwrap_or(given)
     }
 
     /// The generation now, and a receiver that wakes at each change after it.
@@ -331,10 +346,13 @@ impl Store {
         mine.cloned().collect()
     }
 
-    /// Forgets every job and discovery source this view sees (an account removed).
+    /// Forgets every job, discovery source, inventory and readiness this view sees (an
+    /// account removed).
     pub fn clear(&self) {
         self.write().retain(|k, _| !self.sees(&k.account));
         self.retain_discovery(|_| false);
+        self.retain_inventories(|_| false);
+        self.retain_readiness(|_| false);
     }
 
     /// Replaces a tracked entry with what `f` makes of it, under the lock, so that two
@@ -456,6 +474,8 @@ impl Store {
 }
 
 mod discovery;
+mod inventory;
 mod labels;
+mod readiness;
 #[cfg(test)]
 mod tests;

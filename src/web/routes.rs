@@ -106,16 +106,20 @@ async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Resp
     response
 }
 
-/// Ready once the served metrics show the first polls.
-async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
-    if state.ready.load(Ordering::Relaxed) || state.is_ready() {
-        state.ready.store(true, Ordering::Relaxed);
-        (StatusCode::OK, "Ready\n")
-    } else {
-        (
+/// Ready once the served metrics show the first polls (and, with a filter, inventories).
+async fn ready(State(state): State<Arc<AppState>>) -> (StatusCode, String) {
+    if state.ready.load(Ordering::Relaxed) {
+        return (StatusCode::OK, "Ready\n".into());
+    }
+    match state.not_ready() {
+        None => {
+            state.ready.store(true, Ordering::Relaxed);
+            (StatusCode::OK, "Ready\n".into())
+        }
+        Some(why) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            "Not ready: the first polls are still running\n",
-        )
+            format!("Not ready: {why}\n"),
+        ),
     }
 }
 

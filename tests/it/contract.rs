@@ -7,9 +7,15 @@ use std::path::Path;
 use cdb_rollback_exporter::api::ApiVersion;
 use cdb_rollback_exporter::api::v2::decode::job_detail;
 use cdb_rollback_exporter::api::v3::decode::{rollback_detail, tasks_page};
+use cdb_rollback_exporter::api::v3::instances::instances_page;
+use cdb_rollback_exporter::config::InventoryConfig;
 use cdb_rollback_exporter::config::Labels;
+use cdb_rollback_exporter::inventory::{Inventory, InventoryKey};
 use cdb_rollback_exporter::metrics::Metrics;
-use cdb_rollback_exporter::render::{contract, render};
+use cdb_rollback_exporter::readiness::{
+    InstanceReadiness, Range, ReadinessKey, RegionReadiness, Window,
+};
+use cdb_rollback_exporter::render::{Sources, contract, render_sources};
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
 use cdb_rollback_exporter::time::UtcOffset;
 
@@ -60,13 +66,31 @@ fn exposed() -> BTreeSet<String> {
     // Temporary credentials: their expiry and refresh counters show.
     metrics.prepare_credentials("cvm_role");
     cdb_rollback_exporter::credentials::refresh::Recorder::expires(&metrics, "cvm_role", 1);
-    let text = String::from_utf8(render(
-        &store.snapshot(),
-        &store.discovery_snapshot(),
-        &metrics,
-        2.0,
-    ))
-    .unwrap();
+    // An inventory of one instance (API 3.0).
+    let listed = r#"{"Response":{"TotalCount":1,"Items":[{"InstanceId":"cdb-2","InstanceName":"n",
+        "InstanceType":1}],"RequestId":"r"}}"#;
+    let listed = instances_page(listed.as_bytes()).unwrap().instances;
+    let key = InventoryKey::new("ap-shanghai");
+    let inventory = Inventory::build(&key, listed, &InventoryConfig::default(), 1.0);
+    store.record_inventory(&key, inventory);
+    // Its rollback readiness: a window, and a round that worked.
+    let key = ReadinessKey::new("ap-shanghai");
+    let mut readiness = RegionReadiness::new(&key);
+    let mut one = InstanceReadiness::new(&key, "cdb-2", 0, "ok".into());
+    one.window = Some(Window::of(&[Range { begin: 0, end: 1 }]).window);
+    readiness.instances.insert("cdb-2".into(), one.into());
+    (readiness.success, readiness.last_success) = (Some(true), Some(1.0));
+    store.record_readiness(&key, readiness);
+    let sources = Sources {
+        discovery: &store.discovery_snapshot(),
+        inventories: &store.inventory_snapshot(),
+        readiness: &store.readiness_snapshot(),
+    };
+    let mut text = Vec::new();
+    render_sources(&store.snapshot(), &sources, &metrics, 2.0, &mut |c| {
+        text.extend(c)
+    });
+    let text = String::from_utf8(text).unwrap();
     let mut names = BTreeSet::new();
     for line in text.lines() {
         if let Some(rest) = line.strip_prefix("# TYPE ") {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use crate::support::clock::{cst, now};
+use crate::support::exposition::Exposition;
 use crate::support::fake_v2::{FakeV2, Reply, V2Job, V2Task};
 use crate::support::{Daemon, config};
 
@@ -36,8 +37,16 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
     let daemon = Daemon::start(config(&cfg)).await;
     daemon.wait_ready(Duration::from_secs(10)).await;
     let m = daemon.scrape().await;
+    one_state_per_job_and_task(&m);
+    values_of_seed_running_and_failed_jobs(&m, started);
+    poll_health_shows_the_unknown_job(&m);
+    own_metrics_and_help(&m);
+    landing_page_health_and_requests(&daemon, &api).await;
+    daemon.stop().await;
+}
 
-    // Exactly one state at 1 per job and per task.
+/// Exactly one state at 1 per job and per task.
+fn one_state_per_job_and_task(m: &Exposition) {
     for (job, task, state) in [
         ("12782", None, "success"),
         ("2001", None, "running"),
@@ -57,9 +66,11 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
         assert_eq!(m.states(family, &labels), [state], "{job} {task:?}");
         assert_eq!(m.find(family, &labels).len(), 9, "{job} {task:?}");
     }
+}
 
-    // The seed answer (its whole rendering is the golden file seed.prom), with its
-    // configured label; the running job; the failed job and its failed task.
+/// The seed answer (its whole rendering is the golden file seed.prom), with its
+/// configured label; the running job; the failed job and its failed task.
+fn values_of_seed_running_and_failed_jobs(m: &Exposition, started: i64) {
     let seed = [("job_id", "12782"), ("team", "dba")];
     let seed_task = [
         ("job_id", "12782"),
@@ -107,8 +118,10 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
         .value("cdb_rollback_job_duration_seconds", &j2001)
         .unwrap();
     assert!((600.0..=630.0).contains(&d), "running duration {d}");
+}
 
-    // Poll health: the unknown job is visible, failing, and has no values.
+/// Poll health: the unknown job is visible, failing, and has no values.
+fn poll_health_shows_the_unknown_job(m: &Exposition) {
     let unknown = [("job_id", "9999")];
     for job in ["12782", "2001", "2002"] {
         let j = [("job_id", job)];
@@ -128,8 +141,10 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
             .is_some()
     );
     assert!(m.find("cdb_rollback_job_state", &unknown).is_empty());
+}
 
-    // The exporter's own metrics.
+/// The exporter's own metrics, and HELP text that says where values come from.
+fn own_metrics_and_help(m: &Exposition) {
     let ok = m
         .value(
             "cdb_rollback_api_requests_total",
@@ -169,8 +184,10 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
         "HELP says the values come from a background poll"
     );
     assert!(!m.text.contains(crate::support::SECRET_KEY));
+}
 
-    // Landing page and health.
+/// Landing page and health; every request was signed well and named the exporter.
+async fn landing_page_health_and_requests(daemon: &Daemon, api: &FakeV2) {
     let landing = daemon.get("/").await.text().await.unwrap();
     assert!(
         landing.contains("href=\"/metrics\"")
@@ -185,7 +202,6 @@ async fn daemon_reports_jobs_tasks_and_poll_health() {
             .iter()
             .all(|l| l.user_agent.starts_with("cdb-rollback-exporter/"))
     );
-    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -206,7 +222,18 @@ async fn failing_api_keeps_last_good_values_then_recovers() {
             m.value("cdb_rollback_job_poll_success", &job) == Some(1.0)
         })
         .await;
+    let last_ok = a_502_keeps_the_last_good_values(&daemon, &api).await;
+    a_truncated_answer_keeps_them_too(&daemon, &api).await;
+    recovery_brings_new_values(&daemon, &api, &s, last_ok).await;
+    daemon.stop().await;
+}
 
+const JOB_3001: [(&str, &str); 1] = [("job_id", "3001")];
+
+/// The API answers 502: the poll fails, the last good values are kept. Returns the
+/// last success time.
+async fn a_502_keeps_the_last_good_values(daemon: &Daemon, api: &FakeV2) -> f64 {
+    let job = JOB_3001;
     api.with(|s| {
         s.all_fail = Some(Reply::Http(
             502,
@@ -243,8 +270,12 @@ async fn failing_api_keeps_last_good_values_then_recovers() {
         .unwrap()
             >= 1.0
     );
+    last_ok
+}
 
-    // A truncated answer is no better: still failing, values still kept.
+/// A truncated answer is no better: still failing, values still kept.
+async fn a_truncated_answer_keeps_them_too(daemon: &Daemon, api: &FakeV2) {
+    let job = JOB_3001;
     api.with(|s| {
         s.all_fail = Some(Reply::Json(
             r#"{"code":"0","data":{"jobInfo":{"jobId":"30"#.into(),
@@ -264,13 +295,17 @@ async fn failing_api_keeps_last_good_values_then_recovers() {
         ("job_poll_success", &job, Some(0.0)),
         ("job_progress_ratio", &job, Some(0.4)),
     ]);
+}
 
+/// Once the API answers again, the new values show and the success time moves on.
+async fn recovery_brings_new_values(daemon: &Daemon, api: &FakeV2, s: &str, last_ok: f64) {
+    let job = JOB_3001;
     api.with(|s| s.all_fail = None);
     api.set_job(
         3001,
-        V2Job::new(3001, &s)
+        V2Job::new(3001, s)
             .at(1, 70)
-            .task(V2Task::new("1", "cdb-a", &s).at(1, 70))
+            .task(V2Task::new("1", "cdb-a", s).at(1, 70))
             .reply(),
     );
     let m = daemon
@@ -284,7 +319,6 @@ async fn failing_api_keeps_last_good_values_then_recovers() {
             .unwrap()
             > last_ok
     );
-    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

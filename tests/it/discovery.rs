@@ -38,41 +38,47 @@ fn tracked(m: &Exposition) -> Vec<u64> {
     ids
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn discovery_tracks_pages_drops_and_survives_failures() {
-    let api = FakeV2::start().await;
-    let t = now();
-    // cdb-big: 130 jobs, so paging past 100 is needed.
+/// cdb-big: 130 jobs, so paging past 100 is needed; cdb-small: a handful, one shared
+/// with cdb-big, one also configured.
+fn seed_two_instances(api: &FakeV2, t: i64) {
     for id in 10001..=10120 {
-        put(&api, "cdb-big", id, 2, t - 2 * HOUR, Some(t - HOUR));
+        put(api, "cdb-big", id, 2, t - 2 * HOUR, Some(t - HOUR));
     }
     for id in 10121..=10125 {
-        put(&api, "cdb-big", id, 2, t - 72 * HOUR, Some(t - 71 * HOUR)); // old and finished
+        put(api, "cdb-big", id, 2, t - 72 * HOUR, Some(t - 71 * HOUR)); // old and finished
     }
     for id in 10126..=10130 {
-        put(&api, "cdb-big", id, 1, t - 30 * HOUR, None); // old but still running
+        put(api, "cdb-big", id, 1, t - 30 * HOUR, None); // old but still running
     }
-    // cdb-small: a handful, one shared with cdb-big, one also configured.
-    put(&api, "cdb-small", 20001, 1, t - HOUR, None);
+    put(api, "cdb-small", 20001, 1, t - HOUR, None);
     put(
-        &api,
+        api,
         "cdb-small",
         20002,
         3,
         t - 50 * HOUR,
         Some(t - 49 * HOUR),
     );
-    put(&api, "cdb-small", 20003, 1, t - 25 * HOUR, None);
-    put(&api, "cdb-small", 10001, 2, t - 2 * HOUR, Some(t - HOUR));
+    put(api, "cdb-small", 20003, 1, t - 25 * HOUR, None);
+    put(api, "cdb-small", 10001, 2, t - 2 * HOUR, Some(t - HOUR));
     put(
-        &api,
+        api,
         "cdb-small",
         30001,
         2,
         t - 80 * HOUR,
         Some(t - 79 * HOUR),
     );
+}
 
+const BIG: [(&str, &str); 1] = [("instance_id", "cdb-big")];
+const SMALL: [(&str, &str); 1] = [("instance_id", "cdb-small")];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discovery_tracks_pages_drops_and_survives_failures() {
+    let api = FakeV2::start().await;
+    let t = now();
+    seed_two_instances(&api, t);
     let cfg = format!(
         "api:\n  version: 2\n  endpoint: {}\n  max_requests_per_second: 400\npoll:\n  interval: 300ms\n  finished_interval: 2s\n  concurrency: 8\n  retries: 0\n\
          jobs:\n  - id: 30001\n    labels: {{ team: dba }}\n\
@@ -90,13 +96,33 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
             tracked(m) == expected
         })
         .await;
+    recent_or_running_jobs_tracked_once(&m);
+    discovery_counts_and_pages(&m, &api, t, &expected);
+    a_job_finished_old_is_dropped(&daemon, &api, t).await;
+    let last_ok = failing_discovery_is_reported(&daemon, &api).await;
+    no_drop_while_discovery_fails(&daemon, &api, t, last_ok).await;
+
+    // Once discovery works again, the now old and finished job is dropped.
+    api.with(|s| s.list_failures.clear());
+    daemon
+        .scrape_until(
+            Duration::from_secs(5),
+            "20001 dropped after recovery",
+            |m| !tracked(m).contains(&20001),
+        )
+        .await;
+    daemon.stop().await;
+}
+
+/// Old finished jobs are not tracked; a job two instances list is tracked once, with
+/// the labels of the first instance that found it; a configured job keeps its own.
+fn recent_or_running_jobs_tracked_once(m: &Exposition) {
     for id in [10121u64, 10125, 20002] {
         assert!(
             !m.text.contains(&format!("job_id=\"{id}\"")),
             "old finished job {id} is not tracked"
         );
     }
-    // Tracked once, with the labels of the first instance that found it.
     let shared = m.find("cdb_rollback_job_status", &[("job_id", "10001")]);
     assert_eq!(shared.len(), 1);
     assert_eq!(shared[0].labels["instance_id"], "cdb-big");
@@ -115,12 +141,16 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
             .iter()
             .all(|s| s.value == 1.0)
     );
-    let (big, small) = ([("instance_id", "cdb-big")], [("instance_id", "cdb-small")]);
+}
+
+/// Discovery's own metrics per instance; paging with limit 100 and a rising offset,
+/// until taskCount; every expected job polled.
+fn discovery_counts_and_pages(m: &Exposition, api: &FakeV2, t: i64, expected: &[u64]) {
     m.expect(&[
-        ("discovery_jobs", &big, Some(125.0)),
-        ("discovery_jobs", &small, Some(2.0)),
-        ("discovery_success", &big, Some(1.0)),
-        ("discovery_success", &small, Some(1.0)),
+        ("discovery_jobs", &BIG, Some(125.0)),
+        ("discovery_jobs", &SMALL, Some(2.0)),
+        ("discovery_success", &BIG, Some(1.0)),
+        ("discovery_success", &SMALL, Some(1.0)),
     ]);
     for inst in ["cdb-big", "cdb-small"] {
         assert!(
@@ -132,7 +162,6 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
                 >= t as f64
         );
     }
-    // Paging: limit 100 with a rising offset, until taskCount.
     let offsets: std::collections::BTreeSet<(String, String)> = api
         .log()
         .iter()
@@ -152,12 +181,14 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
         .iter()
         .filter_map(|l| l.params.get("jobId").cloned())
         .collect();
-    for id in &expected {
+    for id in expected {
         assert!(polled.contains(&id.to_string()), "job {id} polled");
     }
+}
 
-    // 20003 finishes; it started 25 h ago, so it is dropped and its series vanish.
-    put(&api, "cdb-small", 20003, 2, t - 25 * HOUR, Some(t));
+/// 20003 finishes; it started 25 h ago, so it is dropped and its series vanish.
+async fn a_job_finished_old_is_dropped(daemon: &Daemon, api: &FakeV2, t: i64) {
+    put(api, "cdb-small", 20003, 2, t - 25 * HOUR, Some(t));
     let m = daemon
         .scrape_until(Duration::from_secs(10), "20003 dropped", |m| {
             !tracked(m).contains(&20003)
@@ -168,10 +199,11 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
         tracked(&m).contains(&30001),
         "configured jobs are never dropped"
     );
-    m.expect(&[("discovery_jobs", &small, Some(1.0))]);
+    m.expect(&[("discovery_jobs", &SMALL, Some(1.0))]);
+}
 
-    // cdb-small's discovery fails: its jobs stay tracked, even one that turns old and
-    // finished meanwhile, and the metrics say discovery is failing.
+/// cdb-small's discovery fails and the metrics say so. Returns its last success time.
+async fn failing_discovery_is_reported(daemon: &Daemon, api: &FakeV2) -> f64 {
     api.with(|s| {
         s.list_failures.insert(
             "cdb-small".into(),
@@ -186,12 +218,16 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
             ) == Some(0.0)
         })
         .await;
-    let last_ok = m
-        .value(
-            "cdb_rollback_discovery_last_success_time_seconds",
-            &[("instance_id", "cdb-small")],
-        )
-        .unwrap();
+    m.value(
+        "cdb_rollback_discovery_last_success_time_seconds",
+        &[("instance_id", "cdb-small")],
+    )
+    .unwrap()
+}
+
+/// While cdb-small's discovery fails, its jobs stay tracked, even one that turns old
+/// and finished meanwhile, over two more failing rounds.
+async fn no_drop_while_discovery_fails(daemon: &Daemon, api: &FakeV2, t: i64, last_ok: f64) {
     api.set_job(
         20001,
         V2Job::new(20001, &cst(t - 72 * HOUR))
@@ -204,11 +240,37 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
             m.states("cdb_rollback_job_state", &[("job_id", "20001")]) == ["success"]
         })
         .await;
-    // Two more failing discovery rounds of cdb-small pass without a drop.
+    wait_for_two_discovery_rounds(api, "cdb-small").await;
+    let m = daemon.scrape().await;
+    assert_eq!(
+        m.states("cdb_rollback_job_state", &[("job_id", "20001")]),
+        ["success"]
+    );
+    assert!(
+        tracked(&m).contains(&20001),
+        "no drop while the instance's discovery fails"
+    );
+    m.expect(&[
+        ("discovery_jobs", &SMALL, Some(1.0)),
+        ("discovery_success", &SMALL, Some(0.0)),
+        ("discovery_success", &BIG, Some(1.0)),
+        ("discovery_last_success_time_seconds", &SMALL, Some(last_ok)),
+    ]);
+    assert!(
+        m.value(
+            "cdb_rollback_api_requests_total",
+            &[("action", "GetCdbRollbackJob"), ("result", "auth")]
+        )
+        .unwrap()
+            >= 1.0
+    );
+}
+
+async fn wait_for_two_discovery_rounds(api: &FakeV2, instance: &str) {
     let rounds = || {
         api.log()
             .iter()
-            .filter(|l| l.params.get("cdbInstanceId").map(String::as_str) == Some("cdb-small"))
+            .filter(|l| l.params.get("cdbInstanceId").map(String::as_str) == Some(instance))
             .count()
     };
     let before = rounds();
@@ -220,38 +282,4 @@ async fn discovery_tracks_pages_drops_and_survives_failures() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let m = daemon.scrape().await;
-    assert_eq!(
-        m.states("cdb_rollback_job_state", &[("job_id", "20001")]),
-        ["success"]
-    );
-    assert!(
-        tracked(&m).contains(&20001),
-        "no drop while the instance's discovery fails"
-    );
-    m.expect(&[
-        ("discovery_jobs", &small, Some(1.0)),
-        ("discovery_success", &small, Some(0.0)),
-        ("discovery_success", &big, Some(1.0)),
-        ("discovery_last_success_time_seconds", &small, Some(last_ok)),
-    ]);
-    assert!(
-        m.value(
-            "cdb_rollback_api_requests_total",
-            &[("action", "GetCdbRollbackJob"), ("result", "auth")]
-        )
-        .unwrap()
-            >= 1.0
-    );
-
-    // Once discovery works again, the now old and finished job is dropped.
-    api.with(|s| s.list_failures.clear());
-    daemon
-        .scrape_until(
-            Duration::from_secs(5),
-            "20001 dropped after recovery",
-            |m| !tracked(m).contains(&20001),
-        )
-        .await;
-    daemon.stop().await;
 }

@@ -1,7 +1,7 @@
 //! Reloading the configuration: POST /-/reload and SIGHUP read the file again; kept jobs
 //! keep their state, removed ones go, new ones are polled, a bad file changes nothing.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -59,15 +59,43 @@ async fn v2_reload_adds_drops_and_relabels_jobs_keeping_their_state() {
     assert_eq!(m.value(OK, &[]), Some(1.0));
     let started_at = m.value(AT, &[]).unwrap();
     let before = m.value(LAST_SUCCESS, &[("job_id", "2001")]).unwrap();
+    let reloaded_at =
+        relabel_kept_drop_removed_add_new(&daemon, &api, &path, started_at, before).await;
+    a_broken_file_changes_nothing(&daemon, &path, reloaded_at).await;
 
+    // Fixed again: back to 1, and the time moves.
+    std::fs::write(&path, v2_yaml(&api.endpoint, "  - id: 2003\n")).unwrap();
+    assert_eq!(daemon.post("/-/reload").await.status(), 200);
+    let m = daemon
+        .scrape_until(Duration::from_secs(5), "the fixed reload", |m| {
+            m.value(OK, &[]) == Some(1.0)
+        })
+        .await;
+    assert!(m.value(AT, &[]).unwrap() > reloaded_at);
+    assert!(
+        m.find("cdb_rollback_job_status", &[("job_id", "2001")])
+            .is_empty()
+    );
+    assert!(polled(&m, "2003"));
+    daemon.stop().await;
+}
+
+/// Reloads with 2001 relabelled, 2002 removed and 2003 added. The kept job carries its
+/// new label with its data, the removed one is gone (the served metrics follow within
+/// the render's coalescing delay; the reload's timestamp is set just after the store
+/// changed, so a render may fall between the two), the new one is polled. Returns the
+/// reload's time.
+async fn relabel_kept_drop_removed_add_new(
+    daemon: &Daemon,
+    api: &FakeV2,
+    path: &Path,
+    started_at: f64,
+    before: f64,
+) -> f64 {
     let jobs = "  - id: 2001\n    labels: { team: b }\n  - id: 2003\n";
-    std::fs::write(&path, v2_yaml(&api.endpoint, jobs)).unwrap();
+    std::fs::write(path, v2_yaml(&api.endpoint, jobs)).unwrap();
     let resp = daemon.post("/-/reload").await;
     assert_eq!(resp.status(), 200, "{}", resp.text().await.unwrap());
-
-    // The kept job carries its new label with its data, the removed one is gone (the
-    // served metrics follow within the render's coalescing delay; the reload's timestamp
-    // is set just after the store changed, so a render may fall between the two).
     let b = [("job_id", "2001"), ("team", "b")];
     let m = daemon
         .scrape_until(Duration::from_secs(5), "the new label", |m| {
@@ -97,9 +125,12 @@ async fn v2_reload_adds_drops_and_relabels_jobs_keeping_their_state() {
         })
         .await;
     daemon.wait_ready(Duration::from_secs(1)).await;
+    reloaded_at
+}
 
-    // A broken file: 500 with the reason, the running configuration keeps polling.
-    std::fs::write(&path, "jobs:\n  - id: 2001\n    lables: { team: c }\n").unwrap();
+/// A broken file: 500 with the reason, the running configuration keeps polling.
+async fn a_broken_file_changes_nothing(daemon: &Daemon, path: &Path, reloaded_at: f64) {
+    std::fs::write(path, "jobs:\n  - id: 2001\n    lables: { team: c }\n").unwrap();
     let resp = daemon.post("/-/reload").await;
     assert_eq!(resp.status(), 500);
     let why = resp.text().await.unwrap();
@@ -119,22 +150,6 @@ async fn v2_reload_adds_drops_and_relabels_jobs_keeping_their_state() {
             m.value(LAST_SUCCESS, &[("job_id", "2003")]) > Some(last)
         })
         .await;
-
-    // Fixed again: back to 1, and the time moves.
-    std::fs::write(&path, v2_yaml(&api.endpoint, "  - id: 2003\n")).unwrap();
-    assert_eq!(daemon.post("/-/reload").await.status(), 200);
-    let m = daemon
-        .scrape_until(Duration::from_secs(5), "the fixed reload", |m| {
-            m.value(OK, &[]) == Some(1.0)
-        })
-        .await;
-    assert!(m.value(AT, &[]).unwrap() > reloaded_at);
-    assert!(
-        m.find("cdb_rollback_job_status", &[("job_id", "2001")])
-            .is_empty()
-    );
-    assert!(polled(&m, "2003"));
-    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -192,19 +207,21 @@ async fn v3_reload_drops_a_removed_region_and_lists_an_added_one() {
         ),
         Some(1.0)
     );
-    let listed_gz = api
-        .log()
-        .iter()
-        .filter(|l| l.region == "ap-guangzhou")
-        .count();
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    let after = api
-        .log()
-        .iter()
-        .filter(|l| l.region == "ap-guangzhou")
-        .count();
-    assert_eq!(after, listed_gz, "the removed region is still listed");
+    the_removed_region_is_no_longer_listed(&api).await;
     daemon.stop().await;
+}
+
+/// No request goes to the removed region over 700 ms, two poll intervals and more.
+async fn the_removed_region_is_no_longer_listed(api: &FakeV3) {
+    let listed = || {
+        api.log()
+            .iter()
+            .filter(|l| l.region == "ap-guangzhou")
+            .count()
+    };
+    let listed_gz = listed();
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(listed(), listed_gz, "the removed region is still listed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -120,6 +120,10 @@ async fn v3_under_faults() {
     cfg.poll.interval = INTERVAL;
     cfg.poll.finished_interval = INTERVAL;
     cfg.discovery.interval = INTERVAL;
+    // The fault API fakes the job actions only; the demo's inventory and readiness
+    // requests would go to actions it does not answer.
+    cfg.instances.enabled = false;
+    cfg.readiness.enabled = false;
     let daemon = Daemon::start(cfg).await;
     // The simulator's jobs of the moment, as its listings say.
     let jobs = daemon

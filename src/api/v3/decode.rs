@@ -42,7 +42,7 @@ pub fn rollback_type(v: &Value) -> Option<i64> {
 }
 
 /// The `Response` object, or the API error it carries (with HTTP 200).
-fn response<'v>(r: &Reader<'_>, top: &'v Value) -> Result<&'v Obj, ApiError> {
+pub(super) fn response<'v>(r: &Reader<'_>, top: &'v Value) -> Result<&'v Obj, ApiError> {
     let resp = top
         .get("Response")
         .and_then(Value::as_object)
@@ -64,7 +64,7 @@ fn response<'v>(r: &Reader<'_>, top: &'v Value) -> Result<&'v Obj, ApiError> {
     Ok(resp)
 }
 
-fn total(r: &Reader<'_>, resp: &Obj) -> Result<u64, ApiError> {
+pub(super) fn total(r: &Reader<'_>, resp: &Obj) -> Result<u64, ApiError> {
     let n = r.int(resp, "Response", &["TotalCount", "totalCount"])?;
     Ok(n.and_then(|n| u64::try_from(n).ok()).unwrap_or(0))
 }

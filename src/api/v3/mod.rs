@@ -1,9 +1,13 @@
 //! Tencent Cloud API 3.0 (`cdb.tencentcloudapi.com`, version 2017-03-20): JSON over POST,
 //! signed with TC3-HMAC-SHA256. `DescribeTasks` lists a region's rollback jobs 100 at a
-//! time; `DescribeRollbackTaskDetail` gives one instance's part of a job.
+//! time; `DescribeRollbackTaskDetail` gives one instance's part of a job;
+//! `DescribeDBInstances` lists the instances themselves (the inventory);
+//! `DescribeRollbackRangeTime` the times instances can be rolled back to.
 
 pub mod codes;
 pub mod decode;
+pub mod instances;
+pub mod ranges;
 pub mod sign;
 
 use std::sync::Arc;
@@ -11,6 +15,8 @@ use std::sync::Arc;
 use serde_json::{Map, Value, json};
 
 pub use self::decode::{DetailPage, TaskPage};
+pub use self::instances::InstancePage;
+pub use self::ranges::RangePage;
 use super::transport::Call;
 use super::{
     ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder,
@@ -20,8 +26,13 @@ use crate::time::{UtcOffset, format_local};
 
 pub const DEFAULT_ENDPOINT: &str = "https://cdb.tencentcloudapi.com/";
 pub const VERSION: &str = "2017-03-20";
-pub const ACTIONS: [&str; 2] = ["DescribeTasks", "DescribeRollbackTaskDetail"];
-/// The largest `Limit` both actions take.
+pub const ACTIONS: [&str; 4] = [
+    "DescribeTasks",
+    "DescribeRollbackTaskDetail",
+    instances::ACTION,
+    ranges::ACTION,
+];
+/// The largest `Limit` the two rollback job actions take.
 pub const PAGE_LIMIT: u64 = 100;
 /// `TaskTypes` of rollbacks: 1 a database rollback, 10 a batch rollback.
 pub const ROLLBACK_TYPES: [i64; 2] = [1, 10];
@@ -122,6 +133,8 @@ pub struct Client {
     transport: Transport,
     timezone: UtcOffset,
     detail_budget: RequestBudget,
+    /// DescribeRollbackRangeTime's own limit, held like the detail's.
+    range_budget: RequestBudget,
 }
 
 impl Client {
@@ -134,6 +147,7 @@ impl Client {
             transport: Transport::new(&cfg.transport(), creds, recorder)?,
             timezone: cfg.timezone,
             detail_budget: RequestBudget::per_second(DETAIL_RATE),
+            range_budget: RequestBudget::per_second(ranges::RATE),
         })
     }
 
@@ -169,6 +183,41 @@ impl Client {
         self.call(ACTIONS[1], region, priority, &body, |b| {
             decode::rollback_detail(b, tz, instance_id)
         })
+        .await
+    }
+
+    /// The times some instances of a region can be rolled back to.
+    pub async fn rollback_range_time(
+        &self,
+        region: &str,
+        instance_ids: &[String],
+        priority: Priority,
+    ) -> Result<RangePage, ApiError> {
+        let tz = self.timezone;
+        self.range_budget.acquire(Priority::Normal).await;
+        let body = ranges::body(instance_ids);
+        self.call(ranges::ACTION, region, priority, &body, |b| {
+            ranges::ranges_page(b, tz)
+        })
+        .await
+    }
+
+    /// One page of a region's instances (the inventory), `limit` at most 2000.
+    pub async fn describe_db_instances(
+        &self,
+        region: &str,
+        offset: u64,
+        limit: u64,
+        priority: Priority,
+    ) -> Result<InstancePage, ApiError> {
+        let body = instances::body(offset, limit.clamp(1, instances::PAGE_LIMIT));
+        self.call(
+            ACTIONS[2],
+            region,
+            priority,
+            &body,
+            instances::instances_page,
+        )
         .await
     }
 

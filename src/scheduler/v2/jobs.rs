@@ -94,7 +94,10 @@ impl Scheduler {
     async fn job_loop(self: Arc<Self>, key: JobKey) {
         tokio::time::sleep(self.first_wait(&key)).await;
         loop {
-            self.poll_once(&key).await;
+            // Boxed: a task holds its future's largest state all its life, and this one
+            // sleeps nearly all of it; the request's state (1.4 KB a job) lives only while
+            // a poll is under way.
+            Box::pin(self.poll_once(&key)).await;
             let every = interval(&self.poll, self.is_terminal(&key));
             tokio::time::sleep(jitter(every, 0.1)).await;
         }

@@ -8,7 +8,7 @@
 //! details run in their own loop at background priority, so that when the budget is
 //! short they fall behind while job-level state stays fresh.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -17,7 +17,7 @@ use tracing::Instrument as _;
 
 use crate::api::v3::{Client, PAGE_LIMIT, TaskQuery};
 use crate::api::{ApiError, Priority};
-use crate::config::{Config, DiscoveryConfig, Labels, PollConfig};
+use crate::config::{Config, DiscoveryConfig, InventoryConfig, Labels, PollConfig};
 use crate::rollback::Job;
 use crate::scheduler::{interval, is_current, jitter, with_backoff};
 use crate::store::{Entry, JobKey, PollError, Source, Store};
@@ -29,31 +29,54 @@ const ACTIVE: [i64; 4] = [-1, 0, 1, 6];
 /// A bound on pages per listing, so that a runaway `TotalCount` cannot loop forever.
 const MAX_PAGES: u64 = 100;
 mod details;
+mod inventory;
 pub mod policy;
+pub mod readiness;
 
 use self::details::{DetailMark, kept_marks};
+pub use self::inventory::watched;
+use self::readiness::{Readiness, fetch_with, inventory_ids};
 
 pub struct Poller {
     client: Arc<Client>,
     store: Arc<Store>,
     poll: PollConfig,
     discovery: DiscoveryConfig,
+    instances: InventoryConfig,
+    regions: Vec<String>,
+    /// Pages the latest inventory of each region took.
+    inventory_pages: Mutex<HashMap<String, u64>>,
     /// `jobs:` entries: labels for a job id wherever it is found.
     job_labels: HashMap<u64, Labels>,
     /// Pages the latest listings of each region took: (not finished, recent).
     pages: Mutex<HashMap<String, (u64, u64)>>,
     details: Mutex<HashMap<JobKey, DetailMark>>,
+    /// `None` when `readiness.enabled` is false.
+    readiness: Option<Arc<Readiness>>,
     loops: Mutex<Vec<JoinHandle<()>>>,
 }
 
 impl Poller {
     pub fn start(client: Arc<Client>, store: Arc<Store>, config: &Config) -> Arc<Self> {
+        let readiness = config.readiness.enabled.then(|| {
+            Arc::new(Readiness::new(
+                fetch_with(Arc::clone(&client)),
+                inventory_ids(Arc::clone(&store)),
+                Arc::clone(&store),
+                config.readiness.interval,
+                config.poll.retries,
+            ))
+        });
         let this = Arc::new(Self {
             details: Mutex::new(kept_marks(&store)),
+            readiness,
             client,
             store,
             poll: config.poll.clone(),
             discovery: config.discovery.clone(),
+            instances: config.instances.clone(),
+            regions: config.client.regions.clone(),
+            inventory_pages: Mutex::new(HashMap::new()),
             job_labels: config
                 .jobs
                 .iter()
@@ -70,9 +93,19 @@ impl Poller {
             // In the caller's span: an account's, with `accounts:`, so its logs name it.
             let listing = async move { a.listing_loop(r1).await }.in_current_span();
             loops.push(tokio::spawn(listing));
-            loops.push(tokio::spawn(
-                async move { b.detail_loop(r2).await }.in_current_span(),
-            ));
+            let detail = async move { b.detail_loop(r2).await }.in_current_span();
+            loops.push(tokio::spawn(detail));
+            if let Some(r) = &this.readiness {
+                let key = this.store.readiness_key(region);
+                loops.push(tokio::spawn(Arc::clone(r).run(key).in_current_span()));
+            }
+            if this.instances.enabled {
+                let key = this.store.inventory_key(region);
+                this.store.add_inventory_source(&key, this.filtered());
+                let (c, r3) = (Arc::clone(&this), region.clone());
+                let inventory = async move { c.inventory_loop(r3).await }.in_current_span();
+                loops.push(tokio::spawn(inventory));
+            }
         }
         *lock(&this.loops) = loops;
         this
@@ -110,10 +143,15 @@ impl Poller {
             })
             .map(|(terminal, n)| n as f64 * per(interval(&self.poll, terminal)))
             .sum();
-        listings + details
+        let readiness: f64 = self.readiness.as_ref().map_or(0.0, |r| {
+            let regions = self.store.readiness_snapshot();
+            regions.iter().map(|g| r.demand(&g.key)).sum()
+        });
+        listings + details + self.inventory_demand() + readiness
     }
 
     async fn listing_loop(self: Arc<Self>, region: String) {
+        self.first_inventory(&region).await;
         let mut last_recent: Option<Instant> = None;
         loop {
             let recent_due = last_recent.is_none_or(|t| t.elapsed() >= self.recent_interval());
@@ -248,9 +286,14 @@ impl Poller {
     /// Tracks the jobs worth tracking and records every row of a tracked job, as of `now`
     /// (when its page arrived).
     fn absorb(&self, region: &str, jobs: Vec<Job>, now: f64) {
+        let inventory = self.store.inventory(&self.store.inventory_key(region));
+        let filtered = self.filtered();
         for job in jobs {
             let key = JobKey::new(region, job.id);
             if self.store.get(&key).is_none() {
+                if !watched(filtered, inventory.as_deref(), &job) {
+                    continue;
+                }
                 let Some((source, labels)) = self.wanted(&job, now) else {
                     continue;
                 };
@@ -379,13 +422,13 @@ pub fn listed_as(
     discovery: &DiscoveryConfig,
     job_labels: &HashMap<u64, Labels>,
 ) -> Option<(Source, Labels)> {
-    let mut labels = Labels::default();
+    let mut labels = BTreeMap::new();
     let mut matched = false;
     for inst in &discovery.instances {
         if job.instances.iter().any(|i| i.instance_id == inst.id) {
             matched = true;
-            for (k, v) in &inst.labels.0 {
-                labels.0.entry(k.clone()).or_insert_with(|| v.clone());
+            for (k, v) in inst.labels.0.iter() {
+                labels.entry(k.clone()).or_insert_with(|| v.clone());
             }
         }
     }
@@ -393,13 +436,13 @@ pub fn listed_as(
         return None;
     }
     if let Some(own) = job_labels.get(&job.id) {
-        labels.0.extend(own.0.clone());
+        labels.extend(own.0.iter().map(|(k, v)| (k.clone(), v.clone())));
     }
     let instance_id = match job.instances.as_slice() {
         [one] => Some(one.instance_id.clone()),
         _ => None,
     };
-    Some((Source::Listed { instance_id }, labels))
+    Some((Source::Listed { instance_id }, Labels(Arc::new(labels))))
 }
 
 pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

@@ -178,15 +178,7 @@ async fn pod_identity_assumes_a_role_and_rereads_its_token_file() {
     let dir = temp_dir("oidc");
     let token_file = dir.join("token");
     std::fs::write(&token_file, "web-token-1\n").unwrap();
-    let env = [
-        ("TKE_ROLE_ARN", ROLE_ARN.to_string()),
-        ("TKE_PROVIDER_ID", PROVIDER_ID.to_string()),
-        (
-            "TKE_WEB_IDENTITY_TOKEN_FILE",
-            token_file.display().to_string(),
-        ),
-        ("TKE_REGION", "ap-shanghai".to_string()),
-    ];
+    let env = pod_identity_env(&token_file);
     let extra = format!("  role_arn: {ROLE_ARN}\n  duration: 15m\n");
     let yaml = daemon_yaml(&cdb, "http://127.0.0.1:1", &sts.endpoint, &extra);
     let d = Daemon::start(config(&yaml, &env)).await;
@@ -196,47 +188,8 @@ async fn pod_identity_assumes_a_role_and_rereads_its_token_file() {
             .any(|id| id.starts_with("AKIDrole"))
     })
     .await;
-    // The kubelet rotates the token: the next refresh must send the new one.
-    sts.state
-        .lock()
-        .unwrap()
-        .web_tokens
-        .push("web-token-2".into());
-    std::fs::write(&token_file, "web-token-2\n").unwrap();
-    wait_for(
-        Duration::from_secs(10),
-        "the rotated web identity token sent",
-        || {
-            sts.calls()
-                .iter()
-                .any(|c| c.body["WebIdentityToken"] == "web-token-2")
-        },
-    )
-    .await;
-    wait_for(
-        Duration::from_secs(10),
-        "two more assumed sets used",
-        || {
-            cdb.accepted_ids()
-                .iter()
-                .filter(|id| id.starts_with("AKIDrole"))
-                .count()
-                >= 3
-        },
-    )
-    .await;
-    let calls = sts.calls();
-    assert!(calls.iter().all(|c| c.refused.is_none()), "{calls:#?}");
-    for c in calls.iter().filter(|c| c.action == "AssumeRole") {
-        assert!(
-            c.signed_by
-                .as_deref()
-                .is_some_and(|id| id.starts_with("AKIDoidc")),
-            "{c:?}"
-        );
-        assert_eq!(c.body["DurationSeconds"], 900);
-        assert_eq!(c.body["RoleSessionName"], "cdb-rollback-exporter");
-    }
+    a_rotated_token_is_sent_and_used(&sts, &cdb, &token_file).await;
+    every_assume_role_signed_with_the_web_identity(&sts);
     assert_eq!(refused(&cdb), Vec::<String>::new(), "a poll failed");
     let e = d
         .scrape_until(
@@ -259,6 +212,69 @@ async fn pod_identity_assumes_a_role_and_rereads_its_token_file() {
         e.text
     );
     d.stop().await;
+}
+
+/// The environment TKE's pod identity webhook gives a pod.
+fn pod_identity_env(token_file: &Path) -> [(&'static str, String); 4] {
+    [
+        ("TKE_ROLE_ARN", ROLE_ARN.to_string()),
+        ("TKE_PROVIDER_ID", PROVIDER_ID.to_string()),
+        (
+            "TKE_WEB_IDENTITY_TOKEN_FILE",
+            token_file.display().to_string(),
+        ),
+        ("TKE_REGION", "ap-shanghai".to_string()),
+    ]
+}
+
+/// The kubelet rotates the token: the next refresh must send the new one, and the
+/// credentials it brings are used.
+async fn a_rotated_token_is_sent_and_used(sts: &FakeSts, cdb: &FakeCdb, token_file: &Path) {
+    sts.state
+        .lock()
+        .unwrap()
+        .web_tokens
+        .push("web-token-2".into());
+    std::fs::write(token_file, "web-token-2\n").unwrap();
+    wait_for(
+        Duration::from_secs(10),
+        "the rotated web identity token sent",
+        || {
+            sts.calls()
+                .iter()
+                .any(|c| c.body["WebIdentityToken"] == "web-token-2")
+        },
+    )
+    .await;
+    wait_for(
+        Duration::from_secs(10),
+        "two more assumed sets used",
+        || {
+            cdb.accepted_ids()
+                .iter()
+                .filter(|id| id.starts_with("AKIDrole"))
+                .count()
+                >= 3
+        },
+    )
+    .await;
+}
+
+/// No STS call was refused; every AssumeRole was signed with the credentials the web
+/// identity gave, for 15 minutes, under the exporter's session name.
+fn every_assume_role_signed_with_the_web_identity(sts: &FakeSts) {
+    let calls = sts.calls();
+    assert!(calls.iter().all(|c| c.refused.is_none()), "{calls:#?}");
+    for c in calls.iter().filter(|c| c.action == "AssumeRole") {
+        assert!(
+            c.signed_by
+                .as_deref()
+                .is_some_and(|id| id.starts_with("AKIDoidc")),
+            "{c:?}"
+        );
+        assert_eq!(c.body["DurationSeconds"], 900);
+        assert_eq!(c.body["RoleSessionName"], "cdb-rollback-exporter");
+    }
 }
 
 #[tokio::test]

@@ -32,20 +32,7 @@ async fn the_profile_files_are_read_in_the_sdks_order_then_tcclis() {
     };
     let env = [("HOME", home.display().to_string())];
     let plain = "api:\n  region: ap-guangzhou\n";
-    // Each file as its tool writes it: configparser's `key: value` and any key case; JSON.
-    write(
-        &home.join(".tccli/default.credential"),
-        r#"{"secretId": "AKIDtccli", "secretKey": "k", "token": "t"}"#,
-    );
-    write(
-        &home.join(".tccli/ci.credential"),
-        r#"{"type": "sso", "secretId": "AKIDsso", "secretKey": "k"}"#,
-    );
-    write(&system, "[default]\nSECRET_ID: AKIDetc\nSecret_Key = k\n");
-    write(
-        &home.join(".tencentcloud/credentials"),
-        "[default]\nsecret_id: AKIDhome\nsecret_key=k\n\n[ci]\nsecret_id=AKIDci\nsecret_key=ci-key\ntoken=ci-token\n",
-    );
+    write_each_file_as_its_tool_does(&home, &system);
     let mut seen = Vec::new();
     for remove in [
         ".tencentcloud/credentials",
@@ -90,6 +77,23 @@ async fn the_profile_files_are_read_in_the_sdks_order_then_tcclis() {
     ] {
         assert!(err.contains(part), "{part}: {err}");
     }
+}
+
+/// Each file as its tool writes it: configparser's `key: value` and any key case; JSON.
+fn write_each_file_as_its_tool_does(home: &Path, system: &Path) {
+    write(
+        &home.join(".tccli/default.credential"),
+        r#"{"secretId": "AKIDtccli", "secretKey": "k", "token": "t"}"#,
+    );
+    write(
+        &home.join(".tccli/ci.credential"),
+        r#"{"type": "sso", "secretId": "AKIDsso", "secretKey": "k"}"#,
+    );
+    write(system, "[default]\nSECRET_ID: AKIDetc\nSecret_Key = k\n");
+    write(
+        &home.join(".tencentcloud/credentials"),
+        "[default]\nsecret_id: AKIDhome\nsecret_key=k\n\n[ci]\nsecret_id=AKIDci\nsecret_key=ci-key\ntoken=ci-token\n",
+    );
 }
 
 #[tokio::test]
@@ -245,7 +249,11 @@ async fn the_chain_tries_env_then_profile_then_oidc_then_cvm_role() {
         assert_eq!(r.provider.label(), expected);
         env.retain(|(k, _)| !drop.contains(k));
     }
-    // With every source gone, each says what it lacked.
+    with_every_source_gone_each_says_what_it_lacked().await;
+    a_half_set_pod_identity_stops_the_chain(&yaml).await;
+}
+
+async fn with_every_source_gone_each_says_what_it_lacked() {
     let closed = "credentials:\n  metadata_endpoint: http://127.0.0.1:1\n";
     let err = credentials::resolve(&config(closed, &[]).credentials)
         .await
@@ -264,9 +272,12 @@ async fn the_chain_tries_env_then_profile_then_oidc_then_cvm_role() {
     ] {
         assert!(why.contains(part), "{part}: {why}");
     }
-    // A half-set pod identity stops the chain rather than fall back to the node's role.
+}
+
+/// A half-set pod identity stops the chain rather than fall back to the node's role.
+async fn a_half_set_pod_identity_stops_the_chain(yaml: &str) {
     let half = [("TKE_ROLE_ARN", ROLE_ARN.to_string())];
-    let err = credentials::resolve(&config(&yaml, &half).credentials)
+    let err = credentials::resolve(&config(yaml, &half).credentials)
         .await
         .unwrap_err();
     assert!(

@@ -9,6 +9,7 @@ use std::path::Path;
 
 use cdb_rollback_exporter::api::v2::decode::{job_detail, job_page};
 use cdb_rollback_exporter::api::v3::decode::{rollback_detail, tasks_page};
+use cdb_rollback_exporter::api::v3::ranges::ranges_page;
 use cdb_rollback_exporter::api::{ApiError, ErrorKind};
 use cdb_rollback_exporter::config::{Config, Labels};
 use cdb_rollback_exporter::metrics::Metrics;
@@ -36,6 +37,7 @@ fn decode_all(body: &[u8]) {
         job_page(body, CST).err(),
         tasks_page(body, CST).err(),
         rollback_detail(body, CST, "cdb-1").err(),
+        ranges_page(body, CST).err(),
     ];
     for e in kinds.into_iter().flatten() {
         assert_classified(&e);
@@ -51,6 +53,9 @@ fn decode_all(body: &[u8]) {
     }
     if let Ok(page) = tasks_page(body, CST) {
         page.jobs.iter().for_each(assert_job_ranges);
+    }
+    if let Ok(page) = ranges_page(body, CST) {
+        assert!(page.items.iter().all(|i| !i.instance_id.is_empty()));
     }
     if let Ok(d) = rollback_detail(body, CST, "cdb-1") {
         if let Some(t) = d.task {
@@ -100,7 +105,24 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just(json!("ROLLBACK")),
         ".{0,8}".prop_map(Value::String),
     ];
-    let keys = prop_oneof![
+    let keys = decoder_key();
+    leaf.prop_recursive(5, 64, 8, move |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+            prop::collection::vec((keys.clone(), inner), 0..8).prop_map(|kv| {
+                let mut m = Map::new();
+                for (k, v) in kv {
+                    m.insert(k.to_string(), v);
+                }
+                Value::Object(m)
+            }),
+        ]
+    })
+}
+
+/// The names the v2 and v3 decoders look for, and one they do not.
+fn decoder_key() -> impl Strategy<Value = &'static str> + Clone {
+    prop_oneof![
         Just("code"),
         Just("Code"),
         Just("data"),
@@ -136,19 +158,7 @@ fn any_json() -> impl Strategy<Value = Value> {
         Just("TotalCount"),
         Just("RollbackTime"),
         Just("other"),
-    ];
-    leaf.prop_recursive(5, 64, 8, move |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
-            prop::collection::vec((keys.clone(), inner), 0..8).prop_map(|kv| {
-                let mut m = Map::new();
-                for (k, v) in kv {
-                    m.insert(k.to_string(), v);
-                }
-                Value::Object(m)
-            }),
-        ]
-    })
+    ]
 }
 
 fn env(name: &str) -> Option<String> {

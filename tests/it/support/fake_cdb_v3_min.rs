@@ -1,6 +1,6 @@
 //! A minimal fake CDB API 3.0 for the credential tests: it checks each request's TC3
 //! signature, token and expiry against a keyring, answers DescribeTasks with one running
-//! job and its detail, and records who signed each request.
+//! job and its detail (and an empty inventory), and records who signed each request.
 
 use std::sync::{Arc, Mutex};
 
@@ -100,6 +100,8 @@ async fn handle(
         "DescribeRollbackTaskDetail" => json!({"Response": {"TotalCount": 1, "Items": [{
             "Status": "RUNNING", "Progress": 40, "StartTime": "2026-01-01 10:00:00",
             "Detail": [{"InstanceId": "cdb-cred1"}]}], "RequestId": "fake-cdb"}}),
+        "DescribeDBInstances" => json!({"Response": {"TotalCount": 0, "Items": [],
+            "RequestId": "fake-cdb"}}),
         other => return error_answer("InvalidAction", other),
     };
     answer.to_string()

@@ -113,6 +113,14 @@ pub struct FakeV3State {
     pub page_delays: HashMap<u64, Duration>,
     pub log: Vec<LoggedV3>,
     pub rejected_signatures: usize,
+    /// DescribeDBInstances items by region (`InstanceInfo` objects).
+    pub instances: HashMap<String, Vec<Value>>,
+    /// Every request for an action gets this, while set.
+    pub action_faults: HashMap<String, Reply>,
+    /// DescribeRollbackRangeTime: `InvalidParameterValue` for more ids than this.
+    pub range_batch_limit: Option<usize>,
+    /// DescribeRollbackRangeTime items by instance id; others get one range of a day.
+    pub ranges: HashMap<String, Value>,
 }
 
 pub struct FakeV3 {
@@ -206,6 +214,8 @@ async fn handle(
             api_error("AuthFailure.SignatureFailure")
         } else if let Some(fault) = s.region_faults.get(&h("x-tc-region")) {
             fault.clone()
+        } else if let Some(fault) = s.action_faults.get(&h("x-tc-action")) {
+            fault.clone()
         } else if let Some(fault) = s.faults.pop_front() {
             fault
         } else if let Some(fault) = page.and_then(|p| s.page_faults.get(&p)) {
@@ -252,6 +262,12 @@ fn route(s: &FakeV3State, action: &str, region: &str, p: &Value) -> Reply {
     let jobs = s.regions.get(region).cloned().unwrap_or_default();
     let offset = p["Offset"].as_u64().unwrap_or(0) as usize;
     let limit = p["Limit"].as_u64().unwrap_or(20) as usize;
+    if action == "DescribeDBInstances" {
+        return instances(s, region, offset, limit);
+    }
+    if action == "DescribeRollbackRangeTime" {
+        return ranges(s, p);
+    }
     if limit > 100 {
         return api_error("InvalidParameterValue");
     }
@@ -313,4 +329,53 @@ fn route(s: &FakeV3State, action: &str, region: &str, p: &Value) -> Reply {
         }
         _ => api_error("InvalidAction"),
     }
+}
+
+/// A DescribeDBInstances row, as the API writes it.
+pub fn instance(id: &str, name: &str, kind: i64, tags: &[(&str, &str)]) -> Value {
+    let tags: Vec<Value> = tags
+        .iter()
+        .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
+        .collect();
+    json!({"InstanceId": id, "InstanceName": name, "Zone": "ap-guangzhou-3", "InstanceType": kind,
+           "EngineVersion": "8.0", "ProjectId": 0, "Status": 1, "TaskStatus": 0, "TagList": tags})
+}
+
+fn instances(s: &FakeV3State, region: &str, offset: usize, limit: usize) -> Reply {
+    if !(1..=2000).contains(&limit) {
+        return api_error("InvalidParameterValue");
+    }
+    let all = s.instances.get(region).cloned().unwrap_or_default();
+    let items: Vec<Value> = all.iter().skip(offset).take(limit).cloned().collect();
+    answer(json!({"TotalCount": all.len(), "Items": items}))
+}
+
+/// One DescribeRollbackRangeTime item: `times` as (begin, end) Unix seconds.
+pub fn range_item(id: &str, code: i64, times: &[(i64, i64)]) -> Value {
+    let times: Vec<Value> = times
+        .iter()
+        .map(|&(b, e)| json!({"Begin": cst(b), "End": cst(e)}))
+        .collect();
+    json!({"InstanceId": id, "Code": code, "Message": if code == 0 { "ok" } else { "fake" }, "Times": times})
+}
+
+fn ranges(s: &FakeV3State, p: &Value) -> Reply {
+    let Some(ids) = p["InstanceIds"].as_array().filter(|a| !a.is_empty()) else {
+        return api_error("MissingParameter");
+    };
+    if s.range_batch_limit.is_some_and(|max| ids.len() > max) {
+        return api_error("InvalidParameterValue");
+    }
+    let now = super::clock::now();
+    let items: Vec<Value> = ids
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|id| {
+            s.ranges
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| range_item(id, 0, &[(now - 86_400, now - 60)]))
+        })
+        .collect();
+    answer(json!({"TotalCount": items.len(), "Items": items}))
 }

@@ -303,45 +303,8 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream) {
             fault,
         });
         let v3 = req.method == "POST" && !req.target.starts_with("/v2/");
-        let (status, body): (u16, Vec<u8>) = match fault {
-            Fault::None | Fault::Slow => {
-                if fault == Fault::Slow {
-                    let ms = shared.rng.lock().unwrap().u64(100..600);
-                    tokio::time::sleep(Duration::from_millis(ms)).await;
-                }
-                (200, good.into_bytes())
-            }
-            Fault::Timeout => {
-                tokio::time::sleep(shared.timeout + Duration::from_millis(500)).await;
-                return;
-            }
-            Fault::Reset => {
-                let _ = r.get_ref().set_zero_linger();
-                return;
-            }
-            Fault::Throttled if v3 => (
-                200,
-                v3_error("RequestLimitExceeded", "too many requests").into_bytes(),
-            ),
-            Fault::Throttled => (200, br#"{"code":4400,"message":"too fast"}"#.to_vec()),
-            Fault::Http429 => (429, b"Too Many Requests".to_vec()),
-            Fault::Http5xx => (503, br#"{"error":"service unavailable"}"#.to_vec()),
-            Fault::Html502 => (
-                502,
-                b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>"
-                    .to_vec(),
-            ),
-            Fault::ApiInternal if v3 => (
-                200,
-                v3_error("InternalError", "internal error").into_bytes(),
-            ),
-            Fault::ApiInternal => (200, br#"{"code":6000,"message":"busy"}"#.to_vec()),
-            Fault::Truncated => (200, good.as_bytes()[..good.len() / 2].to_vec()),
-            Fault::Garbage => {
-                let mut rng = shared.rng.lock().unwrap();
-                let n = rng.usize(1..300);
-                (200, (0..n).map(|_| rng.u8(..)).collect())
-            }
+        let Some((status, body)) = answer_with(&shared, fault, v3, good, r.get_ref()).await else {
+            return;
         };
         let head = format!(
             "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n",
@@ -365,6 +328,56 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream) {
     }
 }
 
+/// The status and body `fault` turns the good answer into; None when the connection is
+/// to be dropped without one (after the client's timeout, or by a reset).
+async fn answer_with(
+    shared: &Shared,
+    fault: Fault,
+    v3: bool,
+    good: String,
+    stream: &TcpStream,
+) -> Option<(u16, Vec<u8>)> {
+    Some(match fault {
+        Fault::None | Fault::Slow => {
+            if fault == Fault::Slow {
+                let ms = shared.rng.lock().unwrap().u64(100..600);
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
+            (200, good.into_bytes())
+        }
+        Fault::Timeout => {
+            tokio::time::sleep(shared.timeout + Duration::from_millis(500)).await;
+            return None;
+        }
+        Fault::Reset => {
+            let _ = stream.set_zero_linger();
+            return None;
+        }
+        Fault::Throttled if v3 => (
+            200,
+            v3_error("RequestLimitExceeded", "too many requests").into_bytes(),
+        ),
+        Fault::Throttled => (200, br#"{"code":4400,"message":"too fast"}"#.to_vec()),
+        Fault::Http429 => (429, b"Too Many Requests".to_vec()),
+        Fault::Http5xx => (503, br#"{"error":"service unavailable"}"#.to_vec()),
+        Fault::Html502 => (
+            502,
+            b"<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>".to_vec(),
+        ),
+        Fault::ApiInternal if v3 => (
+            200,
+            v3_error("InternalError", "internal error").into_bytes(),
+        ),
+        Fault::ApiInternal => (200, br#"{"code":6000,"message":"busy"}"#.to_vec()),
+        Fault::Truncated => (200, good.as_bytes()[..good.len() / 2].to_vec()),
+        Fault::Garbage => {
+            let mut rng = shared.rng.lock().unwrap();
+            let n = rng.usize(1..300);
+            (200, (0..n).map(|_| rng.u8(..)).collect())
+        }
+    })
+}
+
 fn v3_error(code: &str, message: &str) -> String {
     json!({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": "fault"}})
         .to_string()
@@ -373,29 +386,39 @@ fn v3_error(code: &str, message: &str) -> String {
 impl Shared {
     /// The good answer to a request: the action, the body, and the jobs it reports.
     fn good_answer(&self, req: &Request) -> (String, String, Vec<(u64, Served)>) {
-        let now = unix_now();
         if req.target.starts_with("/v2/") {
-            let query = req.target.split_once('?').map_or("", |(_, q)| q);
-            let form = if req.method == "POST" {
-                String::from_utf8_lossy(&req.body).into_owned()
-            } else {
-                query.to_string()
-            };
-            let params: HashMap<String, String> = form_urlencoded::parse(form.as_bytes())
-                .into_owned()
-                .collect();
-            let action = params.get("Action").cloned().unwrap_or_default();
-            let job = params.get("jobId").and_then(|j| j.parse::<u64>().ok());
-            let found = job.and_then(|id| Some((id, self.world.as_ref()?.job(id, now)?)));
-            return match (found, &self.world) {
-                (Some((id, s)), Some(w)) => (action, w.answer(id, &s).to_string(), vec![(id, s)]),
-                _ => (
-                    action,
-                    json!({"code": 9003, "message": "no such job"}).to_string(),
-                    Vec::new(),
-                ),
-            };
+            self.good_v2_answer(req)
+        } else {
+            self.good_v3_answer(req)
         }
+    }
+
+    fn good_v2_answer(&self, req: &Request) -> (String, String, Vec<(u64, Served)>) {
+        let now = unix_now();
+        let query = req.target.split_once('?').map_or("", |(_, q)| q);
+        let form = if req.method == "POST" {
+            String::from_utf8_lossy(&req.body).into_owned()
+        } else {
+            query.to_string()
+        };
+        let params: HashMap<String, String> = form_urlencoded::parse(form.as_bytes())
+            .into_owned()
+            .collect();
+        let action = params.get("Action").cloned().unwrap_or_default();
+        let job = params.get("jobId").and_then(|j| j.parse::<u64>().ok());
+        let found = job.and_then(|id| Some((id, self.world.as_ref()?.job(id, now)?)));
+        match (found, &self.world) {
+            (Some((id, s)), Some(w)) => (action, w.answer(id, &s).to_string(), vec![(id, s)]),
+            _ => (
+                action,
+                json!({"code": 9003, "message": "no such job"}).to_string(),
+                Vec::new(),
+            ),
+        }
+    }
+
+    fn good_v3_answer(&self, req: &Request) -> (String, String, Vec<(u64, Served)>) {
+        let now = unix_now();
         let mut headers = HeaderMap::new();
         for (k, v) in &req.headers {
             if let (Ok(k), Ok(v)) = (
@@ -412,35 +435,43 @@ impl Shared {
             .to_string();
         let answer =
             cdb_rollback_exporter::demo::v3::answer(self.v3_t0, &headers, &req.body, now as i64);
-        let mut served = Vec::new();
-        if action == "DescribeTasks" {
-            let items = answer["Response"]["Items"].as_array().cloned();
-            for item in items.unwrap_or_default() {
-                let Some(id) = item["JobId"].as_u64() else {
-                    continue;
-                };
-                let time = |name: &str| {
-                    item[name].as_str().and_then(|t| {
-                        cdb_rollback_exporter::time::parse_local(t, UtcOffset::CST)
-                            .ok()
-                            .flatten()
-                    })
-                };
-                let status = cdb_rollback_exporter::rollback::Status::from_name(
-                    item["TaskStatus"].as_str().unwrap_or(""),
-                );
-                served.push((
-                    id,
-                    Served {
-                        at: now,
-                        status: status.0,
-                        progress: item["Progress"].as_f64(),
-                        start: time("StartTime"),
-                        end: time("EndTime"),
-                    },
-                ));
-            }
-        }
+        let served = if action == "DescribeTasks" {
+            served_items(&answer, now)
+        } else {
+            Vec::new()
+        };
         (action, answer.to_string(), served)
     }
+}
+
+/// The jobs a DescribeTasks answer reports, as served at `now`.
+fn served_items(answer: &Value, now: f64) -> Vec<(u64, Served)> {
+    let mut served = Vec::new();
+    let items = answer["Response"]["Items"].as_array().cloned();
+    for item in items.unwrap_or_default() {
+        let Some(id) = item["JobId"].as_u64() else {
+            continue;
+        };
+        let time = |name: &str| {
+            item[name].as_str().and_then(|t| {
+                cdb_rollback_exporter::time::parse_local(t, UtcOffset::CST)
+                    .ok()
+                    .flatten()
+            })
+        };
+        let status = cdb_rollback_exporter::rollback::Status::from_name(
+            item["TaskStatus"].as_str().unwrap_or(""),
+        );
+        served.push((
+            id,
+            Served {
+                at: now,
+                status: status.0,
+                progress: item["Progress"].as_f64(),
+                start: time("StartTime"),
+                end: time("EndTime"),
+            },
+        ));
+    }
+    served
 }
