@@ -9,6 +9,7 @@ use crate::support::exposition::Exposition;
 use crate::support::fake_accounts::FakeAccounts;
 
 const BUDGET: f64 = 20.0;
+const DAY: i64 = 86_400;
 
 fn dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("cdb-accounts-{name}-{}", std::process::id()));
@@ -49,15 +50,30 @@ fn budget(e: &Exposition, account: &str) -> Option<f64> {
     e.value(name, &[("account", account)])
 }
 
-/// Every series of `account`, as text, sorted.
+/// The families of an account's jobs, inventory and readiness.
+const OWN: [&str; 6] = [
+    "cdb_rollback_job",
+    "cdb_rollback_task",
+    "cdb_rollback_instance_info",
+    "cdb_rollback_inventory_",
+    "cdb_rollback_recoverable_",
+    "cdb_rollback_readiness_",
+];
+
+/// Whether `account` has a window for its instance cdb-shared.
+fn windowed(e: &Exposition, account: &str) -> bool {
+    let shared = [("account", account), ("instance_id", "cdb-shared")];
+    let begin = "cdb_rollback_recoverable_begin_timestamp_seconds";
+    e.value(begin, &shared).is_some()
+}
+
+/// Every series of `account`'s jobs, inventory and readiness, as text, sorted.
 fn series_of(e: &Exposition, account: &str) -> Vec<String> {
     let mut out: Vec<String> = e
         .samples
         .iter()
         .filter(|s| s.labels.get("account").map(String::as_str) == Some(account))
-        .filter(|s| {
-            s.name.starts_with("cdb_rollback_job") || s.name.starts_with("cdb_rollback_task")
-        })
+        .filter(|s| OWN.iter().any(|f| s.name.starts_with(f)))
         .map(|s| format!("{}{:?}", s.name, s.labels))
         .collect();
     out.sort();
@@ -69,13 +85,25 @@ async fn two_accounts(test: &str) -> (FakeAccounts, PathBuf, Daemon) {
     api.add(
         "AKIDprod",
         "key-of-prod",
-        vec![(101, "RUNNING", "cdb-p1"), (500, "RUNNING", "cdb-p2")],
+        vec![(101, "RUNNING", "cdb-p1"), (500, "RUNNING", "cdb-shared")],
     );
     api.add(
         "AKIDstaging",
         "key-of-staging",
-        vec![(500, "SUCCEED", "cdb-s1"), (202, "RUNNING", "cdb-s2")],
+        vec![(500, "SUCCEED", "cdb-shared"), (202, "RUNNING", "cdb-s2")],
     );
+    // Both have an instance cdb-shared: two instances, named and windowed apart.
+    api.with("AKIDprod", |a| {
+        a.instances = vec![("cdb-p1", "orders-prod"), ("cdb-shared", "shared-prod")];
+        a.window = 7 * DAY;
+    });
+    api.with("AKIDstaging", |a| {
+        a.instances = vec![
+            ("cdb-shared", "shared-staging"),
+            ("cdb-s2", "reports-staging"),
+        ];
+        a.window = DAY;
+    });
     let dir = dir(test);
     let path = dir.join("config.yml");
     let accounts = [("prod", "AKIDprod"), ("staging", "AKIDstaging")];
@@ -127,7 +155,7 @@ fn told_apart(e: &Exposition) {
 async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other() {
     let (api, _path, daemon) = two_accounts("throttled").await;
     let e = daemon
-        .scrape_until(Duration::from_secs(5), "both accounts' jobs", |e| {
+        .scrape_until(Duration::from_secs(8), "both accounts' jobs", |e| {
             ["101", "500"]
                 .iter()
                 .all(|j| status(e, "prod", j).is_some())
@@ -172,12 +200,15 @@ async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other()
     daemon.stop().await;
 }
 
-/// Once both accounts' jobs show, throttles prod until its budget is cut: a restart of
-/// its poller would then show, as the budget would be reset.
+/// Once both accounts' jobs and windows show, throttles prod until its budget is cut: a
+/// restart of its poller would then show, as the budget would be reset.
 async fn prod_throttled(api: &FakeAccounts, daemon: &Daemon) -> Exposition {
     daemon
-        .scrape_until(Duration::from_secs(5), "both accounts' jobs", |e| {
-            status(e, "prod", "101").is_some() && status(e, "staging", "202").is_some()
+        .scrape_until(Duration::from_secs(8), "both accounts' jobs", |e| {
+            status(e, "prod", "101").is_some()
+                && status(e, "staging", "202").is_some()
+                && windowed(e, "prod")
+                && windowed(e, "staging")
         })
         .await;
     api.with("AKIDprod", |a| a.throttled = true);
@@ -221,7 +252,7 @@ async fn a_reload_that_changes_one_accounts_key_re_credentials_only_that_account
     api.add(
         "AKIDstaging2",
         "key-of-staging2",
-        vec![(500, "SUCCEED", "cdb-s1"), (202, "RUNNING", "cdb-s2")],
+        vec![(500, "SUCCEED", "cdb-shared"), (202, "RUNNING", "cdb-s2")],
     );
     let before = prod_throttled(&api, &daemon).await;
     let dir = path.parent().unwrap().to_path_buf();
@@ -261,5 +292,67 @@ async fn a_reload_that_changes_one_accounts_key_re_credentials_only_that_account
             .contains("restart the exporter")
     );
     assert!(status(&daemon.scrape().await, "staging", "202").is_some());
+    daemon.stop().await;
+}
+
+/// Each account's inventory and readiness series, with its `account`, and the requests
+/// they made; the same instance id in both accounts is two instances.
+fn inventories_apart(e: &Exposition) {
+    let shared = |account| [("account", account), ("instance_id", "cdb-shared")];
+    let (begin, end) = (
+        "cdb_rollback_recoverable_begin_timestamp_seconds",
+        "cdb_rollback_recoverable_end_timestamp_seconds",
+    );
+    for (account, name, days) in [("prod", "shared-prod", 7), ("staging", "shared-staging", 1)] {
+        let info = [("instance_name", name), ("account", account)];
+        let info = e.find("cdb_rollback_instance_info", &info);
+        assert_eq!(info.len(), 1, "{account}'s cdb-shared\n{}", e.text);
+        assert_eq!(info[0].labels["instance_id"], "cdb-shared");
+        let own = [("account", account)];
+        assert_eq!(e.value("cdb_rollback_inventory_instances", &own), Some(2.0));
+        assert_eq!(e.value("cdb_rollback_inventory_success", &own), Some(1.0));
+        assert_eq!(e.value("cdb_rollback_readiness_success", &own), Some(1.0));
+        let window =
+            e.value(end, &shared(account)).unwrap() - e.value(begin, &shared(account)).unwrap();
+        assert_eq!(window, (days * DAY) as f64, "{account}'s own window");
+        for action in ["DescribeDBInstances", "DescribeRollbackRangeTime"] {
+            let asked = [
+                ("account", account),
+                ("action", action),
+                ("result", "success"),
+            ];
+            let n = e.value("cdb_rollback_api_requests_total", &asked);
+            assert!(n > Some(0.0), "{account} {action}");
+        }
+    }
+    let ours = e
+        .samples
+        .iter()
+        .filter(|s| OWN.iter().any(|f| s.name.starts_with(f)));
+    let unlabelled: Vec<_> = ours.filter(|s| !s.labels.contains_key("account")).collect();
+    assert!(unlabelled.is_empty(), "without account: {unlabelled:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn inventory_and_readiness_are_per_account() {
+    let (_api, _path, daemon) = two_accounts("inventory").await;
+    let e = daemon
+        .scrape_until(Duration::from_secs(8), "both accounts' windows", |e| {
+            windowed(e, "prod") && windowed(e, "staging")
+        })
+        .await;
+    inventories_apart(&e);
+    // Each account's job 500 on cdb-shared is named from its own account's inventory.
+    for (account, name, other) in [
+        ("prod", "shared-prod", "shared-staging"),
+        ("staging", "shared-staging", "shared-prod"),
+    ] {
+        let page = daemon
+            .get(&format!("/jobs/{account}/ap-guangzhou/500"))
+            .await;
+        let page = page.text().await.unwrap();
+        assert!(page.contains(name), "{account}'s job page\n{page}");
+        assert!(!page.contains(other), "{account}'s job page names {other}");
+    }
     daemon.stop().await;
 }

@@ -1,7 +1,8 @@
 //! A fake API 3.0 for several accounts behind one endpoint, as Tencent's is: each request
 //! is checked (`tc3_check`) against the key pair of the SecretId that signed it, and
-//! answered from that account's rollback jobs. An account can be throttled: every request
-//! it signs is then refused with `RequestLimitExceeded`.
+//! answered from that account's rollback jobs, instances (DescribeDBInstances) and their
+//! rollback windows (DescribeRollbackRangeTime). An account can be throttled: every
+//! request it signs is then refused with `RequestLimitExceeded`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,11 +19,15 @@ use super::clock::{cst, now};
 use super::serve;
 use super::tc3_check::{Keyring, error_answer, verify};
 
-/// One account's world: its jobs (id, status, instance), whether it is throttled, and
-/// when each of its signed requests arrived.
+/// One account's world: its jobs (id, status, instance), its instances (id, name) and how
+/// far back each can be rolled back, whether it is throttled, and when each of its signed
+/// requests arrived.
 #[derive(Default)]
 pub struct Account {
     pub jobs: Vec<(u64, &'static str, &'static str)>,
+    pub instances: Vec<(&'static str, &'static str)>,
+    /// Seconds back from a minute ago that every instance can be rolled back to.
+    pub window: i64,
     pub throttled: bool,
     pub arrivals: Vec<Instant>,
 }
@@ -111,7 +116,37 @@ async fn handle(State(fake): State<FakeAccounts>, h: HeaderMap, body: Bytes) -> 
         }
         "DescribeRollbackTaskDetail" => json!({"Response": {"TotalCount": 0, "Items": null,
             "RequestId": "fake"}}),
+        "DescribeDBInstances" => instances(account, &params),
+        "DescribeRollbackRangeTime" => ranges(account, &params),
         other => return error_answer("InvalidAction", other),
     };
     answer.to_string()
+}
+
+fn instances(account: &Account, params: &Value) -> Value {
+    let first = params["Offset"].as_u64().unwrap_or(0) == 0;
+    let rows: Vec<Value> = account
+        .instances
+        .iter()
+        .filter(|_| first)
+        .map(|(id, name)| json!({"InstanceId": id, "InstanceName": name, "InstanceType": 1}))
+        .collect();
+    json!({"Response": {"TotalCount": account.instances.len(), "Items": rows, "RequestId": "fake"}})
+}
+
+fn ranges(account: &Account, params: &Value) -> Value {
+    let end = now() - 60;
+    let asked = params["InstanceIds"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let items: Vec<Value> = asked
+        .iter()
+        .filter_map(Value::as_str)
+        .map(|id| {
+            let times = [json!({"Begin": cst(end - account.window), "End": cst(end)})];
+            json!({"InstanceId": id, "Code": 0, "Message": "ok", "Times": times})
+        })
+        .collect();
+    json!({"Response": {"TotalCount": items.len(), "Items": items, "RequestId": "fake"}})
 }
