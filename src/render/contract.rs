@@ -94,8 +94,9 @@ pub fn contract() -> String {
 }
 
 /// The README's words after the tables.
-const ACCOUNTS_NOTE: &str = "With `accounts:`, every series of an account (jobs, tasks, discovery, jobs finished and \
-vanished, API requests, the request budget, credentials) also carries `account`.\n\n";
+const ACCOUNTS_NOTE: &str = "With `accounts:`, every series of an account (jobs, tasks, discovery, instance inventory, \
+readiness, jobs finished and vanished, API requests, the request budget, credentials) also carries \
+`account`.\n\n";
 
 /// The README's words before a group's table.
 fn heading(group: Group) -> &'static str {
