@@ -415,7 +415,7 @@ impl Store {
                 let seconds = seconds.map(|s| s as f64);
                 o.finished(&e.key.account, &e.key.region, state, seconds);
             }
-            next.data = Some(Arc::new(job_data(key, job, &e.labels)));
+            next.data = Some(Arc::new(job_data(&e.key, job, &e.labels)));
             let health = next.health.get_or_insert_with(PollHealth::default);
             health.last_poll = now;
             health.last_success = Some(now);
@@ -441,7 +441,7 @@ impl Store {
                 let mut tasks = std::mem::take(&mut job.tasks);
                 tasks.sort_by_key(|t| order(t));
                 job.tasks = tasks;
-                next.data = Some(Arc::new(job_data(key, job, &e.labels)));
+                next.data = Some(Arc::new(job_data(&e.key, job, &e.labels)));
             }
             let health = next.health.get_or_insert_with(PollHealth::default);
             health.last_poll = now;

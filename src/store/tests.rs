@@ -182,3 +182,64 @@ fn rows_keep_tasks_and_tasks_keep_instance_order() {
     s.record_task(&key(5), "cdb-a", Some(task("cdb-a")), 5.0);
     assert!(s.get(&key(5)).unwrap().health.as_ref().unwrap().ok());
 }
+
+#[test]
+fn an_accounts_view_puts_its_account_in_every_key_and_label() {
+    let root = Store::new();
+    let (prod, staging) = (root.account("prod"), root.account("staging"));
+    let listed = Source::Listed { instance_id: None };
+    prod.track(key(5), listed, Labels::default());
+    let mut with_task = job(5);
+    with_task.tasks = vec![Task {
+        id: String::new(),
+        work_id: String::new(),
+        status: Status(1),
+        progress: None,
+        code: None,
+        message: String::new(),
+        start: None,
+        end: None,
+        instance: Instance {
+            instance_id: "cdb-x".into(),
+            ..Instance::default()
+        },
+    }];
+    prod.record_success(&key(5), with_task.clone(), 1.0);
+    let in_prod = JobKey::in_account("prod", "ap-guangzhou", 5);
+    let labels = r#"job_id="5",account="prod",region="ap-guangzhou",instance_id="cdb-x""#;
+    let task_labels =
+        |s: &Store| s.get(&in_prod).unwrap().data.as_ref().unwrap().task_labels[0].clone();
+    assert_eq!(task_labels(&root), labels);
+    prod.record_task(&key(5), "cdb-x", with_task.tasks.pop(), 2.0);
+    assert_eq!(
+        task_labels(&root),
+        labels,
+        "a task detail keeps the account"
+    );
+    assert!(staging.get(&key(5)).is_none() && staging.snapshot().is_empty());
+
+    // Inventories and readiness: one per account, each view seeing and clearing its own.
+    for view in [&prod, &staging] {
+        view.add_inventory_source(&InventoryKey::new("ap-guangzhou"), false);
+        view.add_readiness_source(&view.readiness_key("ap-guangzhou"));
+    }
+    let accounts = |s: &Store| {
+        let keys = s.inventory_snapshot().into_iter().map(|(k, _)| k.account);
+        let ready = s
+            .readiness_snapshot()
+            .into_iter()
+            .map(|r| r.key.account.clone());
+        (keys.collect::<Vec<_>>(), ready.collect::<Vec<_>>())
+    };
+    let both = vec!["prod".to_string(), "staging".to_string()];
+    assert_eq!(accounts(&root), (both.clone(), both));
+    let readiness = root.readiness(&ReadinessKey::in_account("staging", "ap-guangzhou"));
+    assert_eq!(
+        readiness.unwrap().labels,
+        r#"account="staging",region="ap-guangzhou""#
+    );
+    staging.clear();
+    let prod_only = vec!["prod".to_string()];
+    assert_eq!(accounts(&root), (prod_only.clone(), prod_only));
+    assert!(root.get(&in_prod).is_some(), "prod's job stays");
+}
