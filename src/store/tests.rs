@@ -17,6 +17,24 @@ fn job(id: u64) -> Job {
     }
 }
 
+/// A task on `instance_id`, with `id` (v2; empty on v3).
+fn task_on(id: &str, instance_id: &str, progress: Option<f64>) -> Task {
+    Task {
+        id: id.into(),
+        work_id: String::new(),
+        status: Status(1),
+        progress,
+        code: None,
+        message: String::new(),
+        start: None,
+        end: None,
+        instance: Instance {
+            instance_id: instance_id.into(),
+            ..Instance::default()
+        },
+    }
+}
+
 fn key(id: u64) -> JobKey {
     JobKey::new("ap-guangzhou", id)
 }
@@ -83,20 +101,7 @@ fn relabel_keeps_data_and_health_and_renders_again() {
         Labels::from_pairs(&[("team", "a")]),
     );
     let mut j = job(3);
-    j.tasks = vec![Task {
-        id: "t1".into(),
-        work_id: String::new(),
-        status: Status(1),
-        progress: None,
-        code: None,
-        message: String::new(),
-        start: None,
-        end: None,
-        instance: Instance {
-            instance_id: "cdb-x".into(),
-            ..Instance::default()
-        },
-    }];
+    j.tasks = vec![task_on("t1", "cdb-x", None)];
     s.record_success(&key(3), j, 10.0);
     let source = Source::Discovered {
         instance_id: "cdb-x".into(),
@@ -137,20 +142,7 @@ fn rows_keep_tasks_and_tasks_keep_instance_order() {
         })
         .to_vec();
     s.record_row(&key(5), row.clone(), 1.0);
-    let task = |i: &str| Task {
-        id: String::new(),
-        work_id: String::new(),
-        status: Status(1),
-        progress: Some(0.1),
-        code: None,
-        message: String::new(),
-        start: None,
-        end: None,
-        instance: Instance {
-            instance_id: i.into(),
-            ..Instance::default()
-        },
-    };
+    let task = |i: &str| task_on("", i, Some(0.1));
     s.record_task(&key(5), "cdb-b", Some(task("cdb-b")), 2.0);
     s.record_task(&key(5), "cdb-a", Some(task("cdb-a")), 2.0);
     s.record_detail_failure(
@@ -190,20 +182,7 @@ fn an_accounts_view_puts_its_account_in_every_key_and_label() {
     let listed = Source::Listed { instance_id: None };
     prod.track(key(5), listed, Labels::default());
     let mut with_task = job(5);
-    with_task.tasks = vec![Task {
-        id: String::new(),
-        work_id: String::new(),
-        status: Status(1),
-        progress: None,
-        code: None,
-        message: String::new(),
-        start: None,
-        end: None,
-        instance: Instance {
-            instance_id: "cdb-x".into(),
-            ..Instance::default()
-        },
-    }];
+    with_task.tasks = vec![task_on("", "cdb-x", None)];
     prod.record_success(&key(5), with_task.clone(), 1.0);
     let in_prod = JobKey::in_account("prod", "ap-guangzhou", 5);
     let labels = r#"job_id="5",account="prod",region="ap-guangzhou",instance_id="cdb-x""#;
