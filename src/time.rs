@@ -1,10 +1,17 @@
 //! The API writes local wall-clock times (China Standard Time by default) with no zone.
-//! This module turns them into Unix seconds, and back for the demo API.
+//! This module turns them into Unix seconds, and back for the demo API; and it jitters the
+//! waits of loops that must not run in step.
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use crate::parse_error::ParseError;
+
+/// `base` ± `spread` (a fraction), so that loops started together drift apart.
+pub fn jitter(base: Duration, spread: f64) -> Duration {
+    base.mul_f64(1.0 + spread * (fastrand::f64() * 2.0 - 1.0))
+}
 
 /// A fixed UTC offset, such as `+08:00`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
