@@ -8,11 +8,6 @@ use std::time::Duration;
 
 use crate::parse_error::ParseError;
 
-/// `base` ± `spread` (a fraction), so that loops started together drift apart.
-pub fn jitter(base: Duration, spread: f64) -> Duration {
-    base.mul_f64(1.0 + spread * (fastrand::f64() * 2.0 - 1.0))
-}
-
 /// A fixed UTC offset, such as `+08:00`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct UtcOffset {
@@ -75,6 +70,11 @@ pub fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// `base` ± `spread` (a fraction), so that loops started together drift apart.
+pub fn jitter(base: Duration, spread: f64) -> Duration {
+    base.mul_f64(1.0 + spread * (fastrand::f64() * 2.0 - 1.0))
 }
 
 /// Reads `YYYY-MM-DD HH:MM:SS` written at `offset`. Fractional seconds are ignored, and
