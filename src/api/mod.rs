@@ -17,7 +17,7 @@ use reqwest::Url;
 
 pub use self::budget::{Priority, RequestBudget};
 pub use self::error::{ApiError, BuildError, ErrorKind, Retry};
-pub use self::transport::{NoRecorder, Recorder, Transport, TransportConfig, USER_AGENT};
+pub use self::transport::{NoRecorder, Recorder, Transport, TransportConfig};
 pub use self::v2::sign::SignatureMethod;
 pub use self::v2::{HttpMethod, Options as V2Options};
 pub use crate::credentials::{Credentials, CredentialsHandle, Secret};

@@ -30,7 +30,7 @@ pub use story::{DEMO_SECRET_ID, DEMO_SECRET_KEY, INSTANCES};
 pub fn exporter_config(base: &Url) -> Config {
     let endpoint = base.join("/").unwrap_or_else(|_| base.clone());
     let mut config = config_for(ApiVersion::V3, endpoint);
-    config.client.regions = vec![v3::REGION.to_string()];
+    config.client.regions = vec![story::REGION.to_string()];
     config.jobs = vec![JobConfig {
         account: None,
         id: 30004,

@@ -1,4 +1,4 @@
-//! `.ci/metrics-contract.txt` and the README's metric tables, written from the families'
+//! `.ci/metrics-contract.txt` and the metric tables of docs/metrics.md, written from the families'
 //! declarations ([`FAMILIES`] and [`OWN`]) so that neither is kept by hand.
 //! tests/it/contract.rs checks the checked-in copies, and rewrites them when run with
 //! `UPDATE_GOLDEN=1`.
@@ -10,7 +10,7 @@ use crate::api::{v2, v3};
 use crate::metrics::{self, Kind, OWN};
 use crate::rollback::State;
 
-/// What starts and ends the generated part of the README.
+/// What starts and ends the generated part of docs/metrics.md.
 const BEGIN: &str = "<!-- metrics:begin";
 const BEGIN_NOTE: &str = " (generated from src/render/families.rs and src/metrics.rs by `UPDATE_GOLDEN=1 cargo test --test it`) -->";
 const END: &str = "<!-- metrics:end -->";
@@ -93,12 +93,12 @@ pub fn contract() -> String {
     out
 }
 
-/// The README's words after the tables.
+/// The words after the tables.
 const ACCOUNTS_NOTE: &str = "With `accounts:`, every series of an account (jobs, tasks, discovery, instance inventory, \
 readiness, jobs finished and vanished, API requests, the request budget, credentials) also carries \
 `account`.\n\n";
 
-/// The README's words before a group's table.
+/// The words before a group's table.
 fn heading(group: Group) -> &'static str {
     match group {
         Group::Job => {
@@ -125,7 +125,7 @@ fn heading(group: Group) -> &'static str {
     }
 }
 
-/// The README's metric tables, with the comments that mark them.
+/// The metric tables of docs/metrics.md, with the comments that mark them.
 pub fn readme_tables() -> String {
     let docs = docs();
     let mut out = format!("{BEGIN}{BEGIN_NOTE}\n");

@@ -8,6 +8,7 @@ mod credentials;
 mod daemon;
 mod demo;
 mod discovery;
+mod doc_links;
 mod golden;
 mod history;
 mod inventory;

@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{MAX_PAGES, Poller, lock, log_error};
-use crate::api::retry::{jitter, with_backoff};
+use crate::api::retry::with_backoff;
 use crate::api::{ApiError, Priority};
 use crate::inventory::{Instance, Inventory};
 use crate::rollback::Job;
+use crate::time::jitter;
 use crate::time::unix_now;
 
 /// Whether a job is watched under the filter: it touches an instance of `inventory`.
