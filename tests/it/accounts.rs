@@ -45,6 +45,16 @@ fn status(e: &Exposition, account: &str, job: &str) -> Option<f64> {
     )
 }
 
+/// The status of the task of `account`'s job 500 on cdb-shared.
+fn shared_task(e: &Exposition, account: &str) -> Option<f64> {
+    let on = [
+        ("account", account),
+        ("job_id", "500"),
+        ("instance_id", "cdb-shared"),
+    ];
+    e.value("cdb_rollback_task_status", &on)
+}
+
 fn budget(e: &Exposition, account: &str) -> Option<f64> {
     let name = "cdb_rollback_api_budget_requests_per_second";
     e.value(name, &[("account", account)])
@@ -135,8 +145,11 @@ fn told_apart(e: &Exposition) {
             Some(0.0)
         );
     }
-    // The same job id in two accounts is two jobs, each with its own state and labels.
+    // The same job id in two accounts is two jobs, each with its own state and labels, and
+    // its tasks too.
     assert_ne!(status(e, "prod", "500"), status(e, "staging", "500"));
+    let tasks = (shared_task(e, "prod"), shared_task(e, "staging"));
+    assert_eq!(tasks, (Some(1.0), Some(2.0)), "{}", e.text);
     let staged = [("account", "staging"), ("job_id", "500"), ("team", "stage")];
     assert_eq!(
         e.find("cdb_rollback_job_status", &staged).len(),
@@ -162,6 +175,8 @@ async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other()
                 && ["500", "202"]
                     .iter()
                     .all(|j| status(e, "staging", j).is_some())
+                && shared_task(e, "prod").is_some()
+                && shared_task(e, "staging").is_some()
         })
         .await;
     told_apart(&e);
@@ -197,6 +212,9 @@ async fn two_accounts_are_told_apart_and_one_throttled_does_not_slow_the_other()
         prod_rate >= 5,
         "prod slowed down: {prod_rate} requests in 2 s"
     );
+    // Listings since the task details came keep each task in its account.
+    let later = daemon.scrape().await;
+    assert_eq!(shared_task(&later, "prod"), Some(1.0), "{}", later.text);
     daemon.stop().await;
 }
 

@@ -114,8 +114,7 @@ async fn handle(State(fake): State<FakeAccounts>, h: HeaderMap, body: Bytes) -> 
                 .collect();
             json!({"Response": {"TotalCount": account.jobs.len(), "Items": rows, "RequestId": "fake"}})
         }
-        "DescribeRollbackTaskDetail" => json!({"Response": {"TotalCount": 0, "Items": null,
-            "RequestId": "fake"}}),
+        "DescribeRollbackTaskDetail" => details(account, &params, &started),
         "DescribeDBInstances" => instances(account, &params),
         "DescribeRollbackRangeTime" => ranges(account, &params),
         other => return error_answer("InvalidAction", other),
@@ -146,6 +145,26 @@ fn ranges(account: &Account, params: &Value) -> Value {
         .map(|id| {
             let times = [json!({"Begin": cst(end - account.window), "End": cst(end)})];
             json!({"InstanceId": id, "Code": 0, "Message": "ok", "Times": times})
+        })
+        .collect();
+    json!({"Response": {"TotalCount": items.len(), "Items": items, "RequestId": "fake"}})
+}
+
+/// The task of each job on the instance asked about, with the job's status.
+fn details(account: &Account, params: &Value, started: &str) -> Value {
+    let on = params["InstanceId"].as_str().unwrap_or_default();
+    let items: Vec<Value> = account
+        .jobs
+        .iter()
+        .filter(|(_, _, instance)| *instance == on)
+        .map(|(_, status, instance)| {
+            let status = if *status == "SUCCEED" {
+                "SUCCESS"
+            } else {
+                status
+            };
+            json!({"Status": status, "Progress": 40, "StartTime": started, "EndTime": "",
+                   "Info": "", "Detail": [{"InstanceId": instance, "Strategy": "table"}]})
         })
         .collect();
     json!({"Response": {"TotalCount": items.len(), "Items": items, "RequestId": "fake"}})
