@@ -38,14 +38,14 @@ impl Kind {
 }
 
 /// One of the exporter's own families, declared once: registration reads its name, help
-/// and labels, and [`crate::render::contract`] writes the contract and README from it all.
+/// and labels, and [`crate::render::contract`] writes the contract and the metric tables (docs/metrics.md) from it all.
 pub struct Own {
     pub name: &'static str,
     pub help: &'static str,
     pub kind: Kind,
     pub labels: &'static [&'static str],
-    /// What the README's table says it means.
-    pub readme: &'static str,
+    /// What the metric table (docs/metrics.md) says it means.
+    pub meaning: &'static str,
     /// The demo (API 3.0) need not show it: the contract's `optional`.
     pub optional: bool,
 }
@@ -55,7 +55,7 @@ const API_REQUESTS: Own = Own {
     help: "Requests made to the CDB API, by action, region and result (success, throttled or the error kind).",
     kind: Kind::Counter,
     labels: &["action", "region", "result"],
-    readme: "requests by action, region and `result`: `success`, `throttled`, `transport`, `timeout`, `http_status`, `api_error`, `auth`, `decode`",
+    meaning: "requests by action, region and `result`: `success`, `throttled`, `transport`, `timeout`, `http_status`, `api_error`, `auth`, `decode`",
     optional: false,
 };
 
@@ -64,7 +64,7 @@ const API_DURATION: Own = Own {
     help: "Time taken by requests to the CDB API, by action.",
     kind: Kind::Histogram,
     labels: &["action"],
-    readme: "histogram of request latency",
+    meaning: "histogram of request latency",
     optional: false,
 };
 
@@ -73,7 +73,7 @@ const DEMAND: Own = Own {
     help: "Requests per second the poll intervals ask for (listings, task details, polls, discovery); above the budget, polls run late (finished jobs and task details first).",
     kind: Kind::Gauge,
     labels: &[],
-    readme: "requests per second the intervals ask for (listings, task details, polls, discovery)",
+    meaning: "requests per second the intervals ask for (listings, task details, polls, discovery)",
     optional: false,
 };
 
@@ -82,7 +82,7 @@ const BUDGET: Own = Own {
     help: "API requests per second the exporter allows itself now: api.max_requests_per_second, halved on throttling and won back gradually.",
     kind: Kind::Gauge,
     labels: &[],
-    readme: "the request rate allowed now: the configured budget, halved on throttling and won back gradually",
+    meaning: "the request rate allowed now: the configured budget, halved on throttling and won back gradually",
     optional: false,
 };
 
@@ -91,7 +91,7 @@ const BUILD_INFO: Own = Own {
     help: "The exporter's version and source revision; the value is always 1.",
     kind: Kind::Gauge,
     labels: &["version", "revision"],
-    readme: "1",
+    meaning: "1",
     optional: false,
 };
 
@@ -100,7 +100,7 @@ const CREDENTIALS_EXPIRY: Own = Own {
     help: "When the temporary credentials in use expire (Unix seconds), by source; absent for long-lived keys.",
     kind: Kind::Gauge,
     labels: &["source"],
-    readme: "Unix time the temporary credentials in use expire; absent for long-lived keys",
+    meaning: "Unix time the temporary credentials in use expire; absent for long-lived keys",
     // The demo has no temporary credentials.
     optional: true,
 };
@@ -110,7 +110,7 @@ const CREDENTIALS_REFRESHES: Own = Own {
     help: "Refreshes of the credentials (temporary ones renewed, key files changed), by source and result (success or failure).",
     kind: Kind::Counter,
     labels: &["source", "result"],
-    readme: "renewals of temporary credentials and changes of key files; `source` `static`, `env`, `profile`, `oidc`, `cvm_role` or `assume_role`, `result` `success` or `failure`",
+    meaning: "renewals of temporary credentials and changes of key files; `source` `static`, `env`, `profile`, `oidc`, `cvm_role` or `assume_role`, `result` `success` or `failure`",
     optional: false,
 };
 
@@ -119,7 +119,7 @@ const RELOAD_SUCCESSFUL: Own = Own {
     help: "Whether the last configuration reload attempt was successful (1) or not (0).",
     kind: Kind::Gauge,
     labels: &[],
-    readme: "1 if the latest configuration load (at start or by a reload) succeeded, else 0",
+    meaning: "1 if the latest configuration load (at start or by a reload) succeeded, else 0",
     optional: false,
 };
 
@@ -128,7 +128,7 @@ const RELOAD_SUCCESS_TIME: Own = Own {
     help: "Unix time of the last successful configuration load (at start or by a reload).",
     kind: Kind::Gauge,
     labels: &[],
-    readme: "Unix time of the latest successful configuration load",
+    meaning: "Unix time of the latest successful configuration load",
     optional: false,
 };
 
@@ -137,7 +137,7 @@ const JOBS_FINISHED: Own = Own {
     help: "Rollback jobs the exporter saw go from an unfinished state to a finished one, by region and state (success, failed, killed, removed); a job first seen finished is not counted.",
     kind: Kind::Counter,
     labels: &["region", "state"],
-    readme: "jobs seen going from an unfinished state to `state` (`success`, `failed`, `killed`, `removed`), counted once each; a job already finished when the exporter first sees it (after a restart, say) is not counted",
+    meaning: "jobs seen going from an unfinished state to `state` (`success`, `failed`, `killed`, `removed`), counted once each; a job already finished when the exporter first sees it (after a restart, say) is not counted",
     optional: false,
 };
 
@@ -146,7 +146,7 @@ const FINISHED_DURATION: Own = Own {
     help: "Duration (end - start, as the API gives them) of the rollback jobs counted in cdb_rollback_jobs_finished_total, by region and state.",
     kind: Kind::Histogram,
     labels: &["region", "state"],
-    readme: "histogram of the API's end − start of each counted job (jobs without both times are counted but not observed); buckets 1, 5, 10, 30 min, 1, 2, 4, 8, 12, 24 h",
+    meaning: "histogram of the API's end − start of each counted job (jobs without both times are counted but not observed); buckets 1, 5, 10, 30 min, 1, 2, 4, 8, 12, 24 h",
     optional: false,
 };
 
@@ -155,7 +155,7 @@ const JOBS_VANISHED: Own = Own {
     help: "Tracked unfinished rollback jobs that the API stopped listing and a lookup could not find, by region.",
     kind: Kind::Counter,
     labels: &["region"],
-    readme: "unfinished jobs the API stopped listing and a lookup by request id could not find (API 3.0)",
+    meaning: "unfinished jobs the API stopped listing and a lookup by request id could not find (API 3.0)",
     optional: false,
 };
 
@@ -169,7 +169,7 @@ pub const FINISHED_BUCKETS: [f64; 10] = [
 pub const FINISHED_STATES: [State; 4] =
     [State::Success, State::Failed, State::Killed, State::Removed];
 
-/// Every family the registry holds but the process collector's, in the README's order.
+/// Every family the registry holds but the process collector's, in the metric tables' order.
 pub const OWN: [Own; 12] = [
     API_REQUESTS,
     API_DURATION,
@@ -185,9 +185,9 @@ pub const OWN: [Own; 12] = [
     JOBS_VANISHED,
 ];
 
-/// The README's meaning of the process collector's `process_*` families (Linux only, and
+/// The metric table's meaning of the process collector's `process_*` families (Linux only, and
 /// not part of the contract).
-pub const PROCESS_README: &str = "CPU, memory, file descriptors, start time";
+pub const PROCESS_MEANING: &str = "CPU, memory, file descriptors, start time";
 
 /// The `result` label's values: `success` or the kind of error.
 pub fn results() -> impl Iterator<Item = &'static str> {

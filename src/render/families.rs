@@ -1,7 +1,7 @@
-//! Every rollback metric family, declared once: name, help, the README's meaning, and how
+//! Every rollback metric family, declared once: name, help, the metric table's meaning, and how
 //! its rows are read from a job, a task, a job's poll health, or a discovery source.
 //! Rendering walks this table, and [`super::contract`] writes `.ci/metrics-contract.txt`
-//! and the README's metric tables from it. To add a family: add a row here, run
+//! and the metric tables of docs/metrics.md from it. To add a family: add a row here, run
 //! `UPDATE_GOLDEN=1 cargo test --test it` to regenerate those files and the golden
 //! expositions, and add a test of its value.
 
@@ -97,7 +97,7 @@ impl Rows {
     }
 }
 
-/// The README table a family is listed in, which fixes the labels all its series carry.
+/// The metric table a family is listed in, which fixes the labels all its series carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Group {
     Job,
@@ -127,8 +127,8 @@ impl Group {
 pub struct Family {
     pub name: &'static str,
     pub help: &'static str,
-    /// What the README's table says it means: richer than the HELP.
-    pub readme: &'static str,
+    /// What the metric table says it means: richer than the HELP.
+    pub meaning: &'static str,
     pub rows: Rows,
     /// The demo (API 3.0) need not show it: the contract's `optional`.
     pub optional: bool,
@@ -161,19 +161,19 @@ impl Family {
 pub(super) const fn family(
     name: &'static str,
     help: &'static str,
-    readme: &'static str,
+    meaning: &'static str,
     rows: Rows,
 ) -> Family {
     Family {
         name,
         help,
-        readme,
+        meaning,
         rows,
         optional: false,
     }
 }
 
-/// The README says this once for the task families that mirror the job's.
+/// The metric tables say this once for the task families that mirror the job's.
 const AS_FOR_JOBS: &str =
     "as for jobs (v3 tasks have no error code; their `Info` goes to the landing page)";
 

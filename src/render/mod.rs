@@ -1,7 +1,7 @@
 //! Writes /metrics: the rollback series straight from the store's snapshot, walking the
 //! table of [`families`] (where every metric a user can alert on is born), then the
-//! exporter's own metrics. [`contract`] writes the metric contract and the README's tables
-//! from the same declarations.
+//! exporter's own metrics. [`contract`] writes the metric contract and the metric tables
+//! of docs/metrics.md from the same declarations.
 
 pub mod cache;
 pub mod contract;

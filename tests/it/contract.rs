@@ -294,7 +294,7 @@ fn the_contract_file_and_metric_tables_are_generated() {
     );
     let path = root.join("docs/metrics.md");
     let page = std::fs::read_to_string(&path).unwrap();
-    let generated = contract::splice_readme(&page).expect(
+    let generated = contract::splice_tables(&page).expect(
         "docs/metrics.md marks its tables with <!-- metrics:begin … --> and <!-- metrics:end -->",
     );
     check_file(&path, &generated);
