@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use cdb_rollback_exporter::api::v2::decode::job_detail;
 use cdb_rollback_exporter::api::v2::{Action, Client};
-use cdb_rollback_exporter::api::v3::{decode::tasks_page, sign};
+use cdb_rollback_exporter::api::v3::decode::tasks_page;
 use cdb_rollback_exporter::api::{
     ApiVersion, ClientConfig, Credentials, CredentialsHandle, NoRecorder, Secret, SignatureMethod,
 };
+use cdb_rollback_exporter::net::tc3;
 use cdb_rollback_exporter::time::UtcOffset;
 use divan::{Bencher, black_box};
 
@@ -66,14 +67,14 @@ fn page_of_100() -> String {
 
 /// The Authorization header of one DescribeTasks request.
 fn v3_sign(body: &[u8]) -> String {
-    let r = sign::Request {
+    let r = tc3::Request {
         service: "cdb",
         host: "cdb.tencentcloudapi.com",
         content_type: "application/json",
         body,
         timestamp: 1_795_831_200,
     };
-    sign::authorization("AKIDz8krbsJ5yKBZQpn74WFkmLPx3gnPhESA", "key", &r)
+    tc3::authorization("AKIDz8krbsJ5yKBZQpn74WFkmLPx3gnPhESA", "key", &r)
 }
 
 #[divan::bench]

@@ -148,7 +148,7 @@ async fn measure(
         let shutdown = async move {
             let _ = rx.await;
         };
-        let creds = cdb_rollback_exporter::credentials::resolve(&config.credentials).await;
+        let creds = cdb_rollback_exporter::supervisor::resolve(&config).await;
         let daemon = cdb_rollback_exporter::app::run(
             config,
             creds.unwrap(),
@@ -236,7 +236,28 @@ async fn main() {
         "  max_requests_per_second: 1000\n  timeout: 5s\npoll:\n  interval: {}s\n  finished_interval: 10m\n  concurrency: 16\n  retries: 0\n",
         INTERVAL.as_secs()
     );
+    let (per3, log3) = measure_v3(jobs, &common, intervals).await;
+    let per2 = measure_v2(jobs, &common, intervals).await;
 
+    println!(
+        "{jobs} running jobs in one region, poll.interval {}s, budget 1000 requests/s, {intervals} intervals measured:",
+        INTERVAL.as_secs()
+    );
+    println!("  {:<34} {:>22}", "action", "requests per interval");
+    for (action, n) in per3.iter().chain(per2.iter()) {
+        println!("  {action:<34} {n:>22.1}");
+    }
+    check_listing(jobs, &per3, &per2);
+    check_inventory(instances, &per3);
+    check_readiness(instances, &log3);
+    match env_or("REQUESTS_HA_MINUTES", 2) {
+        0 => {}
+        minutes => replicas(minutes).await,
+    }
+}
+
+/// v3's requests per interval for `jobs` running jobs, with the inventory and readiness on.
+async fn measure_v3(jobs: u64, common: &str, intervals: u64) -> (BTreeMap<String, f64>, Log) {
     let (base, log3) = v3_api(jobs).await;
     // The inventory refreshed every poll interval here (10 minutes by default), readiness
     // every READINESS_INTERVAL (5 minutes by default).
@@ -247,7 +268,11 @@ async fn main() {
     );
     let yaml3 = format!("api:\n  version: 3\n  endpoint: {base}/\n{common}{inventory}");
     let per3 = measure(&yaml3, Arc::clone(&log3), 1, INTERVAL, intervals).await;
+    (per3, log3)
+}
 
+/// v2's requests per interval for `jobs` configured jobs.
+async fn measure_v2(jobs: u64, common: &str, intervals: u64) -> BTreeMap<String, f64> {
     let log2: Log = Arc::default();
     let base = serve(
         Router::new()
@@ -260,16 +285,11 @@ async fn main() {
         .collect();
     let yaml2 =
         format!("api:\n  version: 2\n  endpoint: {base}/v2/index.php\n{common}jobs:\n{ids}");
-    let per2 = measure(&yaml2, log2, 1, INTERVAL, intervals).await;
+    measure(&yaml2, log2, 1, INTERVAL, intervals).await
+}
 
-    println!(
-        "{jobs} running jobs in one region, poll.interval {}s, budget 1000 requests/s, {intervals} intervals measured:",
-        INTERVAL.as_secs()
-    );
-    println!("  {:<34} {:>22}", "action", "requests per interval");
-    for (action, n) in per3.iter().chain(per2.iter()) {
-        println!("  {action:<34} {n:>22.1}");
-    }
+/// v3 refreshes job states by listing pages of 100, not a request per job.
+fn check_listing(jobs: u64, per3: &BTreeMap<String, f64>, per2: &BTreeMap<String, f64>) {
     let listing = per3.get("DescribeTasks").copied().unwrap_or(0.0);
     let v2_jobs = per2.get("GetCdbRollbackJobTask").copied().unwrap_or(0.0);
     println!(
@@ -279,6 +299,10 @@ async fn main() {
         listing <= (jobs as f64 / 100.0).ceil() + 0.5,
         "v3 job-level refresh took {listing} requests per interval"
     );
+}
+
+/// The inventory pages by 2000 instances, once per instances.interval.
+fn check_inventory(instances: u64, per3: &BTreeMap<String, f64>) {
     // instances.interval jitters by ±10 %: a few intervals may hold one refresh more.
     let inventory = per3.get("DescribeDBInstances").copied().unwrap_or(0.0);
     let pages = (instances as f64 / 2000.0).ceil();
@@ -289,8 +313,11 @@ async fn main() {
         (inventory - pages).abs() <= pages * 0.25 + 0.5,
         "the inventory took {inventory} requests per interval, not about {pages}"
     );
-    // Each readiness round asks every instance once; the last round may be cut short.
-    let sizes = rounds(&log3, "DescribeRollbackRangeTime");
+}
+
+/// Each readiness round asks every instance once; the last round may be cut short.
+fn check_readiness(instances: u64, log3: &Log) {
+    let sizes = rounds(log3, "DescribeRollbackRangeTime");
     let batches = instances.div_ceil(RANGE_BATCH as u64) as usize;
     println!(
         "readiness of {instances} instances: DescribeRollbackRangeTime requests per round (one round per readiness.interval) {sizes:?}; ceil({instances}/{RANGE_BATCH}) = {batches}"
@@ -303,10 +330,6 @@ async fn main() {
         sizes[..sizes.len() - 1].iter().all(|&n| n == batches),
         "readiness rounds took {sizes:?} requests, not {batches} each"
     );
-    match env_or("REQUESTS_HA_MINUTES", 2) {
-        0 => {}
-        minutes => replicas(minutes).await,
-    }
 }
 
 /// Requests of `action` per round: runs of requests with less than a second between two.

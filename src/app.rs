@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 
 use crate::api::BuildError;
 use crate::config::Config;
-use crate::credentials::{ResolveError, Resolved};
+use crate::credentials::Resolved;
 use crate::metrics::Metrics;
 use crate::reload::{self, Reloader};
 use crate::render::cache::ExpositionCache;
@@ -27,8 +27,6 @@ const DEMAND_CHECK: Duration = Duration::from_secs(15);
 /// Why the exporter could not start or stopped serving; each layer's own error, named.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error(transparent)]
-    Credentials(#[from] ResolveError),
     #[error(transparent)]
     WebConfig(#[from] WebConfigError),
     #[error("cannot start the poller: {0}")]
@@ -87,10 +85,11 @@ fn log_listening(addr: std::net::SocketAddr, path: &str, config: &Config, web: O
 }
 
 /// Runs the exporter on `listener` until `shutdown` completes, with credentials already
-/// resolved (so that the caller can tell a start without any from other failures).
+/// resolved (so that the caller can tell a start without any from other failures): one
+/// set per account, in [`Config::per_account`]'s order ([`crate::supervisor::resolve`]).
 pub async fn run(
     config: Config,
-    creds: Resolved,
+    creds: Vec<Resolved>,
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
     options: Options,
@@ -99,8 +98,7 @@ pub async fn run(
     let web = options.web_config.as_deref().map(WebConfig::load);
     let web = web.transpose()?.map(Arc::new);
     let addr = listener.local_addr().map_err(StartError::Listener)?;
-    let metrics = Arc::new(Metrics::new());
-    metrics.prepare(config.client.version.actions(), &config.client.regions);
+    let metrics = Arc::new(Metrics::with_accounts(!config.accounts.is_empty()));
     let store = Arc::new(Store::with_outcomes(metrics.clone()));
     let reload = options.reload;
     let live = Supervisor::start(config.clone(), Arc::clone(&store), creds, metrics.clone())?;

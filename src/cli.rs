@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 use reqwest::Url;
 
 use crate::config::{Config, Overrides};
-use crate::credentials::{self, ResolveError, Resolved};
+use crate::credentials::Resolved;
+use crate::supervisor::ApplyError;
 use crate::web::routes::{BadTelemetryPath, TelemetryPath};
 
 const NO_CONFIG: &str = "\
@@ -218,10 +219,12 @@ impl Cli {
 
     /// The credentials the config names. Without a file, finding none means the user has
     /// not set anything up yet: say how to begin, with what each source lacked.
-    async fn credentials(&self, config: &Config) -> Option<Resolved> {
-        match credentials::resolve(&config.credentials).await {
+    async fn credentials(&self, config: &Config) -> Option<Vec<Resolved>> {
+        match crate::supervisor::resolve(config).await {
             Ok(r) => Some(r),
-            Err(e @ ResolveError::NotFound { .. }) if self.config_file.is_none() => {
+            Err(e @ ApplyError::Credentials { .. })
+                if self.config_file.is_none() && e.is_not_found() =>
+            {
                 eprintln!("{NO_CONFIG}\n\n{e}");
                 None
             }
@@ -315,7 +318,7 @@ async fn check_config(cli: &Cli) -> ExitCode {
     };
     let config = Config::load_with(path, &env_var, &cli.overrides());
     let creds = match &config {
-        Ok(c) => Some(credentials::resolve(&c.credentials).await),
+        Ok(c) => Some(crate::supervisor::resolve(c).await),
         Err(_) => None,
     };
     match (config, creds) {
@@ -324,10 +327,13 @@ async fn check_config(cli: &Cli) -> ExitCode {
             ExitCode::FAILURE
         }
         (Ok(c), creds) => {
-            let source = creds
+            let sources: Vec<String> = creds
                 .and_then(Result::ok)
+                .unwrap_or_default()
+                .iter()
                 .map(|r| r.provider.describe())
-                .unwrap_or_default();
+                .collect();
+            let source = sources.join("; ");
             println!(
                 "config file {} is valid: API {}, region(s) {}, {} job(s), {} discovery instance(s), endpoint {}, credentials from {source}",
                 path.display(),

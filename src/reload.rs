@@ -11,11 +11,9 @@ use axum::http::StatusCode;
 use axum::routing::post;
 use tokio::task::JoinHandle;
 
-use crate::api::BuildError;
 use crate::config::{Config, ConfigError, Overrides};
-use crate::credentials::{self, ResolveError};
 use crate::metrics::Metrics;
-use crate::supervisor::Supervisor;
+use crate::supervisor::{ApplyError, Supervisor};
 use crate::time::unix_now;
 
 /// Reads the environment, as the loader does (tests inject theirs).
@@ -47,10 +45,7 @@ pub enum ReloadError {
     #[error(transparent)]
     Config(#[from] ConfigError),
     #[error(transparent)]
-    Credentials(#[from] ResolveError),
-    /// No HTTP client could be built for the new configuration.
-    #[error("cannot start the poller: {0}")]
-    Poller(#[from] BuildError),
+    Apply(#[from] ApplyError),
 }
 
 /// Reads the configuration again and hands it to the supervisor, one reload at a time.
@@ -104,11 +99,7 @@ impl Reloader {
 
     async fn apply(&self, source: &ConfigSource) -> Result<(), ReloadError> {
         let config = Config::load_with(&source.path, &*source.env, &source.overrides)?;
-        if config.credentials != self.supervisor.credentials_spec() {
-            let resolved = credentials::resolve(&config.credentials).await?;
-            self.supervisor.use_credentials(resolved).await;
-        }
-        Ok(self.supervisor.switch(config)?)
+        Ok(self.supervisor.apply(config).await?)
     }
 }
 

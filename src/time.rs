@@ -1,8 +1,10 @@
 //! The API writes local wall-clock times (China Standard Time by default) with no zone.
-//! This module turns them into Unix seconds, and back for the demo API.
+//! This module turns them into Unix seconds, and back for the demo API; and it jitters the
+//! waits of loops that must not run in step.
 
 use std::fmt;
 use std::str::FromStr;
+use std::time::Duration;
 
 use crate::parse_error::ParseError;
 
@@ -68,6 +70,11 @@ pub fn unix_now() -> f64 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs_f64())
         .unwrap_or(0.0)
+}
+
+/// `base` ± `spread` (a fraction), so that loops started together drift apart.
+pub fn jitter(base: Duration, spread: f64) -> Duration {
+    base.mul_f64(1.0 + spread * (fastrand::f64() * 2.0 - 1.0))
 }
 
 /// Reads `YYYY-MM-DD HH:MM:SS` written at `offset`. Fractional seconds are ignored, and

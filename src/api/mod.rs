@@ -17,7 +17,7 @@ use reqwest::Url;
 
 pub use self::budget::{Priority, RequestBudget};
 pub use self::error::{ApiError, BuildError, ErrorKind, Retry};
-pub use self::transport::{NoRecorder, Recorder, Transport, TransportConfig, USER_AGENT};
+pub use self::transport::{NoRecorder, Recorder, Transport, TransportConfig};
 pub use self::v2::sign::SignatureMethod;
 pub use self::v2::{HttpMethod, Options as V2Options};
 pub use crate::credentials::{Credentials, CredentialsHandle, Secret};
@@ -75,9 +75,11 @@ impl fmt::Display for ApiVersion {
 }
 
 /// Everything about how to talk to the API except the credentials.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct ClientConfig {
     pub version: ApiVersion,
+    /// The account this client polls for: empty without `accounts:`.
+    pub account: String,
     pub endpoint: Url,
     /// One or more; v2 takes exactly one.
     pub regions: Vec<String>,
@@ -94,6 +96,7 @@ impl ClientConfig {
     pub fn new(version: ApiVersion, endpoint: Url) -> Self {
         Self {
             version,
+            account: String::new(),
             endpoint,
             regions: vec!["ap-guangzhou".into()],
             v2: v2::Options::default(),

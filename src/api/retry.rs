@@ -1,15 +1,9 @@
-//! Trying again: exponential back-off for the errors whose policy ([`Retry`]) allows
-//! it, and jitter for any loop that must not run in step with others.
+//! Trying again: exponential back-off for the errors whose policy ([`Retry`]) allows it.
 
 use std::future::Future;
 use std::time::Duration;
 
 use super::error::{ApiError, Retry};
-
-/// `base` ± `spread` (a fraction), so that loops started together drift apart.
-pub fn jitter(base: Duration, spread: f64) -> Duration {
-    base.mul_f64(1.0 + spread * (fastrand::f64() * 2.0 - 1.0))
-}
 
 /// Runs `call` again after retryable failures, with exponential back-off: each wait is
 /// drawn between half the ceiling and the ceiling ("equal jitter"), so that retries

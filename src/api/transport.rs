@@ -11,8 +11,8 @@ use reqwest::Url;
 use super::budget::{Priority, RequestBudget};
 use super::error::{self, ApiError, BuildError, ErrorKind, Retry};
 use crate::credentials::{Credentials, CredentialsHandle};
+use crate::net::{USER_AGENT, host_header, with_causes};
 
-pub const USER_AGENT: &str = concat!("cdb-rollback-exporter/", env!("CARGO_PKG_VERSION"));
 /// Answers larger than this are refused rather than buffered.
 const MAX_BODY: usize = 8 << 20;
 
@@ -50,15 +50,6 @@ pub struct Call<'a> {
     pub action: &'static str,
     pub region: &'a str,
     pub priority: Priority,
-}
-
-/// The Host header of requests to `url`, as signatures cover it (with a non-default port).
-pub fn host_header(url: &Url) -> Option<String> {
-    match (url.host_str(), url.port()) {
-        (Some(h), Some(p)) => Some(format!("{h}:{p}")),
-        (Some(h), None) => Some(h.to_string()),
-        (None, _) => None,
-    }
 }
 
 pub struct Transport {
@@ -240,17 +231,4 @@ impl Transport {
             self.host
         ))
     }
-}
-
-/// An error and its causes, as one line: what reqwest's own message leaves out (a refused
-/// connection, a DNS failure, a TLS alert) is in the causes.
-pub fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut message = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        message.push_str(": ");
-        message.push_str(&s.to_string());
-        source = s.source();
-    }
-    message
 }

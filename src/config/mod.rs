@@ -1,5 +1,6 @@
 //! The YAML configuration: parsing with line numbers, defaults, validation, credentials.
 
+mod accounts;
 mod credentials_section;
 mod inventory;
 mod raw;
@@ -20,6 +21,7 @@ use crate::api::{ApiVersion, ClientConfig, HttpMethod, V2Options};
 use crate::credentials::{FetchError, Spec};
 use crate::parse_error::ParseError;
 
+pub use self::accounts::AccountConfig;
 use self::credentials_section::credentials_spec;
 use self::inventory::inventory_config;
 pub use self::inventory::{ExportedTag, INFO_LABELS, InventoryConfig, InventoryFilter, tag_label};
@@ -134,6 +136,8 @@ impl Default for PollConfig {
 #[derive(Clone, Debug, PartialEq)]
 pub struct JobConfig {
     pub id: u64,
+    /// The account the job belongs to; `None`: any account that lists it.
+    pub account: Option<String>,
     pub labels: Labels,
 }
 
@@ -161,11 +165,14 @@ impl Default for DiscoveryConfig {
 }
 
 /// A validated configuration, ready to run.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Config {
     pub client: ClientConfig,
-    /// Where the credentials come from; resolved at start (`credentials::resolve`).
+    /// Where the credentials come from; resolved at start (`credentials::resolve`). With
+    /// `accounts:`, each account's are in `accounts`.
     pub credentials: Spec,
+    /// `accounts:`; empty without it.
+    pub accounts: Vec<AccountConfig>,
     pub poll: PollConfig,
     pub jobs: Vec<JobConfig>,
     pub discovery: DiscoveryConfig,
@@ -415,20 +422,9 @@ fn build(
     let mut client = client_config(raw.api, env, flags)?;
     let poll = poll_config(raw.poll)?;
     client.concurrency = poll.concurrency;
-    let mut jobs: Vec<JobConfig> = Vec::with_capacity(raw.jobs.len());
-    for (i, j) in raw.jobs.into_iter().enumerate() {
-        if jobs.iter().any(|k| k.id == j.id) {
-            return Err(Invalid::value(
-                format!("jobs[{i}].id"),
-                j.id,
-                "is listed twice",
-            ));
-        }
-        jobs.push(JobConfig {
-            id: j.id,
-            labels: j.labels,
-        });
-    }
+    let top_credentials = raw.credentials.is_some();
+    let accounts = accounts::accounts(raw.accounts, top_credentials, &client, env, flags)?;
+    let jobs = accounts::jobs(raw.jobs, &accounts)?;
     let discovery = discovery_config(raw.discovery)?;
     // v3 lists whole regions; v2 can only poll what it is told about.
     if client.version == ApiVersion::V2 && jobs.is_empty() && discovery.instances.is_empty() {
@@ -441,13 +437,15 @@ fn build(
     let v3 = client.version == ApiVersion::V3;
     let readiness = readiness_config(raw.readiness, v3, instances.enabled)?;
     let region = client.regions.first().cloned().unwrap_or_default();
-    let credentials = credentials_spec(raw.credentials, env, flags, region)?;
+    let raw_credentials = raw.credentials.unwrap_or_default();
+    let credentials = credentials_spec(raw_credentials, env, flags, region)?;
     if client.endpoint.scheme() == "http" && !is_loopback(&client.endpoint) {
         tracing::warn!(endpoint = %client.endpoint, "api.endpoint uses plain http: requests and answers can be read on the way");
     }
     Ok(Config {
         client,
         credentials,
+        accounts,
         poll,
         jobs,
         discovery,

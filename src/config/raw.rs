@@ -16,7 +16,8 @@ use crate::time::UtcOffset;
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawConfig {
     pub(super) api: RawApi,
-    pub(super) credentials: RawCredentials,
+    pub(super) credentials: Option<RawCredentials>,
+    pub(super) accounts: Option<Vec<RawAccount>>,
     pub(super) poll: RawPoll,
     pub(super) jobs: Vec<RawJob>,
     pub(super) discovery: Option<RawDiscovery>,
@@ -73,8 +74,18 @@ pub(super) struct RawPoll {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+pub(super) struct RawAccount {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) credentials: RawCredentials,
+    pub(super) regions: Option<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(super) struct RawJob {
     pub(super) id: u64,
+    pub(super) account: Option<String>,
     #[serde(default)]
     pub(super) labels: Labels,
 }

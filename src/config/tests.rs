@@ -40,6 +40,7 @@ fn minimal_config_gets_defaults() {
     assert_eq!(
         c.jobs,
         vec![JobConfig {
+            account: None,
             id: 12782,
             labels: Labels::default()
         }]
@@ -147,6 +148,7 @@ fn check_jobs_and_discovery(c: &Config) {
     assert_eq!(
         c.jobs,
         vec![JobConfig {
+            account: None,
             id: 12782,
             labels: Labels::from_pairs(&[("team", "dba")])
         }]

@@ -68,9 +68,18 @@ fn filters_read_one_value_or_several() {
     assert_eq!(f.instance_types, [InstanceType::Master, InstanceType::Ro]);
 }
 
+/// Each case is refused, naming the file, then the key (or line) and what is wrong.
+fn each_names_its_key(cases: &[(&str, &str, &str)]) {
+    for (text, key, words) in cases {
+        let e = err(text);
+        assert!(e.contains(key) && e.contains(words), "{text}: {e}");
+        assert!(e.starts_with("config file /etc/x/config.yml"), "{e}");
+    }
+}
+
 #[test]
-fn bad_settings_name_their_key() {
-    for (text, key, words) in [
+fn bad_exported_tags_name_their_key() {
+    each_names_its_key(&[
         (
             "instances:\n  exported_tags: [a-b, a_b]\n",
             "instances.exported_tags[1]",
@@ -107,6 +116,17 @@ fn bad_settings_name_their_key() {
             "a list",
         ),
         (
+            "instances:\n  exported_tags: [负责人]\n",
+            "instances.exported_tags[0]",
+            "give it a label name in a map",
+        ),
+    ]);
+}
+
+#[test]
+fn bad_filters_name_their_key() {
+    each_names_its_key(&[
+        (
             "instances:\n  filter:\n    tags:\n      env: []\n",
             "instances.filter.tags.env",
             "at least one",
@@ -121,18 +141,19 @@ fn bad_settings_name_their_key() {
             "instances.filter.instance_types[1]",
             "master, dr or ro",
         ),
+        ("instances:\n  filters: {}\n", "filters", "unknown field"),
+    ]);
+}
+
+#[test]
+fn bad_intervals_and_sections_name_their_key() {
+    each_names_its_key(&[
         (
             "instances:\n  interval: 500ms\n",
             "instances.interval",
             "1s or more",
         ),
         ("instances:\n  interval: 0s\n", "line 2", "positive"),
-        (
-            "instances:\n  exported_tags: [负责人]\n",
-            "instances.exported_tags[0]",
-            "give it a label name in a map",
-        ),
-        ("instances:\n  filters: {}\n", "filters", "unknown field"),
         (
             "api:\n  version: 2\njobs:\n  - id: 1\ninstances:\n  exported_tags: [team]\n",
             "instances",
@@ -143,9 +164,5 @@ fn bad_settings_name_their_key() {
             "instances.enabled",
             "need the inventory",
         ),
-    ] {
-        let e = err(text);
-        assert!(e.contains(key) && e.contains(words), "{text}: {e}");
-        assert!(e.starts_with("config file /etc/x/config.yml"), "{e}");
-    }
+    ]);
 }

@@ -68,7 +68,7 @@ impl ServiceProblem {
         if e.is_timeout() {
             return ServiceProblem::Timeout(timeout_secs);
         }
-        ServiceProblem::Unreachable(crate::api::transport::with_causes(e))
+        ServiceProblem::Unreachable(crate::net::with_causes(e))
     }
 }
 

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::sync::{Arc, RwLock};
 
+use crate::net::tc3::Keys;
+
 /// A secret that never shows itself in `Debug` or `Display`.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
@@ -30,6 +32,17 @@ pub struct Credentials {
     pub secret_key: Secret,
     /// The session token of temporary credentials.
     pub token: Option<Secret>,
+}
+
+impl Credentials {
+    /// The keys a request is signed with.
+    pub fn keys(&self) -> Keys<'_> {
+        Keys {
+            secret_id: &self.secret_id,
+            secret_key: self.secret_key.expose(),
+            token: self.token.as_ref().map(Secret::expose),
+        }
+    }
 }
 
 /// The credentials every request signs with. Cloned handles share one current set, so a

@@ -7,8 +7,7 @@ use std::time::Duration;
 
 use super::CredentialsHandle;
 use super::{Base, Provider};
-use crate::api::retry::jitter;
-use crate::time::unix_now;
+use crate::time::{jitter, unix_now};
 
 /// How often key files are compared with the credentials in use. Their content is
 /// compared, not only their mtime: a Kubernetes Secret update swaps a symlink.

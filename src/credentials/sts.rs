@@ -9,9 +9,8 @@ use serde_json::Value;
 
 use super::{Credentials, Secret};
 use super::{FetchError, Fetched, ServiceProblem};
-use crate::api::USER_AGENT;
-use crate::api::transport::host_header;
-use crate::api::v3::{self, Target};
+use crate::net::tc3::{self, Target};
+use crate::net::{USER_AGENT, host_header};
 
 pub const VERSION: &str = "2018-08-13";
 const TIMEOUT: Duration = Duration::from_secs(10);
@@ -107,14 +106,14 @@ impl Sts {
         };
         let timestamp = crate::time::unix_now() as u64;
         let body = body.to_string().into_bytes();
-        let req = v3::request(
+        let req = tc3::request(
             &self.http,
             self.url.clone(),
             target,
             action,
             &self.region,
             body,
-            creds,
+            creds.map(Credentials::keys),
             timestamp,
         );
         let fail = |problem| FetchError::Service {

@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::v3::Answer;
+use super::story::{Answer, REGION};
 
 pub struct DemoDb {
     pub id: &'static str,
@@ -125,7 +125,7 @@ fn item(d: &DemoDb) -> Value {
         .map(|(k, v)| json!({"TagKey": k, "TagValue": v}))
         .collect();
     json!({
-        "InstanceId": d.id, "InstanceName": d.name, "Region": super::v3::REGION,
+        "InstanceId": d.id, "InstanceName": d.name, "Region": REGION,
         "Zone": d.zone, "ZoneId": 100_003, "InstanceType": d.kind, "EngineVersion": d.engine,
         "ProjectId": d.project, "Status": d.status, "TaskStatus": 0, "Vport": 3306,
         "TagList": if tags.is_empty() { Value::Null } else { Value::Array(tags) },

@@ -30,8 +30,9 @@ pub use story::{DEMO_SECRET_ID, DEMO_SECRET_KEY, INSTANCES};
 pub fn exporter_config(base: &Url) -> Config {
     let endpoint = base.join("/").unwrap_or_else(|_| base.clone());
     let mut config = config_for(ApiVersion::V3, endpoint);
-    config.client.regions = vec![v3::REGION.to_string()];
+    config.client.regions = vec![story::REGION.to_string()];
     config.jobs = vec![JobConfig {
+        account: None,
         id: 30004,
         labels: Labels::from_pairs(&[("team", "dba")]),
     }];
@@ -44,6 +45,7 @@ pub fn exporter_config_v2(base: &Url) -> Config {
     let endpoint = base.join(server::PATH).unwrap_or_else(|_| base.clone());
     let mut config = config_for(ApiVersion::V2, endpoint);
     config.jobs = vec![JobConfig {
+        account: None,
         id: story::SEED_JOB_ID,
         labels: Labels::from_pairs(&[("team", "dba")]),
     }];
@@ -62,6 +64,7 @@ fn config_for(version: ApiVersion, endpoint: Url) -> Config {
             token: None,
         }
         .into(),
+        accounts: Vec::new(),
         poll: PollConfig {
             interval: Duration::from_secs(2),
             finished_interval: Duration::from_secs(60),

@@ -6,8 +6,7 @@
 
 use serde_json::{Value, json};
 
-use super::story::{SimJob, SimTask};
-use super::v3::Answer;
+use super::story::{Answer, SimJob, SimTask};
 use crate::time::{UtcOffset, format_local};
 
 /// The largest batch the simulator takes, as an undocumented API limit might be.

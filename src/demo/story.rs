@@ -9,6 +9,12 @@ pub const DEMO_SECRET_ID: &str = "AKIDdemo0simulator0not0a0real0key00";
 pub const DEMO_SECRET_KEY: &str = "demo-secret-key-of-the-simulator";
 /// How far a request's Timestamp may be from the simulator's clock.
 pub const MAX_SKEW: i64 = 300;
+/// The region the story happens in; others are empty.
+pub const REGION: &str = "ap-guangzhou";
+
+/// What a simulated API 3.0 action gives back: the fields of its `Response`, or an error
+/// code and message.
+pub type Answer = Result<serde_json::Value, (&'static str, String)>;
 
 pub struct DemoInstance {
     pub id: &'static str,

@@ -9,13 +9,11 @@ use axum::http::{HeaderMap, header};
 use serde_json::{Value, json};
 
 use super::story::{
-    DEMO_SECRET_ID, DEMO_SECRET_KEY, INSTANCES, MAX_SKEW, SimJob, SimTask, View, jobs_at,
+    Answer, DEMO_SECRET_ID, DEMO_SECRET_KEY, INSTANCES, MAX_SKEW, REGION, SimJob, SimTask, View,
+    jobs_at,
 };
-use crate::api::v3::sign;
+use crate::net::tc3;
 use crate::time::{UtcOffset, format_local, parse_local};
-
-/// The region the story happens in; others are empty.
-pub const REGION: &str = "ap-guangzhou";
 
 fn error(code: &str, message: &str, request_id: &str) -> Value {
     json!({"Response": {"Error": {"Code": code, "Message": message}, "RequestId": request_id}})
@@ -63,17 +61,17 @@ pub fn verify(headers: &HeaderMap, body: &[u8], now: i64) -> Result<(), (&'stati
             format!("X-TC-Timestamp {ts} is too far from the server's clock"),
         ));
     }
-    let request = sign::Request {
+    let request = tc3::Request {
         service,
         host: header_text(headers, header::HOST.as_str()),
         content_type: header_text(headers, header::CONTENT_TYPE.as_str()),
         body,
         timestamp,
     };
-    let signature = sign::signature(DEMO_SECRET_KEY, &request);
-    if date != sign::date(timestamp)
+    let signature = tc3::signature(DEMO_SECRET_KEY, &request);
+    if date != tc3::date(timestamp)
         || service != "cdb"
-        || part("SignedHeaders=") != sign::SIGNED_HEADERS
+        || part("SignedHeaders=") != tc3::SIGNED_HEADERS
         || part("Signature=") != signature
     {
         return Err(("AuthFailure.SignatureFailure", "signature mismatch".into()));
@@ -125,8 +123,6 @@ pub fn answer(t0: i64, headers: &HeaderMap, body: &[u8], now: i64) -> Value {
         Err((code, message)) => error(code, &message, &request_id),
     }
 }
-
-pub type Answer = Result<Value, (&'static str, String)>;
 
 fn time(t: Option<i64>) -> String {
     t.map_or_else(
@@ -289,12 +285,13 @@ pub fn rollback_detail(jobs: &[SimJob], params: &Value, now: i64) -> Answer {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::v3::{CONTENT_TYPE, decode};
+    use crate::api::v3::decode;
+    use crate::net::tc3::CONTENT_TYPE;
     use crate::rollback::State;
 
     fn signed(action: &str, body: &str, key: &str, ts: i64) -> HeaderMap {
         let host = "127.0.0.1:1";
-        let r = sign::Request {
+        let r = tc3::Request {
             service: "cdb",
             host,
             content_type: CONTENT_TYPE,
@@ -302,7 +299,7 @@ mod tests {
             timestamp: ts as u64,
         };
         let mut h = HeaderMap::new();
-        let auth = sign::authorization(DEMO_SECRET_ID, key, &r);
+        let auth = tc3::authorization(DEMO_SECRET_ID, key, &r);
         for (k, v) in [
             ("authorization", auth.as_str()),
             ("host", host),

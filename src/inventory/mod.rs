@@ -9,7 +9,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::config::InventoryConfig;
-use crate::render::exposition::push_label;
+use crate::render::exposition::{push_account, push_label};
 
 /// `InstanceType`: 1 master, 2 disaster recovery, 3 read-only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -79,7 +79,8 @@ impl Instance {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
     pub instance: Instance,
-    /// Every label of its `cdb_rollback_instance_info` series, `region` first.
+    /// Every label of its `cdb_rollback_instance_info` series, `account` (with
+    /// `accounts:`) and `region` first.
     pub info_labels: String,
 }
 
@@ -95,13 +96,18 @@ pub struct Inventory {
 
 impl Inventory {
     /// Narrows `listed` by the filter and renders each kept instance's labels.
-    pub fn build(region: &str, listed: Vec<Instance>, config: &InventoryConfig, now: f64) -> Self {
+    pub fn build(
+        key: &InventoryKey,
+        listed: Vec<Instance>,
+        config: &InventoryConfig,
+        now: f64,
+    ) -> Self {
         let total = listed.len();
         let mut records: Vec<Record> = listed
             .into_iter()
             .filter(|i| config.filter.matches(i))
             .map(|instance| Record {
-                info_labels: info_labels(region, &instance, config),
+                info_labels: info_labels(key, &instance, config),
                 instance,
             })
             .collect();
@@ -137,9 +143,8 @@ impl Inventory {
     }
 }
 
-fn info_labels(region: &str, i: &Instance, config: &InventoryConfig) -> String {
-    let mut l = String::new();
-    push_label(&mut l, "region", region);
+fn info_labels(key: &InventoryKey, i: &Instance, config: &InventoryConfig) -> String {
+    let mut l = key.labels();
     push_label(&mut l, "instance_id", &i.id);
     push_label(&mut l, "instance_name", &i.name);
     push_label(&mut l, "zone", &i.zone);
@@ -154,17 +159,32 @@ fn info_labels(region: &str, i: &Instance, config: &InventoryConfig) -> String {
     l
 }
 
-/// Which inventory: a region (an account may join it later).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// Which inventory: an account's region. `account` is empty without `accounts:`; the same
+/// instance id in two accounts is two instances.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct InventoryKey {
+    pub account: String,
     pub region: String,
 }
 
 impl InventoryKey {
     pub fn new(region: impl Into<String>) -> Self {
+        Self::in_account("", region)
+    }
+
+    pub fn in_account(account: impl Into<String>, region: impl Into<String>) -> Self {
         Self {
+            account: account.into(),
             region: region.into(),
         }
+    }
+
+    /// `account` (only with `accounts:`) and `region`, the labels of its series.
+    pub fn labels(&self) -> String {
+        let mut l = String::new();
+        push_account(&mut l, &self.account);
+        push_label(&mut l, "region", &self.region);
+        l
     }
 }
 

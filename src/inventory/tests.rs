@@ -66,10 +66,15 @@ fn ids(inv: &Inventory) -> Vec<&str> {
 
 #[test]
 fn filters_are_and_across_keys_or_within_one_exact_case() {
-    let all = Inventory::build("r", fleet(), &config(&[], &[]), 1.0);
+    let all = Inventory::build(&InventoryKey::new("r"), fleet(), &config(&[], &[]), 1.0);
     assert_eq!(ids(&all), ["cdb-1", "cdb-2", "cdb-3", "cdb-4", "cdb-5"]);
     assert_eq!(all.listed, 5);
-    let prod = Inventory::build("r", fleet(), &config(&[("env", &["prod"])], &[]), 1.0);
+    let prod = Inventory::build(
+        &InventoryKey::new("r"),
+        fleet(),
+        &config(&[("env", &["prod"])], &[]),
+        1.0,
+    );
     assert_eq!(
         ids(&prod),
         ["cdb-1", "cdb-3", "cdb-4"],
@@ -80,14 +85,19 @@ fn filters_are_and_across_keys_or_within_one_exact_case() {
         &[],
     );
     assert_eq!(
-        ids(&Inventory::build("r", fleet(), &either, 1.0)),
+        ids(&Inventory::build(
+            &InventoryKey::new("r"),
+            fleet(),
+            &either,
+            1.0
+        )),
         ["cdb-1", "cdb-3"]
     );
     let masters = config(
         &[("env", &["prod"])],
         &[InstanceType::Master, InstanceType::Dr],
     );
-    let inv = Inventory::build("r", fleet(), &masters, 1.0);
+    let inv = Inventory::build(&InventoryKey::new("r"), fleet(), &masters, 1.0);
     assert_eq!(ids(&inv), ["cdb-1", "cdb-4"]);
     assert_eq!(inv.listed, 5);
     assert_eq!(inv.name("cdb-1"), Some("orders-prod-primary"));
@@ -98,7 +108,12 @@ fn filters_are_and_across_keys_or_within_one_exact_case() {
 fn info_labels_carry_the_exported_tags_empty_when_missing() {
     let mut list = fleet();
     list[1].tags.push(("负责人".into(), "张三".into()));
-    let inv = Inventory::build("ap-guangzhou", list, &config(&[], &[]), 1.0);
+    let inv = Inventory::build(
+        &InventoryKey::new("ap-guangzhou"),
+        list,
+        &config(&[], &[]),
+        1.0,
+    );
     assert_eq!(
         inv.records[0].info_labels,
         r#"region="ap-guangzhou",instance_id="cdb-1",instance_name="orders-prod-primary",zone="ap-guangzhou-3",instance_type="master",engine_version="8.0",project_id="0",tag_team="payments",owner="张三""#
@@ -135,7 +150,12 @@ fn jobs_are_watched_when_they_touch_the_filtered_inventory() {
             })
             .collect(),
     };
-    let prod = Inventory::build("r", fleet(), &config(&[("env", &["prod"])], &[]), 1.0);
+    let prod = Inventory::build(
+        &InventoryKey::new("r"),
+        fleet(),
+        &config(&[("env", &["prod"])], &[]),
+        1.0,
+    );
     use crate::scheduler::v3::watched;
     assert!(
         watched(false, None, &job(&["cdb-2"])),

@@ -41,9 +41,17 @@ pub fn source(source: &Source, job: Option<&Job>, inventory: Option<&Inventory>)
     }
 }
 
+/// A region, and its account with `accounts:`: `ap-guangzhou (account prod)`.
+pub fn place(account: &str, region: &str) -> String {
+    match account {
+        "" => region.to_string(),
+        account => format!("{region} (account {account})"),
+    }
+}
+
 /// One line per region: how many instances, when listed, whether the last refresh worked.
 pub fn status(key: &InventoryKey, s: &InventoryStatus) -> String {
-    let region = &key.region;
+    let region = place(&key.account, &key.region);
     let what = match &s.inventory {
         Some(inv) if s.filtered => {
             format!(

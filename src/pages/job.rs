@@ -14,15 +14,29 @@ use super::{Standing, instances, messages, svg};
 use crate::rollback::{self, Job};
 use crate::store::{Entry, JobKey, Store};
 use crate::time::unix_now;
-use crate::web::routes::AppState;
+use crate::web::state::AppState;
 
 pub async fn page(
     State(app): State<Arc<AppState>>,
     Path((region, id)): Path<(String, u64)>,
 ) -> (StatusCode, Html<String>) {
-    let key = JobKey::new(region, id);
+    page_of(&app, JobKey::new(region, id))
+}
+
+/// `/jobs/{account}/{region}/{id}`, with `accounts:`.
+pub async fn page_in_account(
+    State(app): State<Arc<AppState>>,
+    Path((account, region, id)): Path<(String, String, u64)>,
+) -> (StatusCode, Html<String>) {
+    page_of(&app, JobKey::in_account(account, region, id))
+}
+
+fn page_of(app: &AppState, key: JobKey) -> (StatusCode, Html<String>) {
     let mut h = String::with_capacity(8192);
-    let title = format!("Rollback job {} in {}", key.id, key.region);
+    let mut title = format!("Rollback job {} in {}", key.id, key.region);
+    if !key.account.is_empty() {
+        let _ = write!(title, ", account {}", key.account);
+    }
     head(&mut h, &title);
     let _ = write!(
         h,
@@ -48,7 +62,7 @@ pub async fn page(
 
 fn body(h: &mut String, e: &Entry, store: &Store, now: f64) {
     h.push_str("<dl>");
-    for (name, value) in facts(e, now) {
+    for (name, value) in facts(e, store, now) {
         let _ = write!(h, "<dt>{name}</dt><dd>{value}</dd>");
     }
     h.push_str("</dl><h2>Progress as the exporter saw it</h2>");
@@ -65,7 +79,7 @@ fn body(h: &mut String, e: &Entry, store: &Store, now: f64) {
 }
 
 /// The job's facts, as (name, HTML) pairs.
-fn facts(e: &Entry, now: f64) -> [(&'static str, String); 13] {
+fn facts(e: &Entry, store: &Store, now: f64) -> [(&'static str, String); 13] {
     let (state, error) = poll_words(e);
     let standing = match Standing::of(e, now) {
         Standing::Stalled => format!(
@@ -102,7 +116,7 @@ fn facts(e: &Entry, now: f64) -> [(&'static str, String); 13] {
             "source, labels",
             format!(
                 "{}; {}",
-                esc(&e.source.to_string()),
+                esc(&super::source(e, store)),
                 esc(&e.labels.to_string())
             ),
         ),

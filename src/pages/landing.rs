@@ -10,11 +10,13 @@ use axum::response::Html;
 
 use super::html::{esc, foot, head, percent, span, time};
 use super::{Standing, instances_html, job_path, messages};
+use crate::inventory::InventoryKey;
 use crate::metrics::{REVISION, VERSION};
+use crate::readiness::ReadinessKey;
 use crate::rollback::{self, State as JobState};
 use crate::store::Entry;
 use crate::time::unix_now;
-use crate::web::routes::AppState;
+use crate::web::state::AppState;
 
 /// Rows of the attention and tracked tables; the metrics carry every job.
 const MAX_ROWS: usize = 500;
@@ -235,10 +237,6 @@ pub fn poll_words(e: &Entry) -> (String, String) {
 
 fn tracked_row(h: &mut String, e: &Entry, p: &Page<'_>) {
     let (state, error) = poll_words(e);
-    // Instances by name and tags where inventoried.
-    let inventory = p.app.store.inventory(&e.key.region);
-    let job = e.data.as_ref().map(|d| &d.job);
-    let source = crate::inventory::text::source(&e.source, job, inventory.as_deref());
     let progress = e.data.as_ref().and_then(|d| d.job.progress);
     let last_poll = e.health.as_ref().map(|h| h.last_poll);
     let _ = write!(
@@ -246,7 +244,7 @@ fn tracked_row(h: &mut String, e: &Entry, p: &Page<'_>) {
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
         job_link(e),
         esc(&e.key.region),
-        esc(&source),
+        esc(&super::source(e, &p.app.store)),
         esc(&e.labels.to_string()),
         esc(&state),
         percent(progress),
@@ -275,7 +273,9 @@ fn inventory(h: &mut String, p: &Page<'_>) {
 /// What each inventoried instance can be rolled back to ([`crate::readiness::page`]).
 fn readiness(h: &mut String, p: &Page<'_>) {
     let store = &p.app.store;
-    let name = |region: &str, id: &str| store.instance_name(region, id);
+    let name = |k: &ReadinessKey, id: &str| {
+        store.instance_name(&InventoryKey::in_account(&k.account, &k.region), id)
+    };
     let table =
         crate::readiness::page::section(&store.readiness_snapshot(), &name, &esc, p.now as i64);
     if !table.is_empty() {

@@ -13,10 +13,27 @@ use crate::store::{Entry, JobKey, Store};
 /// alert waits longer (30 min); the page is for a person already looking.
 pub const STALLED_AFTER: f64 = 600.0;
 
-/// The link to a job's own page. The route is `/jobs/{region}/{id}`; accounts, when
-/// configured, will take a segment before the region, built here and nowhere else.
+/// The link to a job's own page: `/jobs/{region}/{id}`, and with `accounts:`
+/// `/jobs/{account}/{region}/{id}`; built here and nowhere else.
 pub fn job_path(key: &JobKey) -> String {
-    format!("/jobs/{}/{}", html::segment(&key.region), key.id)
+    let region = html::segment(&key.region);
+    match key.account.as_str() {
+        "" => format!("/jobs/{region}/{}", key.id),
+        account => format!("/jobs/{}/{region}/{}", html::segment(account), key.id),
+    }
+}
+
+/// How the exporter came to a job, and in which account when there are several.
+/// How a job came to be tracked, its instances named by name and tags where its account's
+/// inventory has them, and its account with `accounts:`.
+pub fn source(e: &Entry, store: &Store) -> String {
+    let inventory = store.inventory(&e.key.inventory());
+    let job = e.data.as_ref().map(|d| &d.job);
+    let source = crate::inventory::text::source(&e.source, job, inventory.as_deref());
+    match e.key.account.as_str() {
+        "" => source,
+        account => format!("{source}, account {account}"),
+    }
 }
 
 /// Where a job stands for a person reading the pages, in the order they want to see it.
@@ -65,7 +82,7 @@ pub fn instances(e: &Entry, store: &Store) -> Vec<(String, String)> {
             .filter(named)
             .or(from_job.map(|i| i.instance_name.as_str()).filter(named))
             .map(str::to_string)
-            .or_else(|| store.instance_name(&e.key.region, id))
+            .or_else(|| store.instance_name(&e.key.inventory(), id))
             .unwrap_or_default()
     };
     let mut ids: Vec<&str> = d

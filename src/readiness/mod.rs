@@ -9,7 +9,7 @@ pub mod page;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::render::exposition::push_label;
+use crate::render::exposition::{push_account, push_label};
 
 /// One range the API listed, Unix seconds, both ends included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -82,14 +82,13 @@ pub struct InstanceReadiness {
     pub message: String,
     /// `None` with a non-zero code, so that no stale window is shown.
     pub window: Option<Window>,
-    /// `region` and `instance_id`, rendered once.
+    /// `account` (with `accounts:`), `region` and `instance_id`, rendered once.
     pub labels: String,
 }
 
 impl InstanceReadiness {
     pub fn new(key: &ReadinessKey, instance_id: &str, code: i64, message: String) -> Self {
-        let mut labels = String::new();
-        push_label(&mut labels, "region", &key.region);
+        let mut labels = key.labels();
         push_label(&mut labels, "instance_id", instance_id);
         Self {
             instance_id: instance_id.to_string(),
@@ -101,17 +100,31 @@ impl InstanceReadiness {
     }
 }
 
-/// Whose readiness: a region (an account may join it later).
+/// Whose readiness: an account's region (`account` empty without `accounts:`).
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ReadinessKey {
+    pub account: String,
     pub region: String,
 }
 
 impl ReadinessKey {
     pub fn new(region: impl Into<String>) -> Self {
+        Self::in_account("", region)
+    }
+
+    pub fn in_account(account: impl Into<String>, region: impl Into<String>) -> Self {
         Self {
+            account: account.into(),
             region: region.into(),
         }
+    }
+
+    /// `account` (only with `accounts:`) and `region`, the labels of its series.
+    pub fn labels(&self) -> String {
+        let mut l = String::new();
+        push_account(&mut l, &self.account);
+        push_label(&mut l, "region", &self.region);
+        l
     }
 }
 
@@ -124,14 +137,13 @@ pub struct RegionReadiness {
     pub last_success: Option<f64>,
     /// By instance id; an instance whose request failed keeps its last answer.
     pub instances: BTreeMap<String, Arc<InstanceReadiness>>,
-    /// `region`, rendered once.
+    /// `account` (with `accounts:`) and `region`, rendered once.
     pub labels: String,
 }
 
 impl RegionReadiness {
     pub fn new(key: &ReadinessKey) -> Self {
-        let mut labels = String::new();
-        push_label(&mut labels, "region", &key.region);
+        let labels = key.labels();
         Self {
             key: key.clone(),
             labels,

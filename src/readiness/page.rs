@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::{InstanceReadiness, RegionReadiness};
+use super::{InstanceReadiness, ReadinessKey, RegionReadiness};
+use crate::inventory::text::place;
 use crate::time::format_utc;
 
 /// Rows shown; the metrics carry every instance.
@@ -53,7 +54,7 @@ fn cells(i: &InstanceReadiness, now: i64) -> [String; 4] {
 /// `name` gives an instance's name from the inventory; `esc` escapes HTML.
 pub fn section(
     regions: &[std::sync::Arc<RegionReadiness>],
-    name: &dyn Fn(&str, &str) -> Option<String>,
+    name: &dyn Fn(&ReadinessKey, &str) -> Option<String>,
     esc: &dyn Fn(&str) -> String,
     now: i64,
 ) -> String {
@@ -69,7 +70,7 @@ pub fn section(
         let _ = write!(
             h,
             "<p>Region {}: the latest round failed; values are the last good ones.</p>",
-            esc(&r.key.region)
+            esc(&place(&r.key.account, &r.key.region))
         );
     }
     h.push_str(
@@ -81,13 +82,13 @@ pub fn section(
         .flat_map(|r| r.instances.values().map(move |i| (r, i)));
     for (r, i) in rows.take(MAX_ROWS) {
         let [window, gaps, lag, error] = cells(i, now);
-        let named = name(&r.key.region, &i.instance_id).unwrap_or_default();
+        let named = name(&r.key, &i.instance_id).unwrap_or_default();
         let _ = write!(
             h,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             esc(&i.instance_id),
             esc(&named),
-            esc(&r.key.region),
+            esc(&place(&r.key.account, &r.key.region)),
             esc(&window),
             esc(&gaps),
             esc(&lag),
@@ -141,7 +142,7 @@ mod tests {
         region.instances.insert("cdb-a".into(), Arc::new(gap));
         region.instances.insert("cdb-b".into(), Arc::new(bad));
         region.success = Some(false);
-        let name = |_: &str, id: &str| (id == "cdb-a").then(|| "orders-db".to_string());
+        let name = |_: &ReadinessKey, id: &str| (id == "cdb-a").then(|| "orders-db".to_string());
         let esc = |s: &str| s.replace('<', "&lt;").replace('>', "&gt;");
         let h = section(&[Arc::new(region)], &name, &esc, 86_400 + 7200);
         assert!(h.contains("Rollback readiness (2 instances)"), "{h}");

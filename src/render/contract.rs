@@ -1,4 +1,4 @@
-//! `.ci/metrics-contract.txt` and the README's metric tables, written from the families'
+//! `.ci/metrics-contract.txt` and the metric tables of docs/metrics.md, written from the families'
 //! declarations ([`FAMILIES`] and [`OWN`]) so that neither is kept by hand.
 //! tests/it/contract.rs checks the checked-in copies, and rewrites them when run with
 //! `UPDATE_GOLDEN=1`.
@@ -10,19 +10,19 @@ use crate::api::{v2, v3};
 use crate::metrics::{self, Kind, OWN};
 use crate::rollback::State;
 
-/// What starts and ends the generated part of the README.
+/// What starts and ends the generated part of docs/metrics.md.
 const BEGIN: &str = "<!-- metrics:begin";
 const BEGIN_NOTE: &str = " (generated from src/render/families.rs and src/metrics.rs by `UPDATE_GOLDEN=1 cargo test --test it`) -->";
 const END: &str = "<!-- metrics:end -->";
 
-/// One family as the contract and the README see it.
+/// One family as the contract and the metric tables see it.
 struct Doc {
     name: &'static str,
     kind: Kind,
     group: Group,
     /// Its own labels, beyond the group's.
     labels: &'static [&'static str],
-    readme: &'static str,
+    meaning: &'static str,
     optional: bool,
 }
 
@@ -33,7 +33,7 @@ fn docs() -> Vec<Doc> {
         kind: Family::KIND,
         group: f.rows.group(),
         labels: f.rows.labels(),
-        readme: f.readme,
+        meaning: f.meaning,
         optional: f.optional,
     });
     let own = OWN.iter().map(|o| Doc {
@@ -41,7 +41,7 @@ fn docs() -> Vec<Doc> {
         kind: o.kind,
         group: Group::Exporter,
         labels: o.labels,
-        readme: o.readme,
+        meaning: o.meaning,
         optional: o.optional,
     });
     let mut all: Vec<Doc> = rollback.chain(own).collect();
@@ -93,7 +93,12 @@ pub fn contract() -> String {
     out
 }
 
-/// The README's words before a group's table.
+/// The words after the tables.
+const ACCOUNTS_NOTE: &str = "With `accounts:`, every series of an account (jobs, tasks, discovery, instance inventory, \
+readiness, jobs finished and vanished, API requests, the request budget, credentials) also carries \
+`account`.\n\n";
+
+/// The words before a group's table.
 fn heading(group: Group) -> &'static str {
     match group {
         Group::Job => {
@@ -120,8 +125,8 @@ fn heading(group: Group) -> &'static str {
     }
 }
 
-/// The README's metric tables, with the comments that mark them.
-pub fn readme_tables() -> String {
+/// The metric tables of docs/metrics.md, with the comments that mark them.
+pub fn metric_tables() -> String {
     let docs = docs();
     let mut out = format!("{BEGIN}{BEGIN_NOTE}\n");
     for group in [
@@ -146,34 +151,35 @@ pub fn readme_tables() -> String {
             };
             // Families that mean the same share a row.
             match rows.last_mut() {
-                Some((names, readme)) if *readme == d.readme => names.push(name),
-                _ => rows.push((vec![name], d.readme)),
+                Some((names, meaning)) if *meaning == d.meaning => names.push(name),
+                _ => rows.push((vec![name], d.meaning)),
             }
         }
         if group == Group::Exporter {
-            rows.push((vec!["`process_*`".into()], metrics::PROCESS_README));
+            rows.push((vec!["`process_*`".into()], metrics::PROCESS_MEANING));
         }
-        for (names, readme) in rows {
-            let _ = writeln!(out, "| {} | {readme} |", names.join(", "));
+        for (names, meaning) in rows {
+            let _ = writeln!(out, "| {} | {meaning} |", names.join(", "));
         }
         out.push('\n');
     }
+    out.push_str(ACCOUNTS_NOTE);
     out.push_str(END);
     out.push('\n');
     out
 }
 
-/// `readme` with its generated part replaced by [`readme_tables`]; `None` when it lacks
+/// `page` with its generated part replaced by [`metric_tables`]; `None` when it lacks
 /// the comments that mark that part.
-pub fn splice_readme(readme: &str) -> Option<String> {
-    let begin = readme.find(BEGIN)?;
-    let end = begin + readme[begin..].find(END)? + END.len();
-    let end = end + usize::from(readme[end..].starts_with('\n'));
+pub fn splice_tables(page: &str) -> Option<String> {
+    let begin = page.find(BEGIN)?;
+    let end = begin + page[begin..].find(END)? + END.len();
+    let end = end + usize::from(page[end..].starts_with('\n'));
     Some(format!(
         "{}{}{}",
-        &readme[..begin],
-        readme_tables(),
-        &readme[end..]
+        &page[..begin],
+        metric_tables(),
+        &page[end..]
     ))
 }
 
@@ -192,13 +198,16 @@ mod tests {
     }
 
     #[test]
-    fn a_readme_without_the_markers_is_refused() {
-        assert_eq!(splice_readme("# Metrics\n\n| metric | meaning |\n"), None);
+    fn a_page_without_the_markers_is_refused() {
+        assert_eq!(splice_tables("# Metrics\n\n| metric | meaning |\n"), None);
         let spliced =
-            splice_readme("intro\n<!-- metrics:begin -->\nold\n<!-- metrics:end -->\nrest\n");
+            splice_tables("intro\n<!-- metrics:begin -->\nold\n<!-- metrics:end -->\nrest\n");
         let spliced = spliced.unwrap_or_default();
         assert!(spliced.starts_with("intro\n<!-- metrics:begin (generated"));
-        assert!(spliced.ends_with("| `process_*` | CPU, memory, file descriptors, start time |\n\n<!-- metrics:end -->\nrest\n"));
+        let tail = format!(
+            "| `process_*` | CPU, memory, file descriptors, start time |\n\n{ACCOUNTS_NOTE}<!-- metrics:end -->\nrest\n"
+        );
+        assert!(spliced.ends_with(&tail), "{spliced}");
         assert!(!spliced.contains("old"));
     }
 }

@@ -24,6 +24,14 @@ pub fn push_label(out: &mut String, name: &str, value: &str) {
     out.push('"');
 }
 
+/// Appends `account="<name>"`, only with `accounts:` (a non-empty name), so that a single
+/// account's series read as they did before accounts.
+pub fn push_account(out: &mut String, account: &str) {
+    if !account.is_empty() {
+        push_label(out, "account", account);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

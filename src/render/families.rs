@@ -1,11 +1,10 @@
-//! Every rollback metric family, declared once: name, help, the README's meaning, and how
+//! Every rollback metric family, declared once: name, help, the metric table's meaning, and how
 //! its rows are read from a job, a task, a job's poll health, or a discovery source.
 //! Rendering walks this table, and [`super::contract`] writes `.ci/metrics-contract.txt`
-//! and the README's metric tables from it. To add a family: add a row here, run
+//! and the metric tables of docs/metrics.md from it. To add a family: add a row here, run
 //! `UPDATE_GOLDEN=1 cargo test --test it` to regenerate those files and the golden
 //! expositions, and add a test of its value.
 
-use super::readiness;
 use crate::inventory::InventoryStatus;
 use crate::metrics::Kind;
 use crate::readiness::{InstanceReadiness, RegionReadiness};
@@ -26,6 +25,10 @@ fn int(v: i64) -> Num {
 
 fn float(v: f64) -> Num {
     Num::Float(v)
+}
+
+fn window_end(i: &InstanceReadiness) -> Option<Num> {
+    i.window.as_ref()?.end().map(int)
 }
 
 /// How a family's rows are read. `now` is Unix seconds, for running durations.
@@ -94,7 +97,7 @@ impl Rows {
     }
 }
 
-/// The README table a family is listed in, which fixes the labels all its series carry.
+/// The metric table a family is listed in, which fixes the labels all its series carry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Group {
     Job,
@@ -124,8 +127,8 @@ impl Group {
 pub struct Family {
     pub name: &'static str,
     pub help: &'static str,
-    /// What the README's table says it means: richer than the HELP.
-    pub readme: &'static str,
+    /// What the metric table says it means: richer than the HELP.
+    pub meaning: &'static str,
     pub rows: Rows,
     /// The demo (API 3.0) need not show it: the contract's `optional`.
     pub optional: bool,
@@ -158,19 +161,19 @@ impl Family {
 pub(super) const fn family(
     name: &'static str,
     help: &'static str,
-    readme: &'static str,
+    meaning: &'static str,
     rows: Rows,
 ) -> Family {
     Family {
         name,
         help,
-        readme,
+        meaning,
         rows,
         optional: false,
     }
 }
 
-/// The README says this once for the task families that mirror the job's.
+/// The metric tables say this once for the task families that mirror the job's.
 const AS_FOR_JOBS: &str =
     "as for jobs (v3 tasks have no error code; their `Info` goes to the landing page)";
 
@@ -354,7 +357,7 @@ pub const FAMILIES: &[Family] = &[
     family(
         "cdb_rollback_instance_info",
         "CDB instance of the inventory (DescribeDBInstances, after instances.filter), with its name, zone, type and exported tags; the value is always 1.",
-        "1 per instance of the inventory (after `instances.filter`); `instance_type` `master`, `dr` (disaster recovery), `ro` (read-only) or the API's number; one `tag_<key>` label (or the mapped name) per `instances.exported_tags` entry, empty when the instance lacks the tag. Join on `region`, `instance_id` to name instances",
+        "1 per instance of the inventory (after `instances.filter`); `instance_type` `master`, `dr` (disaster recovery), `ro` (read-only) or the API's number; one `tag_<key>` label (or the mapped name) per `instances.exported_tags` entry, empty when the instance lacks the tag. Join on `account` (with `accounts:`), `region`, `instance_id` to name instances",
         Rows::InstanceInfo,
     ),
     family(
@@ -375,13 +378,48 @@ pub const FAMILIES: &[Family] = &[
         "Unix time of the latest successful inventory refresh",
         Rows::Inventory(|s| s.last_success.map(float)),
     ),
-    readiness::BEGIN,
-    readiness::END,
-    readiness::RANGES,
-    readiness::GAP,
-    readiness::ERROR_CODE,
-    readiness::SUCCESS,
-    readiness::LAST_SUCCESS,
+    family(
+        "cdb_rollback_recoverable_begin_timestamp_seconds",
+        "Unix time of the earliest point the instance can be rolled back to",
+        "the earliest `Begin` of the instance's ranges; absent with a non-zero error code",
+        Rows::Readiness(|i| i.window.as_ref()?.begin().map(int)),
+    ),
+    family(
+        "cdb_rollback_recoverable_end_timestamp_seconds",
+        "Unix time of the latest point the instance can be rolled back to",
+        "the latest `End`: the most recent recoverable point; when it stops moving, binlog backup is behind",
+        Rows::Readiness(window_end),
+    ),
+    family(
+        "cdb_rollback_recoverable_ranges",
+        "Number of separate time ranges the instance can be rolled back to; more than one means a gap",
+        "how many ranges the answer listed, after merging overlapping ones; more than one means a time in the window you cannot roll back to",
+        Rows::Readiness(|i| i.window.as_ref().map(|w| int(w.ranges.len() as i64))),
+    ),
+    family(
+        "cdb_rollback_recoverable_gap_seconds",
+        "Seconds between the ranges the instance can be rolled back to (0 for one range)",
+        "the total length of the holes between the ranges (0 for one range); absent when there is no range",
+        Rows::Readiness(|i| i.window.as_ref()?.gap().map(int)),
+    ),
+    family(
+        "cdb_rollback_recoverable_error_code",
+        "The instance's DescribeRollbackRangeTime code: 0 fine, else the window is not known",
+        "the item's `Code`: 0 fine; 1600009 instance not found, 1624001 database access error, …; with a non-zero code the four series above are absent. The `Message` goes to the landing page",
+        Rows::Readiness(|i| Some(int(i.code))),
+    ),
+    family(
+        "cdb_rollback_readiness_success",
+        "1 if every DescribeRollbackRangeTime request of the region's latest round succeeded, else 0.",
+        "1 if the latest round of the region succeeded, else 0 (the window series then keep their last good values); absent until the first round",
+        Rows::ReadinessRegion(|r| r.success.map(|ok| int(i64::from(ok)))),
+    ),
+    family(
+        "cdb_rollback_readiness_last_success_time_seconds",
+        "Unix time of the latest round of DescribeRollbackRangeTime of the region that succeeded.",
+        "Unix time of the latest successful round",
+        Rows::ReadinessRegion(|r: &RegionReadiness| r.last_success.map(Num::Float)),
+    ),
 ];
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! Writes /metrics: the rollback series straight from the store's snapshot, walking the
 //! table of [`families`] (where every metric a user can alert on is born), then the
-//! exporter's own metrics. [`contract`] writes the metric contract and the README's tables
-//! from the same declarations.
+//! exporter's own metrics. [`contract`] writes the metric contract and the metric tables
+//! of docs/metrics.md from the same declarations.
 
 pub mod cache;
 pub mod contract;
@@ -12,7 +12,7 @@ mod readiness;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use self::exposition::push_label;
+use self::exposition::{push_account, push_label};
 use self::families::{FAMILIES, Family, Num, Rows};
 use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::metrics::Metrics;
@@ -223,14 +223,8 @@ pub fn render_sources(
     o.flush();
 }
 
-fn write_family(
-    o: &mut Out<'_>,
-    f: &Family,
-    entries: &[Arc<Entry>],
-    sources: &Sources<'_>,
-    counts: &HashMap<(&str, Option<&str>), i64>,
-    now: i64,
-) {
+/// HELP and TYPE; a polled family's help says where its values come from.
+fn family_header(o: &mut Out<'_>, f: &Family) {
     if f.polled() {
         let help = format!(
             "{} (from the exporter's background poll of the CDB API).",
@@ -240,6 +234,17 @@ fn write_family(
     } else {
         o.family(f.name, Family::KIND.as_str(), f.help);
     }
+}
+
+fn write_family(
+    o: &mut Out<'_>,
+    f: &Family,
+    entries: &[Arc<Entry>],
+    sources: &Sources<'_>,
+    counts: &Counts<'_>,
+    now: i64,
+) {
+    family_header(o, f);
     let jobs = with_data(entries);
     match f.rows {
         Rows::Job(read) => o.rows(f.name, jobs.map(|(l, d)| (l, read(&d.job, now)))),
@@ -283,11 +288,7 @@ fn write_family(
         Rows::Inventory(_) | Rows::InstanceInfo => inventory_rows(o, f, sources.inventories),
         Rows::Discovery(read) => {
             for d in sources.discovery {
-                let jobs = counts
-                    .get(&(d.region.as_str(), d.instance_id.as_deref()))
-                    .copied()
-                    .unwrap_or(0);
-                if let Some(v) = read(d, jobs) {
+                if let Some(v) = read(d, jobs_of(counts, d)) {
                     o.num(f.name, &discovery_labels(d), "", v);
                 }
             }
@@ -295,16 +296,23 @@ fn write_family(
     }
 }
 
+/// The jobs tracked through discovery source `d`.
+fn jobs_of(counts: &Counts<'_>, d: &DiscoveryStatus) -> i64 {
+    let source = (
+        d.account.as_str(),
+        d.region.as_str(),
+        d.instance_id.as_deref(),
+    );
+    counts.get(&source).copied().unwrap_or(0)
+}
+
 /// The inventory families: one series per region, or one per inventoried instance.
 fn inventory_rows(o: &mut Out<'_>, f: &Family, inventories: &[(InventoryKey, InventoryStatus)]) {
     match f.rows {
         Rows::Inventory(read) => {
-            let mut l = String::new();
             for (key, status) in inventories {
-                l.clear();
-                push_label(&mut l, "region", &key.region);
                 if let Some(v) = read(status) {
-                    o.num(f.name, &l, "", v);
+                    o.num(f.name, &key.labels(), "", v);
                 }
             }
         }
@@ -320,18 +328,25 @@ fn inventory_rows(o: &mut Out<'_>, f: &Family, inventories: &[(InventoryKey, Inv
 }
 
 /// Jobs tracked through each discovery source (an instance, or a region's listing).
-fn discovered_jobs(entries: &[Arc<Entry>]) -> HashMap<(&str, Option<&str>), i64> {
+fn discovered_jobs(entries: &[Arc<Entry>]) -> Counts<'_> {
     let mut counts = HashMap::new();
     for e in entries {
         if let Some(via) = e.source.discovery() {
-            *counts.entry((e.key.region.as_str(), via)).or_default() += 1;
+            let region = e.key.region.as_str();
+            *counts
+                .entry((e.key.account.as_str(), region, via))
+                .or_default() += 1;
         }
     }
     counts
 }
 
+/// Jobs per discovery source: (account, region, instance).
+type Counts<'e> = HashMap<(&'e str, &'e str, Option<&'e str>), i64>;
+
 fn discovery_labels(d: &DiscoveryStatus) -> String {
     let mut l = String::new();
+    push_account(&mut l, &d.account);
     push_label(&mut l, "region", &d.region);
     if let Some(i) = &d.instance_id {
         push_label(&mut l, "instance_id", i);

@@ -14,10 +14,11 @@ pub use self::poller::{Poller, Version};
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use crate::api::retry::{jitter, with_backoff};
+pub use crate::api::retry::with_backoff;
 use crate::api::{ApiVersion, BuildError, CredentialsHandle, Recorder};
 use crate::config::{Config, PollConfig};
 use crate::store::{JobKey, Store};
+pub use crate::time::jitter;
 
 /// How often a job is polled: finished jobs will not change much any more.
 pub fn interval(poll: &PollConfig, terminal: bool) -> Duration {

@@ -1,5 +1,6 @@
-//! Each region's instance inventory, next to the jobs: readers (the landing page, the
-//! readiness of rollback ranges, the tracking filter) look names and instances up here.
+//! Each account's regions' instance inventories, next to the jobs: readers (the landing
+//! page, the readiness of rollback ranges, the tracking filter) look names and instances
+//! up here. A view ([`Store::account`]) puts its account in every key it is given.
 
 use std::sync::Arc;
 
@@ -7,13 +8,23 @@ use super::{Store, changing};
 use crate::inventory::{Inventory, InventoryKey, InventoryStatus};
 
 impl Store {
+    /// The key of this view's inventory of `region`.
+    pub fn inventory_key(&self, region: &str) -> InventoryKey {
+        InventoryKey::in_account(self.account_of(""), region)
+    }
+
+    /// `key` in this view's account.
+    fn own_inventory(&self, key: &InventoryKey) -> InventoryKey {
+        InventoryKey::in_account(self.account_of(&key.account), &key.region)
+    }
+
     fn inventory_entry<R>(
         &self,
         key: &InventoryKey,
         f: impl FnOnce(&mut InventoryStatus) -> R,
     ) -> R {
-        let mut all = changing(&self.inventories, &self.generation);
-        f(all.entry(key.clone()).or_default())
+        let mut all = changing(&self.shared.inventories, &self.shared.generation);
+        f(all.entry(self.own_inventory(key)).or_default())
     }
 
     /// Makes a region's inventory known before its first refresh, so that it shows at
@@ -36,36 +47,35 @@ impl Store {
         self.inventory_entry(key, |s| s.success = Some(false));
     }
 
-    /// Forgets the inventories `keep` refuses (a region no longer configured, or the
-    /// inventory turned off), so that their series go.
+    /// Forgets the inventories of this view that `keep` refuses (a region no longer
+    /// configured, or the inventory turned off), so that their series go.
     pub fn retain_inventories(&self, keep: impl Fn(&InventoryKey) -> bool) {
-        changing(&self.inventories, &self.generation).retain(|k, _| keep(k));
+        let mut all = changing(&self.shared.inventories, &self.shared.generation);
+        all.retain(|k, _| !self.sees(&k.account) || keep(k));
     }
 
-    /// Every region's inventory and refresh status, by key.
+    /// Every inventory this view sees and its refresh status, by key.
     pub fn inventory_snapshot(&self) -> Vec<(InventoryKey, InventoryStatus)> {
-        self.inventories
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .iter()
-            .map(|(k, s)| (k.clone(), s.clone()))
-            .collect()
+        let all = self.shared.inventories.read();
+        let all = all.unwrap_or_else(|p| p.into_inner());
+        let mine = all.iter().filter(|(k, _)| self.sees(&k.account));
+        mine.map(|(k, s)| (k.clone(), s.clone())).collect()
     }
 
-    pub fn inventory_status(&self, region: &str) -> Option<InventoryStatus> {
-        let all = self.inventories.read().unwrap_or_else(|p| p.into_inner());
-        all.get(&InventoryKey::new(region)).cloned()
+    pub fn inventory_status(&self, key: &InventoryKey) -> Option<InventoryStatus> {
+        let all = self.shared.inventories.read();
+        let all = all.unwrap_or_else(|p| p.into_inner());
+        all.get(&self.own_inventory(key)).cloned()
     }
 
-    /// The region's last good inventory (after `instances.filter`), if any.
-    pub fn inventory(&self, region: &str) -> Option<Arc<Inventory>> {
-        self.inventory_status(region)?.inventory
+    /// The last good inventory (after `instances.filter`), if any.
+    pub fn inventory(&self, key: &InventoryKey) -> Option<Arc<Inventory>> {
+        self.inventory_status(key)?.inventory
     }
 
-    /// The name of an instance of the region's inventory, if it has one.
-    pub fn instance_name(&self, region: &str, instance_id: &str) -> Option<String> {
-        self.inventory(region)?
-            .name(instance_id)
-            .map(str::to_string)
+    /// The name of an instance of an account's region's inventory, if it has one: the same
+    /// id in two accounts is two instances.
+    pub fn instance_name(&self, key: &InventoryKey, instance_id: &str) -> Option<String> {
+        self.inventory(key)?.name(instance_id).map(str::to_string)
     }
 }

@@ -4,30 +4,42 @@
 //! short read lock and renders without holding it. Label sets are rendered into text once,
 //! when a job is tracked or polled, not at every scrape.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::{Arc, RwLock, RwLockWriteGuard};
 
+use self::labels::{job_data, job_labels};
 use crate::api::ErrorKind;
 use crate::config::Labels;
 use crate::inventory::{InventoryKey, InventoryStatus};
 use crate::readiness::{ReadinessKey, RegionReadiness};
-use crate::render::exposition::push_label;
 use crate::rollback::{Job, State, Task, duration};
 
 mod trail;
 pub use trail::{Outcomes, Trail};
 
-/// A job is known by its region and id: ids are not promised unique across regions.
+/// A job is known by its account, region and id: ids are not promised unique across
+/// regions, nor across accounts. `account` is empty without `accounts:`.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct JobKey {
+    pub account: String,
     pub region: String,
     pub id: u64,
 }
 
 impl JobKey {
     pub fn new(region: impl Into<String>, id: u64) -> Self {
+        Self::in_account("", region, id)
+    }
+
+    /// The inventory the job's instances are named from: its account's, in its region.
+    pub fn inventory(&self) -> InventoryKey {
+        InventoryKey::in_account(&self.account, &self.region)
+    }
+
+    pub fn in_account(account: impl Into<String>, region: impl Into<String>, id: u64) -> Self {
         Self {
+            account: account.into(),
             region: region.into(),
             id,
         }
@@ -155,16 +167,18 @@ impl Entry {
 /// Status of discovery for one source: a v2 instance, or a v3 region.
 #[derive(Clone, Debug, PartialEq)]
 pub struct DiscoveryStatus {
+    /// Empty without `accounts:`.
+    pub account: String,
     pub region: String,
     pub instance_id: Option<String>,
     pub success: Option<bool>,
     pub last_success: Option<f64>,
 }
 
-type DiscoveryKey = (String, Option<String>);
+type DiscoveryKey = (String, String, Option<String>);
 
 #[derive(Default)]
-pub struct Store {
+struct Shared {
     jobs: RwLock<BTreeMap<JobKey, Arc<Entry>>>,
     discovery: RwLock<BTreeMap<DiscoveryKey, DiscoveryStatus>>,
     readiness: RwLock<BTreeMap<ReadinessKey, Arc<RegionReadiness>>>,
@@ -172,6 +186,15 @@ pub struct Store {
     /// Bumped after every change, so the exposition is rendered again only when needed.
     generation: tokio::sync::watch::Sender<u64>,
     outcomes: Option<Arc<dyn Outcomes>>,
+}
+
+/// The jobs and discovery sources of every account, or (a view from [`Store::account`])
+/// of one: a view sees and changes only its account's, and puts its account in every key
+/// it is given, so that a poller need not know which account it polls for.
+#[derive(Default)]
+pub struct Store {
+    shared: Arc<Shared>,
+    account: Option<Arc<str>>,
 }
 
 /// A write guard that bumps the store's generation once the write is done, so a render
@@ -215,56 +238,6 @@ fn changing<'a, T>(
     }
 }
 
-fn push_labels(out: &mut String, labels: &Labels) {
-    for (k, v) in labels.0.iter() {
-        push_label(out, k, v);
-    }
-}
-
-fn job_labels(key: &JobKey, source: &Source, labels: &Labels) -> String {
-    let mut out = String::new();
-    let _ = write!(out, "job_id=\"{}\"", key.id);
-    push_label(&mut out, "region", &key.region);
-    if let Some(instance_id) = source.instance_id() {
-        push_label(&mut out, "instance_id", instance_id);
-    }
-    push_labels(&mut out, labels);
-    out
-}
-
-/// The store keeps what it is given for a poll interval or more, 10,000 times over: the
-/// spare capacity of growing vectors and strings is given back (a `Vec` of one task kept
-/// room for four, 8 MB at 10,000 jobs).
-fn job_data(key: &JobKey, mut job: Job, labels: &Labels) -> JobData {
-    job.tasks.shrink_to_fit();
-    let mut task_labels = Vec::with_capacity(job.tasks.len());
-    let mut task_info_labels = Vec::with_capacity(job.tasks.len());
-    for t in &job.tasks {
-        let mut l = String::new();
-        let _ = write!(l, "job_id=\"{}\"", job.id);
-        push_label(&mut l, "region", &key.region);
-        if !t.id.is_empty() {
-            push_label(&mut l, "task_id", &t.id);
-        }
-        push_label(&mut l, "instance_id", &t.instance.instance_id);
-        push_labels(&mut l, labels);
-        l.shrink_to_fit();
-        task_labels.push(l);
-        let mut info = String::new();
-        push_label(&mut info, "work_id", &t.work_id);
-        push_label(&mut info, "instance_name", &t.instance.instance_name);
-        push_label(&mut info, "strategy", &t.instance.strategy);
-        push_label(&mut info, "operator", &t.instance.operator);
-        info.shrink_to_fit();
-        task_info_labels.push(info);
-    }
-    JobData {
-        job,
-        task_labels,
-        task_info_labels,
-    }
-}
-
 impl Store {
     pub fn new() -> Self {
         Self::default()
@@ -272,27 +245,62 @@ impl Store {
 
     /// A store that reports the ends of jobs to `outcomes`.
     pub fn with_outcomes(outcomes: Arc<dyn Outcomes>) -> Self {
-        Self {
+        let shared = Shared {
             outcomes: Some(outcomes),
-            ..Self::default()
+            ..Shared::default()
+        };
+        Self {
+            shared: Arc::new(shared),
+            account: None,
         }
+    }
+
+    /// The view of one account's jobs, discovery sources, inventories and readiness.
+    pub fn account(&self, name: &str) -> Arc<Store> {
+        Arc::new(Store {
+            shared: Arc::clone(&self.shared),
+            account: Some(name.into()),
+        })
+    }
+
+    /// `key` in this view's account.
+    fn key<'k>(&self, key: &'k JobKey) -> Cow<'k, JobKey> {
+        match &self.account {
+            Some(a) if key.account != **a => Cow::Owned(JobKey {
+                account: a.to_string(),
+                ..key.clone()
+            }),
+            _ => Cow::Borrowed(key),
+        }
+    }
+
+    /// Whether this view sees `account`'s jobs.
+    fn sees(&self, account: &str) -> bool {
+        self.account.as_deref().is_none_or(|a| a == account)
+    }
+
+    /// The account a key given to this view belongs to: the view's, or (the whole store)
+    /// the key's own.
+    fn account_of<'a>(&'a self, given: &'a str) -> &'a str {
+        self.account.as_deref().unwrap_or(given)
     }
 
     /// The generation now, and a receiver that wakes at each change after it.
     pub fn generation(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.generation.subscribe()
+        self.shared.generation.subscribe()
     }
 
     fn write(&self) -> Changing<'_, BTreeMap<JobKey, Arc<Entry>>> {
-        changing(&self.jobs, &self.generation)
+        changing(&self.shared.jobs, &self.shared.generation)
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, BTreeMap<JobKey, Arc<Entry>>> {
-        self.jobs.read().unwrap_or_else(|p| p.into_inner())
+        self.shared.jobs.read().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Starts tracking a job; false if it was tracked already (the first source wins).
     pub fn track(&self, key: JobKey, source: Source, labels: Labels) -> bool {
+        let key = self.key(&key).into_owned();
         let mut jobs = self.write();
         if jobs.contains_key(&key) {
             return false;
@@ -312,34 +320,46 @@ impl Store {
     }
 
     pub fn untrack(&self, key: &JobKey) -> Option<Arc<Entry>> {
-        self.write().remove(key)
+        self.write().remove(&*self.key(key))
     }
 
     /// Untracks a job the API no longer lists; counted as vanished if it had not finished.
     pub fn vanish(&self, key: &JobKey) -> Option<Arc<Entry>> {
+        let key = &*self.key(key);
         let mut jobs = self.write();
         let gone = jobs.remove(key)?;
         let unfinished = gone.data.is_some() && !gone.is_terminal();
-        if let Some(o) = self.outcomes.as_ref().filter(|_| unfinished) {
-            o.vanished(&key.region);
+        if let Some(o) = self.shared.outcomes.as_ref().filter(|_| unfinished) {
+            o.vanished(&key.account, &key.region);
         }
         Some(gone)
     }
 
     pub fn get(&self, key: &JobKey) -> Option<Arc<Entry>> {
-        self.read().get(key).cloned()
+        self.read().get(&*self.key(key)).cloned()
     }
 
-    /// Every tracked job, by region and id.
+    /// Every tracked job this view sees, by account, region and id.
     pub fn snapshot(&self) -> Vec<Arc<Entry>> {
-        self.read().values().cloned().collect()
+        let jobs = self.read();
+        let mine = jobs.values().filter(|e| self.sees(&e.key.account));
+        mine.cloned().collect()
+    }
+
+    /// Forgets every job, discovery source, inventory and readiness this view sees (an
+    /// account removed).
+    pub fn clear(&self) {
+        self.write().retain(|k, _| !self.sees(&k.account));
+        self.retain_discovery(|_| false);
+        self.retain_inventories(|_| false);
+        self.retain_readiness(|_| false);
     }
 
     /// Replaces a tracked entry with what `f` makes of it, under the lock, so that two
     /// pollers updating parts of one job do not lose each other's update.
     fn update(&self, key: &JobKey, f: impl FnOnce(&Entry) -> Entry) {
         let mut jobs = self.write();
-        if let Some(e) = jobs.get_mut(key) {
+        if let Some(e) = jobs.get_mut(&*self.key(key)) {
             *e = Arc::new(f(e));
         }
     }
@@ -347,6 +367,7 @@ impl Store {
     /// Gives a tracked job another source and labels (a reload), re-rendering its label
     /// sets and keeping its data and health; false if it is not tracked.
     pub fn relabel(&self, key: &JobKey, source: Source, labels: Labels) -> bool {
+        let key = &*self.key(key);
         let mut jobs = self.write();
         let Some(e) = jobs.get_mut(key) else {
             return false;
@@ -389,11 +410,12 @@ impl Store {
             let mut next = e.clone();
             let state = job.status.state();
             let counted = next.trail.observe(now, job.progress, state);
-            if let Some(o) = self.outcomes.as_ref().filter(|_| counted) {
+            if let Some(o) = self.shared.outcomes.as_ref().filter(|_| counted) {
                 let seconds = duration(job.start, job.end, state, now.floor() as i64);
-                o.finished(&key.region, state, seconds.map(|s| s as f64));
+                let seconds = seconds.map(|s| s as f64);
+                o.finished(&e.key.account, &e.key.region, state, seconds);
             }
-            next.data = Some(Arc::new(job_data(key, job, &e.labels)));
+            next.data = Some(Arc::new(job_data(&e.key, job, &e.labels)));
             let health = next.health.get_or_insert_with(PollHealth::default);
             health.last_poll = now;
             health.last_success = Some(now);
@@ -419,7 +441,7 @@ impl Store {
                 let mut tasks = std::mem::take(&mut job.tasks);
                 tasks.sort_by_key(|t| order(t));
                 job.tasks = tasks;
-                next.data = Some(Arc::new(job_data(key, job, &e.labels)));
+                next.data = Some(Arc::new(job_data(&e.key, job, &e.labels)));
             }
             let health = next.health.get_or_insert_with(PollHealth::default);
             health.last_poll = now;
@@ -449,56 +471,11 @@ impl Store {
             next
         });
     }
-
-    fn discovery_entry<R>(
-        &self,
-        region: &str,
-        instance_id: Option<&str>,
-        f: impl FnOnce(&mut DiscoveryStatus) -> R,
-    ) -> R {
-        let mut d = changing(&self.discovery, &self.generation);
-        let key = (region.to_string(), instance_id.map(str::to_string));
-        let s = d.entry(key).or_insert_with(|| DiscoveryStatus {
-            region: region.to_string(),
-            instance_id: instance_id.map(str::to_string),
-            success: None,
-            last_success: None,
-        });
-        f(s)
-    }
-
-    /// The outcome of one listing of an instance (v2) or a region (v3).
-    pub fn record_discovery(&self, region: &str, instance_id: Option<&str>, ok: bool, now: f64) {
-        self.discovery_entry(region, instance_id, |s| {
-            s.success = Some(ok);
-            if ok {
-                s.last_success = Some(now);
-            }
-        });
-    }
-
-    /// Makes a source known before its first listing, so it shows up at once.
-    pub fn add_discovery_source(&self, region: &str, instance_id: Option<&str>) {
-        self.discovery_entry(region, instance_id, |_| ());
-    }
-
-    /// Forgets the discovery sources `keep` refuses (a region or instance no longer
-    /// configured), so that their series go.
-    pub fn retain_discovery(&self, keep: impl Fn(&DiscoveryStatus) -> bool) {
-        changing(&self.discovery, &self.generation).retain(|_, d| keep(d));
-    }
-
-    pub fn discovery_snapshot(&self) -> Vec<DiscoveryStatus> {
-        self.discovery
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect()
-    }
 }
 
+mod discovery;
 mod inventory;
+mod labels;
 mod readiness;
 #[cfg(test)]
 mod tests;

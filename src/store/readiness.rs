@@ -1,4 +1,5 @@
-//! Each region's rollback readiness, next to the jobs, rendered and shown from here.
+//! Each account's regions' rollback readiness, next to the jobs, rendered and shown from
+//! here. A view ([`Store::account`]) puts its account in every key it is given.
 
 use std::sync::Arc;
 
@@ -6,32 +7,48 @@ use super::{Store, changing};
 use crate::readiness::{ReadinessKey, RegionReadiness};
 
 impl Store {
+    /// The key of this view's readiness of `region`.
+    pub fn readiness_key(&self, region: &str) -> ReadinessKey {
+        ReadinessKey::in_account(self.account_of(""), region)
+    }
+
+    /// `key` in this view's account.
+    fn own_readiness(&self, key: &ReadinessKey) -> ReadinessKey {
+        ReadinessKey::in_account(self.account_of(&key.account), &key.region)
+    }
+
     /// Makes a region's readiness known before its first round, so that it shows at once.
     pub fn add_readiness_source(&self, key: &ReadinessKey) {
-        let mut all = changing(&self.readiness, &self.generation);
-        all.entry(key.clone())
-            .or_insert_with(|| Arc::new(RegionReadiness::new(key)));
+        let key = self.own_readiness(key);
+        let mut all = changing(&self.shared.readiness, &self.shared.generation);
+        all.entry(key)
+            .or_insert_with_key(|k| Arc::new(RegionReadiness::new(k)));
     }
 
     /// Replaces a region's readiness with the outcome of a round.
     pub fn record_readiness(&self, key: &ReadinessKey, next: RegionReadiness) {
-        changing(&self.readiness, &self.generation).insert(key.clone(), Arc::new(next));
+        let key = self.own_readiness(key);
+        changing(&self.shared.readiness, &self.shared.generation).insert(key, Arc::new(next));
     }
 
     pub fn readiness(&self, key: &ReadinessKey) -> Option<Arc<RegionReadiness>> {
-        let all = self.readiness.read().unwrap_or_else(|p| p.into_inner());
-        all.get(key).cloned()
+        let all = self.shared.readiness.read();
+        let all = all.unwrap_or_else(|p| p.into_inner());
+        all.get(&self.own_readiness(key)).cloned()
     }
 
-    /// Forgets the regions `keep` refuses (no longer configured, or readiness turned
-    /// off), so that their series go.
+    /// Forgets this view's regions that `keep` refuses (no longer configured, or readiness
+    /// turned off), so that their series go.
     pub fn retain_readiness(&self, keep: impl Fn(&ReadinessKey) -> bool) {
-        changing(&self.readiness, &self.generation).retain(|k, _| keep(k));
+        let mut all = changing(&self.shared.readiness, &self.shared.generation);
+        all.retain(|k, _| !self.sees(&k.account) || keep(k));
     }
 
-    /// Every region's readiness, by key.
+    /// Every region's readiness this view sees, by key.
     pub fn readiness_snapshot(&self) -> Vec<Arc<RegionReadiness>> {
-        let all = self.readiness.read().unwrap_or_else(|p| p.into_inner());
-        all.values().cloned().collect()
+        let all = self.shared.readiness.read();
+        let all = all.unwrap_or_else(|p| p.into_inner());
+        let mine = all.iter().filter(|(k, _)| self.sees(&k.account));
+        mine.map(|(_, r)| Arc::clone(r)).collect()
     }
 }

@@ -17,6 +17,24 @@ fn job(id: u64) -> Job {
     }
 }
 
+/// A task on `instance_id`, with `id` (v2; empty on v3).
+fn task_on(id: &str, instance_id: &str, progress: Option<f64>) -> Task {
+    Task {
+        id: id.into(),
+        work_id: String::new(),
+        status: Status(1),
+        progress,
+        code: None,
+        message: String::new(),
+        start: None,
+        end: None,
+        instance: Instance {
+            instance_id: instance_id.into(),
+            ..Instance::default()
+        },
+    }
+}
+
 fn key(id: u64) -> JobKey {
     JobKey::new("ap-guangzhou", id)
 }
@@ -83,20 +101,7 @@ fn relabel_keeps_data_and_health_and_renders_again() {
         Labels::from_pairs(&[("team", "a")]),
     );
     let mut j = job(3);
-    j.tasks = vec![Task {
-        id: "t1".into(),
-        work_id: String::new(),
-        status: Status(1),
-        progress: None,
-        code: None,
-        message: String::new(),
-        start: None,
-        end: None,
-        instance: Instance {
-            instance_id: "cdb-x".into(),
-            ..Instance::default()
-        },
-    }];
+    j.tasks = vec![task_on("t1", "cdb-x", None)];
     s.record_success(&key(3), j, 10.0);
     let source = Source::Discovered {
         instance_id: "cdb-x".into(),
@@ -137,20 +142,7 @@ fn rows_keep_tasks_and_tasks_keep_instance_order() {
         })
         .to_vec();
     s.record_row(&key(5), row.clone(), 1.0);
-    let task = |i: &str| Task {
-        id: String::new(),
-        work_id: String::new(),
-        status: Status(1),
-        progress: Some(0.1),
-        code: None,
-        message: String::new(),
-        start: None,
-        end: None,
-        instance: Instance {
-            instance_id: i.into(),
-            ..Instance::default()
-        },
-    };
+    let task = |i: &str| task_on("", i, Some(0.1));
     s.record_task(&key(5), "cdb-b", Some(task("cdb-b")), 2.0);
     s.record_task(&key(5), "cdb-a", Some(task("cdb-a")), 2.0);
     s.record_detail_failure(
@@ -181,4 +173,52 @@ fn rows_keep_tasks_and_tasks_keep_instance_order() {
     assert!(!h.ok(), "a failing detail shows until a detail succeeds");
     s.record_task(&key(5), "cdb-a", Some(task("cdb-a")), 5.0);
     assert!(s.get(&key(5)).unwrap().health.as_ref().unwrap().ok());
+}
+
+#[test]
+fn an_accounts_view_puts_its_account_in_every_key_and_label() {
+    let root = Store::new();
+    let (prod, staging) = (root.account("prod"), root.account("staging"));
+    let listed = Source::Listed { instance_id: None };
+    prod.track(key(5), listed, Labels::default());
+    let mut with_task = job(5);
+    with_task.tasks = vec![task_on("", "cdb-x", None)];
+    prod.record_success(&key(5), with_task.clone(), 1.0);
+    let in_prod = JobKey::in_account("prod", "ap-guangzhou", 5);
+    let labels = r#"job_id="5",account="prod",region="ap-guangzhou",instance_id="cdb-x""#;
+    let task_labels =
+        |s: &Store| s.get(&in_prod).unwrap().data.as_ref().unwrap().task_labels[0].clone();
+    assert_eq!(task_labels(&root), labels);
+    prod.record_task(&key(5), "cdb-x", with_task.tasks.pop(), 2.0);
+    assert_eq!(
+        task_labels(&root),
+        labels,
+        "a task detail keeps the account"
+    );
+    assert!(staging.get(&key(5)).is_none() && staging.snapshot().is_empty());
+
+    // Inventories and readiness: one per account, each view seeing and clearing its own.
+    for view in [&prod, &staging] {
+        view.add_inventory_source(&InventoryKey::new("ap-guangzhou"), false);
+        view.add_readiness_source(&view.readiness_key("ap-guangzhou"));
+    }
+    let accounts = |s: &Store| {
+        let keys = s.inventory_snapshot().into_iter().map(|(k, _)| k.account);
+        let ready = s
+            .readiness_snapshot()
+            .into_iter()
+            .map(|r| r.key.account.clone());
+        (keys.collect::<Vec<_>>(), ready.collect::<Vec<_>>())
+    };
+    let both = vec!["prod".to_string(), "staging".to_string()];
+    assert_eq!(accounts(&root), (both.clone(), both));
+    let readiness = root.readiness(&ReadinessKey::in_account("staging", "ap-guangzhou"));
+    assert_eq!(
+        readiness.unwrap().labels,
+        r#"account="staging",region="ap-guangzhou""#
+    );
+    staging.clear();
+    let prod_only = vec!["prod".to_string()];
+    assert_eq!(accounts(&root), (prod_only.clone(), prod_only));
+    assert!(root.get(&in_prod).is_some(), "prod's job stays");
 }

@@ -11,9 +11,10 @@ use crate::rollback::State;
 pub trait Outcomes: Send + Sync {
     /// A tracked job seen going from an unfinished state to `state`, a finished one;
     /// `seconds` is its duration by the API's times, when it gave both.
-    fn finished(&self, region: &str, state: State, seconds: Option<f64>);
+    /// `account` is empty without `accounts:`.
+    fn finished(&self, account: &str, region: &str, state: State, seconds: Option<f64>);
     /// A tracked unfinished job that the API no longer lists.
-    fn vanished(&self, region: &str);
+    fn vanished(&self, account: &str, region: &str);
 }
 
 /// Points kept per job for the job page; past this, every other point is dropped.

@@ -7,6 +7,7 @@ mod error;
 pub mod reload;
 pub mod routes;
 pub mod serve;
+pub mod state;
 pub mod tls;
 
 use std::sync::Arc;

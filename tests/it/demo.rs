@@ -26,6 +26,63 @@ fn states(m: &Exposition) -> Vec<String> {
     s
 }
 
+const RUNNING: [(&str, &str); 1] = [("job_id", "30003")];
+const BATCH: [(&str, &str); 1] = [("job_id", "30004")];
+/// The batch's instance whose part succeeds; cdb-demo0003's fails.
+const OTHER_TASK: [(&str, &str); 2] = [("job_id", "30004"), ("instance_id", "cdb-demo0002")];
+
+/// What the demo has shown so far, scrape after scrape.
+#[derive(Default)]
+struct Watch {
+    /// How long the first rollback series took to show.
+    first_data: Option<Duration>,
+    /// The first scrape with the running job's progress.
+    first: Option<Exposition>,
+    progress_moved: bool,
+}
+
+impl Watch {
+    /// Takes one scrape; gives it back once the running job's progress has moved and it
+    /// shows everything else the test waits for.
+    fn take(&mut self, m: Exposition, elapsed: Duration) -> Option<Exposition> {
+        if self.first_data.is_none() && !m.find("cdb_rollback_job_state", &[]).is_empty() {
+            self.first_data = Some(elapsed);
+        }
+        let progress = "cdb_rollback_job_progress_ratio";
+        match (&self.first, m.value(progress, &RUNNING)) {
+            (Some(f), Some(now)) => {
+                let before = f.value(progress, &RUNNING).unwrap_or(now);
+                self.progress_moved |= now > before;
+            }
+            (None, Some(_)) => {
+                self.first = Some(m);
+                return None;
+            }
+            _ => {}
+        }
+        (self.progress_moved && shows_every_outcome(&m)).then_some(m)
+    }
+}
+
+/// Running, success and failed all show, and the batch's two parts: one failed.
+fn shows_every_outcome(m: &Exposition) -> bool {
+    let s = states(m);
+    let all = ["failed", "running", "success"]
+        .iter()
+        .all(|w| s.iter().any(|x| x == w));
+    let task_failed = m.value(
+        "cdb_rollback_task_state",
+        &[
+            ("job_id", "30004"),
+            ("instance_id", "cdb-demo0003"),
+            ("state", "failed"),
+        ],
+    ) == Some(1.0);
+    // The two instances' details come in separate requests: wait for both.
+    let both_tasks = !m.find("cdb_rollback_task_state", &OTHER_TASK).is_empty();
+    all && task_failed && both_tasks
+}
+
 #[tokio::test]
 async fn demo_shows_live_rollbacks() {
     let started = Instant::now();
@@ -33,17 +90,14 @@ async fn demo_shows_live_rollbacks() {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs_f64();
-    let mut first_data: Option<Duration> = None;
     let demo = process::spawn({
         let mut cmd = Command::new(BIN);
         cmd.arg("--demo").stdout(Stdio::null());
         cmd
     });
     let base = format!("http://127.0.0.1:{}", demo.port);
-    // Running, success and failed all show, and a running job's progress moves.
-    let mut first: Option<Exposition> = None;
-    let mut progress_moved = false;
-    loop {
+    let mut watch = Watch::default();
+    let m = loop {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "demo did not show running, success and failed jobs with moving progress"
@@ -52,99 +106,76 @@ async fn demo_shows_live_rollbacks() {
         let Some(m) = scrape(&base).await else {
             continue;
         };
-        if first_data.is_none() && !m.find("cdb_rollback_job_state", &[]).is_empty() {
-            first_data = Some(started.elapsed());
+        if let Some(m) = watch.take(m, started.elapsed()) {
+            break m;
         }
-        let running = [("job_id", "30003")];
-        if let (Some(f), Some(now)) = (&first, m.value("cdb_rollback_job_progress_ratio", &running))
-        {
-            let before = f
-                .value("cdb_rollback_job_progress_ratio", &running)
-                .unwrap_or(now);
-            progress_moved |= now > before;
-        } else if m
-            .value("cdb_rollback_job_progress_ratio", &running)
-            .is_some()
-        {
-            first = Some(m);
-            continue;
-        }
-        let s = states(&m);
-        let all = ["failed", "running", "success"]
+    };
+    the_batch_failed_on_one_instance(&m, started_unix);
+    let first = watch.first_data.unwrap();
+    assert!(
+        first < Duration::from_secs(10),
+        "first rollback series after {first:?}"
+    );
+    every_listing_page_and_request_succeeded(&m);
+}
+
+/// The batch job failed, on one of its two instances, while the demo ran; labels from
+/// `jobs:`.
+fn the_batch_failed_on_one_instance(m: &Exposition, started_unix: f64) {
+    assert_eq!(m.states("cdb_rollback_job_state", &BATCH), ["failed"]);
+    assert_eq!(
+        m.states("cdb_rollback_task_state", &OTHER_TASK),
+        ["success"]
+    );
+    let info = m.find("cdb_rollback_job_info", &BATCH);
+    assert_eq!(info[0].labels["type"], "10");
+    assert_eq!(info[0].labels["team"], "dba");
+    assert_eq!(info[0].labels["region"], "ap-guangzhou");
+    assert!(info[0].labels["async_request_id"].contains("demo"));
+    // The failure happened while the demo ran, not before it started.
+    let failed_at = m
+        .value("cdb_rollback_job_end_time_seconds", &BATCH)
+        .unwrap();
+    assert!(failed_at > started_unix, "{failed_at} <= {started_unix}");
+}
+
+/// The listing pages past 100 and leaves the other task types out; every poll and request
+/// succeeded, none refused.
+fn every_listing_page_and_request_succeeded(m: &Exposition) {
+    let tracked = m.value("cdb_rollback_tracked_jobs", &[]).unwrap();
+    assert!(tracked > 100.0, "{tracked}");
+    assert!(
+        m.find("cdb_rollback_job_state", &[("job_id", "90001")])
+            .is_empty()
+    );
+    assert!(
+        m.find("cdb_rollback_job_poll_success", &[])
             .iter()
-            .all(|w| s.iter().any(|x| x == w));
-        let batch = [("job_id", "30004")];
-        let task_failed = m.value(
-            "cdb_rollback_task_state",
-            &[
-                ("job_id", "30004"),
-                ("instance_id", "cdb-demo0003"),
-                ("state", "failed"),
-            ],
-        ) == Some(1.0);
-        // The two instances' details come in separate requests: wait for both.
-        let other_task = [("job_id", "30004"), ("instance_id", "cdb-demo0002")];
-        let both_tasks = !m.find("cdb_rollback_task_state", &other_task).is_empty();
-        if all && progress_moved && task_failed && both_tasks {
-            // The batch job failed, on one of its two instances; labels from `jobs:`.
-            assert_eq!(m.states("cdb_rollback_job_state", &batch), ["failed"]);
-            assert_eq!(
-                m.states("cdb_rollback_task_state", &other_task),
-                ["success"]
-            );
-            let info = m.find("cdb_rollback_job_info", &batch);
-            assert_eq!(info[0].labels["type"], "10");
-            assert_eq!(info[0].labels["team"], "dba");
-            assert_eq!(info[0].labels["region"], "ap-guangzhou");
-            assert!(info[0].labels["async_request_id"].contains("demo"));
-            // The failure happened while the demo ran, not before it started.
-            let failed_at = m
-                .value("cdb_rollback_job_end_time_seconds", &batch)
-                .unwrap();
-            assert!(failed_at > started_unix, "{failed_at} <= {started_unix}");
-            let first = first_data.unwrap();
-            assert!(
-                first < Duration::from_secs(10),
-                "first rollback series after {first:?}"
-            );
-            // The listing pages past 100 and leaves the other task types out.
-            let tracked = m.value("cdb_rollback_tracked_jobs", &[]).unwrap();
-            assert!(tracked > 100.0, "{tracked}");
-            assert!(
-                m.find("cdb_rollback_job_state", &[("job_id", "90001")])
-                    .is_empty()
-            );
-            assert!(
-                m.find("cdb_rollback_job_poll_success", &[])
-                    .iter()
-                    .all(|s| s.value == 1.0)
-            );
-            assert_eq!(
-                m.value(
-                    "cdb_rollback_discovery_success",
-                    &[("region", "ap-guangzhou")]
-                ),
-                Some(1.0)
-            );
-            for action in ["DescribeTasks", "DescribeRollbackTaskDetail"] {
-                assert_eq!(
-                    m.value(
-                        "cdb_rollback_api_requests_total",
-                        &[("action", action), ("result", "auth")]
-                    ),
-                    Some(0.0)
-                );
-                assert!(
-                    m.value(
-                        "cdb_rollback_api_requests_total",
-                        &[("action", action), ("result", "success")]
-                    )
-                    .unwrap()
-                        > 0.0
-                );
-            }
-            break;
-        }
+            .all(|s| s.value == 1.0)
+    );
+    assert_eq!(
+        m.value(
+            "cdb_rollback_discovery_success",
+            &[("region", "ap-guangzhou")]
+        ),
+        Some(1.0)
+    );
+    for action in ["DescribeTasks", "DescribeRollbackTaskDetail"] {
+        assert_eq!(
+            m.value(
+                "cdb_rollback_api_requests_total",
+                &[("action", action), ("result", "auth")]
+            ),
+            Some(0.0)
+        );
+        assert!(
+            m.value(
+                "cdb_rollback_api_requests_total",
+                &[("action", action), ("result", "success")]
+            )
+            .unwrap()
+                > 0.0
+        );
     }
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use cdb_rollback_exporter::api::v2::decode::job_detail;
 use cdb_rollback_exporter::api::v3::decode::{rollback_detail, tasks_page};
 use cdb_rollback_exporter::config::Labels;
-use cdb_rollback_exporter::demo::story::jobs_at;
+use cdb_rollback_exporter::demo::story::{REGION, jobs_at};
 use cdb_rollback_exporter::demo::v3;
 use cdb_rollback_exporter::metrics::Metrics;
 use cdb_rollback_exporter::render::families::FAMILIES;
@@ -99,14 +99,14 @@ fn golden_demo_world_on_v3() {
     let now = T0 + 45;
     let world = jobs_at(T0, now);
     let store = Store::new();
-    store.add_discovery_source(v3::REGION, None);
+    store.add_discovery_source(REGION, None);
     for offset in [0, 100] {
         let q = json!({"StartTimeBegin": "2026-11-28 07:00:00", "Offset": offset, "Limit": 100});
         let page = json!({"Response": v3::describe_tasks(&world, &q, now).unwrap()}).to_string();
         // The story's named jobs; the 110 older ones would only repeat them.
         let jobs = tasks_page(page.as_bytes(), UtcOffset::CST).unwrap().jobs;
         for job in jobs.into_iter().filter(|j| j.id >= 30_000) {
-            let key = JobKey::new(v3::REGION, job.id);
+            let key = JobKey::new(REGION, job.id);
             let instance_id = match job.instances.as_slice() {
                 [one] => Some(one.instance_id.clone()),
                 _ => None,
@@ -127,6 +127,6 @@ fn golden_demo_world_on_v3() {
             }
         }
     }
-    store.record_discovery(v3::REGION, None, true, now as f64);
+    store.record_discovery(REGION, None, true, now as f64);
     check("demo-v3.prom", &rollback_text(&store, now as f64));
 }

@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use crate::support::clock::now;
+use crate::support::exposition::Exposition;
 use crate::support::fake_v3::{FakeJob, FakeV3, api_error, instance};
 use crate::support::{Daemon, config};
 
@@ -89,6 +90,35 @@ async fn names_and_tags_of_every_instance_paged_by_offset() {
         [(0, 2), (2, 2), (4, 2)],
         "pages by Offset to TotalCount"
     );
+    instance_labels(&m);
+    assert_eq!(
+        m.value("cdb_rollback_inventory_success", &[("region", GZ)]),
+        Some(1.0)
+    );
+    assert!(
+        m.value(
+            "cdb_rollback_inventory_last_success_time_seconds",
+            &[("region", GZ)]
+        ) > Some(now() as f64 - 60.0)
+    );
+    let landing = daemon.get("/").await.text().await.unwrap();
+    assert!(
+        landing.contains(
+            "listed, on orders-prod-primary (cdb-prod1; env=prod, team=orders, 负责人=王芳)"
+        ) && landing
+            .contains("Instance inventory (DescribeDBInstances): ap-guangzhou: 5 instances"),
+        "{landing}"
+    );
+    let ok = [("action", ACTION), ("region", GZ), ("result", "success")];
+    assert!(m.value("cdb_rollback_api_requests_total", &ok) >= Some(3.0));
+
+    renamed_and_gone(&api, &daemon).await;
+    daemon.stop().await;
+}
+
+/// cdb-prod1's name, zone, type, version, project and exported tags; a DR's type, and an
+/// empty label for a tag it lacks.
+fn instance_labels(m: &Exposition) {
     let info = m.find(
         "cdb_rollback_instance_info",
         &[("instance_id", "cdb-prod1")],
@@ -120,28 +150,10 @@ async fn names_and_tags_of_every_instance_paged_by_offset() {
         Some(""),
         "no tag: empty"
     );
-    assert_eq!(
-        m.value("cdb_rollback_inventory_success", &[("region", GZ)]),
-        Some(1.0)
-    );
-    assert!(
-        m.value(
-            "cdb_rollback_inventory_last_success_time_seconds",
-            &[("region", GZ)]
-        ) > Some(now() as f64 - 60.0)
-    );
-    let landing = daemon.get("/").await.text().await.unwrap();
-    assert!(
-        landing.contains(
-            "listed, on orders-prod-primary (cdb-prod1; env=prod, team=orders, 负责人=王芳)"
-        ) && landing
-            .contains("Instance inventory (DescribeDBInstances): ap-guangzhou: 5 instances"),
-        "{landing}"
-    );
-    let ok = [("action", ACTION), ("region", GZ), ("result", "success")];
-    assert!(m.value("cdb_rollback_api_requests_total", &ok) >= Some(3.0));
+}
 
-    // A renamed instance is renamed at the next refresh; one gone leaves the metrics.
+/// A renamed instance is renamed at the next refresh; one gone leaves the metrics.
+async fn renamed_and_gone(api: &FakeV3, daemon: &Daemon) {
     api.with(|s| {
         let list = s.instances.get_mut(GZ).unwrap();
         list[0]["InstanceName"] = "orders-prod-main".into();
@@ -171,7 +183,6 @@ async fn names_and_tags_of_every_instance_paged_by_offset() {
         m.value("cdb_rollback_inventory_instances", &[("region", GZ)]),
         Some(4.0)
     );
-    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,19 +201,7 @@ async fn a_filter_tracks_jobs_on_its_instances_and_waits_for_the_first_inventory
                 && m.value("cdb_rollback_discovery_success", &[("region", GZ)]) == Some(1.0)
         })
         .await;
-    assert_eq!(
-        m.value("cdb_rollback_tracked_jobs", &[]),
-        Some(0.0),
-        "none before an inventory"
-    );
-    assert!(m.find("cdb_rollback_instance_info", &[]).is_empty());
-    let ready = daemon.get("/-/ready").await;
-    assert_eq!(ready.status(), 503);
-    let why = ready.text().await.unwrap();
-    assert!(
-        why.contains("instances.filter") && why.contains(GZ),
-        "{why}"
-    );
+    nothing_before_an_inventory(&m, &daemon).await;
 
     api.with(|s| s.action_faults.clear());
     let m = daemon
@@ -223,6 +222,32 @@ async fn a_filter_tracks_jobs_on_its_instances_and_waits_for_the_first_inventory
         )
         .await;
     daemon.wait_ready(Duration::from_secs(5)).await;
+    only_the_filtered_instances(&m);
+
+    a_failed_refresh_keeps_the_last(&api, &daemon).await;
+    a_retagged_instance_takes_its_jobs(&api, &daemon).await;
+    daemon.stop().await;
+}
+
+/// Before the first inventory, a filter tracks nothing, and /-/ready says why.
+async fn nothing_before_an_inventory(m: &Exposition, daemon: &Daemon) {
+    assert_eq!(
+        m.value("cdb_rollback_tracked_jobs", &[]),
+        Some(0.0),
+        "none before an inventory"
+    );
+    assert!(m.find("cdb_rollback_instance_info", &[]).is_empty());
+    let ready = daemon.get("/-/ready").await;
+    assert_eq!(ready.status(), 503);
+    let why = ready.text().await.unwrap();
+    assert!(
+        why.contains("instances.filter") && why.contains(GZ),
+        "{why}"
+    );
+}
+
+/// `Prod` (the filter is case-sensitive) and the ro instance are out; the dev job too.
+fn only_the_filtered_instances(m: &Exposition) {
     let ids: Vec<&str> = m
         .find("cdb_rollback_instance_info", &[])
         .iter()
@@ -242,8 +267,10 @@ async fn a_filter_tracks_jobs_on_its_instances_and_waits_for_the_first_inventory
         m.value("cdb_rollback_job_status", &[("job_id", "1")])
             .is_some()
     );
+}
 
-    // A failed refresh keeps the last inventory, and the jobs.
+/// A failed refresh keeps the last inventory, and the jobs.
+async fn a_failed_refresh_keeps_the_last(api: &FakeV3, daemon: &Daemon) {
     api.with(|s| {
         s.action_faults
             .insert(ACTION.into(), api_error("InternalError"))
@@ -259,8 +286,10 @@ async fn a_filter_tracks_jobs_on_its_instances_and_waits_for_the_first_inventory
         Some(3.0)
     );
     assert_eq!(m.value("cdb_rollback_tracked_jobs", &[]), Some(2.0));
+}
 
-    // An instance that leaves the filter takes its jobs along at the next good refresh.
+/// An instance that leaves the filter takes its jobs along at the next good refresh.
+async fn a_retagged_instance_takes_its_jobs(api: &FakeV3, daemon: &Daemon) {
     api.with(|s| {
         s.action_faults.clear();
         s.instances.get_mut(GZ).unwrap()[0]["TagList"] =
@@ -274,5 +303,4 @@ async fn a_filter_tracks_jobs_on_its_instances_and_waits_for_the_first_inventory
         )
         .await;
     assert_eq!(m.find("cdb_rollback_instance_info", &[]).len(), 2);
-    daemon.stop().await;
 }

@@ -1,5 +1,6 @@
 //! The integration tests, as one crate: one binary to link, specifications by room.
 
+mod accounts;
 mod cli;
 mod client;
 mod contract;
@@ -7,6 +8,7 @@ mod credentials;
 mod daemon;
 mod demo;
 mod discovery;
+mod doc_links;
 mod golden;
 mod history;
 mod inventory;

@@ -38,8 +38,11 @@ fn asked(api: &FakeV3, offset: u64) -> Vec<f64> {
         .collect()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v3_listing_pages_count_as_they_arrive_even_when_a_later_one_fails() {
+const PROGRESS: &str = "cdb_rollback_job_progress_ratio";
+const SUCCESS: &str = "cdb_rollback_job_last_success_time_seconds";
+
+/// The daemon on the three pages, once the third page's job shows.
+async fn three_pages_polled() -> (FakeV3, Daemon) {
     let api = FakeV3::start().await;
     three_pages(&api);
     let yaml = format!(
@@ -48,25 +51,34 @@ async fn v3_listing_pages_count_as_they_arrive_even_when_a_later_one_fails() {
         api.endpoint
     );
     let daemon = Daemon::start(config(&yaml)).await;
-    let progress = "cdb_rollback_job_progress_ratio";
-    let success = "cdb_rollback_job_last_success_time_seconds";
     daemon
         .scrape_until(Duration::from_secs(10), "all three pages", |m| {
-            job(m, progress, 10_249) == Some(0.4)
+            job(m, PROGRESS, 10_249) == Some(0.4)
         })
         .await;
+    (api, daemon)
+}
 
-    // The third page answers 2 s late: the first page's jobs carry the time their own
-    // page arrived, not the time the listing ended.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_listing_pages_count_as_they_arrive_even_when_a_later_one_fails() {
+    let (api, daemon) = three_pages_polled().await;
+    a_page_is_stamped_when_it_arrived(&api, &daemon).await;
+    pages_before_a_failing_one_are_applied(&api, &daemon).await;
+    daemon.stop().await;
+}
+
+/// The third page answers 2 s late: the first page's jobs carry the time their own page
+/// arrived, not the time the listing ended.
+async fn a_page_is_stamped_when_it_arrived(api: &FakeV3, daemon: &Daemon) {
     api.with(|s| s.page_delays.insert(200, Duration::from_secs(2)));
     let delayed = unix(Instant::now());
     let m = daemon
         .scrape_until(Duration::from_secs(15), "a success after the delay", |m| {
-            job(m, success, 10_000).is_some_and(|t| t > delayed)
+            job(m, SUCCESS, 10_000).is_some_and(|t| t > delayed)
         })
         .await;
-    let at = job(&m, success, 10_000).unwrap();
-    let carried = asked(&api, 0)
+    let at = job(&m, SUCCESS, 10_000).unwrap();
+    let carried = asked(api, 0)
         .into_iter()
         .filter(|&r| r <= at)
         .fold(f64::MIN, f64::max);
@@ -75,9 +87,11 @@ async fn v3_listing_pages_count_as_they_arrive_even_when_a_later_one_fails() {
         "job 10000 stamped {:.2} s after its page was asked for",
         at - carried
     );
+}
 
-    // The third page fails: what the first two said shows; the third's job keeps its last
-    // good value, marked failing.
+/// The third page fails: what the first two said shows; the third's job keeps its last
+/// good value, marked failing.
+async fn pages_before_a_failing_one_are_applied(api: &FakeV3, daemon: &Daemon) {
     api.with(|s| {
         s.page_delays.clear();
         s.page_faults
@@ -92,23 +106,22 @@ async fn v3_listing_pages_count_as_they_arrive_even_when_a_later_one_fails() {
             Duration::from_secs(15),
             "pages 1 and 2 applied, page 3 failing",
             |m| {
-                job(m, progress, 10_000) == Some(0.77)
-                    && job(m, progress, 10_150) == Some(0.66)
+                job(m, PROGRESS, 10_000) == Some(0.77)
+                    && job(m, PROGRESS, 10_150) == Some(0.66)
                     && job(m, "cdb_rollback_job_poll_success", 10_220) == Some(0.0)
             },
         )
         .await;
-    assert_eq!(job(&m, progress, 10_220), Some(0.4));
+    assert_eq!(job(&m, PROGRESS, 10_220), Some(0.4));
     for id in [10_000, 10_150] {
         assert_eq!(job(&m, "cdb_rollback_job_poll_success", id), Some(1.0));
-        assert!(job(&m, success, id).unwrap() > failing, "job {id}");
+        assert!(job(&m, SUCCESS, id).unwrap() > failing, "job {id}");
     }
     // A third page asked for before the fault may have answered after `failing`, but
     // before the first page that showed 77 %.
-    assert!(job(&m, success, 10_220).unwrap() < job(&m, success, 10_000).unwrap());
+    assert!(job(&m, SUCCESS, 10_220).unwrap() < job(&m, SUCCESS, 10_000).unwrap());
     assert_eq!(
         m.value("cdb_rollback_discovery_success", &[("region", GZ)]),
         Some(0.0)
     );
-    daemon.stop().await;
 }

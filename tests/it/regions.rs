@@ -5,8 +5,9 @@
 use std::time::Duration;
 
 use crate::support::clock::now;
+use crate::support::exposition::Exposition;
 use crate::support::fake_v2::Reply;
-use crate::support::fake_v3::{FakeJob, FakeV3, api_error};
+use crate::support::fake_v3::{FakeJob, FakeV3, LoggedV3, api_error};
 use crate::support::{Daemon, config};
 
 const GZ: &str = "ap-guangzhou";
@@ -100,7 +101,22 @@ async fn v3_tracks_every_rollback_of_every_region() {
         )
         .await;
 
-    // Every state name, each job with exactly one state at 1, and the documented numbers.
+    every_state_name(&m);
+    paging_and_regions(&m);
+    the_batch(&m);
+    on_the_wire(&api);
+
+    // The landing page tells the API's words apart from labels.
+    let landing = daemon.get("/").await.text().await.unwrap();
+    assert!(
+        landing.contains("binlog gap") && landing.contains("API 3.0"),
+        "{landing}"
+    );
+    daemon.stop().await;
+}
+
+/// Every state name, each job with exactly one state at 1, and the documented numbers.
+fn every_state_name(m: &Exposition) {
     for (id, state, number) in [
         ("1000", "initial", 0.0),
         ("1001", "running", 1.0),
@@ -125,8 +141,12 @@ async fn v3_tracks_every_rollback_of_every_region() {
             "job {id}"
         );
     }
-    // Paging: all 130 of the second listing page, plus the old running job; not the old
-    // finished one, nor another task type.
+}
+
+/// Paging: all 130 of the second listing page, plus the old running job; not the old
+/// finished one, nor another task type. A region's job carries its region, and each
+/// region's listing succeeds.
+fn paging_and_regions(m: &Exposition) {
     assert!(
         m.value("cdb_rollback_job_progress_ratio", &gz("2129"))
             .is_some()
@@ -138,7 +158,6 @@ async fn v3_tracks_every_rollback_of_every_region() {
         m.find("cdb_rollback_job_state", &[("job_id", "9000")])
             .is_empty()
     );
-    // A region's job carries its region.
     assert_eq!(
         m.states(
             "cdb_rollback_job_state",
@@ -146,7 +165,14 @@ async fn v3_tracks_every_rollback_of_every_region() {
         ),
         ["running"]
     );
-    // The batch: one task per instance, no task_id, labels from `jobs:`.
+    assert_eq!(
+        m.value("cdb_rollback_discovery_success", &[("region", SH)]),
+        Some(1.0)
+    );
+}
+
+/// The batch: one task per instance, no task_id, labels from `jobs:`.
+fn the_batch(m: &Exposition) {
     let batch = gz("3000");
     assert_eq!(m.states("cdb_rollback_job_state", &batch), ["failed"]);
     let info = m.find("cdb_rollback_job_info", &batch);
@@ -177,12 +203,10 @@ async fn v3_tracks_every_rollback_of_every_region() {
         m.value("cdb_rollback_task_target_time_seconds", &a)
             .is_some()
     );
-    assert_eq!(
-        m.value("cdb_rollback_discovery_success", &[("region", SH)]),
-        Some(1.0)
-    );
+}
 
-    // On the wire: TC3 accepted, rollback types asked, pages of 100, each region by header.
+/// On the wire: TC3 accepted, rollback types asked, pages of 100, each region by header.
+fn on_the_wire(api: &FakeV3) {
     let log = api.log();
     assert_eq!(api.with(|s| s.rejected_signatures), 0);
     assert!(
@@ -202,13 +226,6 @@ async fn v3_tracks_every_rollback_of_every_region() {
             .any(|l| l.body["Offset"] == 100 && l.region == GZ)
     );
     assert!(listings.iter().any(|l| l.region == SH));
-    // The landing page tells the API's words apart from labels.
-    let landing = daemon.get("/").await.text().await.unwrap();
-    assert!(
-        landing.contains("binlog gap") && landing.contains("API 3.0"),
-        "{landing}"
-    );
-    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -233,18 +250,8 @@ async fn v3_refreshes_running_jobs_from_pages_and_sees_them_finish() {
                 == 151
         })
         .await;
-    // Two jobs finish between two listings and leave the listing of running jobs: the
-    // recent one is found by the listing of recent jobs, run at once; the old one is
-    // asked for by its AsyncRequestId. Another moves on.
     let from = api.log().len();
-    for id in [6007, 6200] {
-        api.update(GZ, id, |j| {
-            j.status = "SUCCEED";
-            j.progress = 100;
-            j.end = Some(t);
-        });
-    }
-    api.update(GZ, 6100, |j| j.progress = 77);
+    finish_two_and_move_one(&api, t);
     let m = daemon
         .scrape_until(
             Duration::from_secs(10),
@@ -261,10 +268,29 @@ async fn v3_refreshes_running_jobs_from_pages_and_sees_them_finish() {
         Some(t as f64)
     );
     let log = api.log();
-    let after: Vec<_> = log[from..]
-        .iter()
-        .filter(|l| l.action == "DescribeTasks")
-        .collect();
+    old_by_async_id_recent_by_listing(&log[from..]);
+    two_pages_a_round(&log);
+    daemon.stop().await;
+}
+
+/// Two jobs finish between two listings and leave the listing of running jobs: the
+/// recent one is found by the listing of recent jobs, run at once; the old one is
+/// asked for by its AsyncRequestId. Another moves on.
+fn finish_two_and_move_one(api: &FakeV3, t: i64) {
+    for id in [6007, 6200] {
+        api.update(GZ, id, |j| {
+            j.status = "SUCCEED";
+            j.progress = 100;
+            j.end = Some(t);
+        });
+    }
+    api.update(GZ, 6100, |j| j.progress = 77);
+}
+
+/// The listings after two jobs finished: the old one asked for by its AsyncRequestId, the
+/// recent one found by the listing of recent jobs.
+fn old_by_async_id_recent_by_listing(log: &[LoggedV3]) {
+    let after: Vec<_> = log.iter().filter(|l| l.action == "DescribeTasks").collect();
     assert!(
         after
             .iter()
@@ -277,7 +303,10 @@ async fn v3_refreshes_running_jobs_from_pages_and_sees_them_finish() {
         "found by the recent listing"
     );
     assert!(after.iter().any(|l| l.body["StartTimeBegin"].is_string()));
-    // Job-level state of 151 running jobs: two listing pages per round, not 150 requests.
+}
+
+/// Job-level state of 151 running jobs: two listing pages per round, not 150 requests.
+fn two_pages_a_round(log: &[LoggedV3]) {
     let rounds = log
         .iter()
         .filter(|l| {
@@ -295,7 +324,6 @@ async fn v3_refreshes_running_jobs_from_pages_and_sees_them_finish() {
         .count();
     assert!(rounds >= 2, "{rounds}");
     assert!(pages <= 2 * rounds, "{pages} pages in {rounds} rounds");
-    daemon.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -351,8 +379,8 @@ async fn v3_errors_keep_the_last_good_values() {
     daemon.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v3_throttling_halves_the_budget_and_auth_failures_are_not_retried() {
+/// The daemon with a budget of 40 requests/s, once it has polled job 8000.
+async fn one_job_polled() -> (FakeV3, Daemon) {
     let api = FakeV3::start().await;
     api.add(GZ, FakeJob::new(8000, "RUNNING", now() - 60, "cdb-t"));
     let cfg = yaml(&api.endpoint, "").replace(
@@ -365,6 +393,12 @@ async fn v3_throttling_halves_the_budget_and_auth_failures_are_not_retried() {
             m.value("cdb_rollback_job_poll_success", &gz("8000")) == Some(1.0)
         })
         .await;
+    (api, daemon)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_throttling_halves_the_budget_and_quiet_wins_it_back() {
+    let (api, daemon) = one_job_polled().await;
     api.with(|s| {
         s.faults.extend([
             api_error("RequestLimitExceeded"),
@@ -390,8 +424,12 @@ async fn v3_throttling_halves_the_budget_and_auth_failures_are_not_retried() {
                 .is_some_and(|r| r == 40.0)
         })
         .await;
+    daemon.stop().await;
+}
 
-    // A clock problem is retried at once; a refused signature never.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn v3_a_clock_problem_is_retried_at_once_and_an_auth_failure_never() {
+    let (api, daemon) = one_job_polled().await;
     let before = api.log().len();
     api.with(|s| s.faults.push_back(api_error("AuthFailure.SignatureExpire")));
     daemon
@@ -407,9 +445,13 @@ async fn v3_throttling_halves_the_budget_and_auth_failures_are_not_retried() {
         gap < Duration::from_millis(250),
         "retried at once, not after back-off: {gap:?}"
     );
+    auth_failures_are_not_retried(&api, &daemon).await;
+    daemon.stop().await;
+}
 
-    // Shanghai refuses the key: each round makes one listing request, neither retried at
-    // once nor after a back-off, so the requests come one poll interval (300 ms ± 10 %) apart.
+/// Shanghai refuses the key: each round makes one listing request, neither retried at
+/// once nor after a back-off, so the requests come one poll interval (300 ms ± 10 %) apart.
+async fn auth_failures_are_not_retried(api: &FakeV3, daemon: &Daemon) {
     let from = api.log().len();
     api.with(|s| {
         s.region_faults
@@ -452,5 +494,4 @@ async fn v3_throttling_halves_the_budget_and_auth_failures_are_not_retried() {
         Some(1.0),
         "Guangzhou is fine"
     );
-    daemon.stop().await;
 }

@@ -8,7 +8,6 @@ pub mod codes;
 pub mod decode;
 pub mod instances;
 pub mod ranges;
-pub mod sign;
 
 use std::sync::Arc;
 
@@ -22,6 +21,7 @@ use super::{
     ApiError, BuildError, ClientConfig, Credentials, CredentialsHandle, Priority, Recorder,
     RequestBudget, Transport,
 };
+use crate::net::tc3::{Target, request};
 use crate::time::{UtcOffset, format_local};
 
 pub const DEFAULT_ENDPOINT: &str = "https://cdb.tencentcloudapi.com/";
@@ -39,60 +39,6 @@ pub const ROLLBACK_TYPES: [i64; 2] = [1, 10];
 /// DescribeRollbackTaskDetail's own limit is 20 requests/s per account: stay under it
 /// whatever `api.max_requests_per_second` allows.
 pub const DETAIL_RATE: f64 = 18.0;
-/// What the Go SDK sends; it is signed, so it must be sent exactly so.
-pub const CONTENT_TYPE: &str = "application/json";
-
-/// Which service, version and host a signed request is for.
-#[derive(Clone, Copy, Debug)]
-pub struct Target<'a> {
-    /// `cdb`, `sts`: the signature's scope.
-    pub service: &'a str,
-    pub version: &'a str,
-    /// Exactly what the Host header carries.
-    pub host: &'a str,
-}
-
-/// A signed API 3.0 request. Without credentials it is sent unsigned
-/// (`Authorization: SKIP`), as STS `AssumeRoleWithWebIdentity` wants.
-#[allow(clippy::too_many_arguments)]
-pub fn request(
-    http: &reqwest::Client,
-    url: reqwest::Url,
-    target: Target<'_>,
-    action: &str,
-    region: &str,
-    body: Vec<u8>,
-    creds: Option<&Credentials>,
-    timestamp: u64,
-) -> reqwest::RequestBuilder {
-    let authorization = match creds {
-        Some(c) => sign::authorization(
-            &c.secret_id,
-            c.secret_key.expose(),
-            &sign::Request {
-                service: target.service,
-                host: target.host,
-                content_type: CONTENT_TYPE,
-                body: &body,
-                timestamp,
-            },
-        ),
-        None => "SKIP".to_string(),
-    };
-    let mut r = http
-        .post(url)
-        .header(reqwest::header::CONTENT_TYPE, CONTENT_TYPE)
-        .header(reqwest::header::AUTHORIZATION, authorization)
-        .header("X-TC-Action", action)
-        .header("X-TC-Version", target.version)
-        .header("X-TC-Timestamp", timestamp.to_string())
-        .header("X-TC-Region", region);
-    if let Some(token) = creds.and_then(|c| c.token.as_ref()) {
-        r = r.header("X-TC-Token", token.expose());
-    }
-    r.body(body)
-}
-
 /// A DescribeTasks request: rollback jobs of a region, optionally narrowed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TaskQuery {
@@ -244,7 +190,7 @@ impl Client {
                 action,
                 region,
                 bytes.clone(),
-                Some(creds),
+                Some(creds.keys()),
                 timestamp,
             )
         };

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinSet;
+use tracing::Instrument as _;
 
 use super::{Poller, lock, log_error};
 use crate::api::Priority;
@@ -71,7 +72,7 @@ impl Poller {
                     set.join_next().await;
                 }
                 let this = Arc::clone(&self);
-                set.spawn(async move { this.detail(&e, &instance_id).await });
+                set.spawn(async move { this.detail(&e, &instance_id).await }.in_current_span());
             }
             while set.join_next().await.is_some() {}
             tokio::time::sleep(DETAIL_TICK).await;

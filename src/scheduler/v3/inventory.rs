@@ -7,10 +7,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::{MAX_PAGES, Poller, lock, log_error};
-use crate::api::retry::{jitter, with_backoff};
+use crate::api::retry::with_backoff;
 use crate::api::{ApiError, Priority};
-use crate::inventory::{Instance, Inventory, InventoryKey};
+use crate::inventory::{Instance, Inventory};
 use crate::rollback::Job;
+use crate::time::jitter;
 use crate::time::unix_now;
 
 /// Whether a job is watched under the filter: it touches an instance of `inventory`.
@@ -43,7 +44,7 @@ impl Poller {
         let mut changes = self.store.generation();
         while self
             .store
-            .inventory_status(region)
+            .inventory_status(&self.store.inventory_key(region))
             .is_none_or(|s| s.success.is_none())
         {
             if changes.changed().await.is_err() {
@@ -53,11 +54,11 @@ impl Poller {
     }
 
     async fn refresh_inventory(&self, region: &str) {
-        let key = InventoryKey::new(region);
+        let key = self.store.inventory_key(region);
         match self.list_instances(region).await {
             Ok((instances, pages)) => {
                 lock(&self.inventory_pages).insert(region.to_string(), pages);
-                let inventory = Inventory::build(region, instances, &self.instances, unix_now());
+                let inventory = Inventory::build(&key, instances, &self.instances, unix_now());
                 tracing::debug!(
                     region,
                     listed = inventory.listed,
@@ -114,7 +115,7 @@ impl Poller {
         if !self.filtered() {
             return;
         }
-        let inventory = self.store.inventory(region);
+        let inventory = self.store.inventory(&self.store.inventory_key(region));
         for e in self.store.snapshot() {
             let Some(d) = e.data.as_ref().filter(|_| e.key.region == region) else {
                 continue;

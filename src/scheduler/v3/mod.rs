@@ -13,11 +13,11 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::task::JoinHandle;
+use tracing::Instrument as _;
 
 use crate::api::v3::{Client, PAGE_LIMIT, TaskQuery};
 use crate::api::{ApiError, Priority};
 use crate::config::{Config, DiscoveryConfig, InventoryConfig, Labels, PollConfig};
-use crate::inventory::InventoryKey;
 use crate::rollback::Job;
 use crate::scheduler::{interval, is_current, jitter, with_backoff};
 use crate::store::{Entry, JobKey, PollError, Source, Store};
@@ -36,7 +36,6 @@ pub mod readiness;
 use self::details::{DetailMark, kept_marks};
 pub use self::inventory::watched;
 use self::readiness::{Readiness, fetch_with, inventory_ids};
-use crate::readiness::ReadinessKey;
 
 pub struct Poller {
     client: Arc<Client>,
@@ -91,17 +90,21 @@ impl Poller {
             this.store.add_discovery_source(region, None);
             let (a, b) = (Arc::clone(&this), Arc::clone(&this));
             let (r1, r2) = (region.clone(), region.clone());
-            loops.push(tokio::spawn(async move { a.listing_loop(r1).await }));
-            loops.push(tokio::spawn(async move { b.detail_loop(r2).await }));
+            // In the caller's span: an account's, with `accounts:`, so its logs name it.
+            let listing = async move { a.listing_loop(r1).await }.in_current_span();
+            loops.push(tokio::spawn(listing));
+            let detail = async move { b.detail_loop(r2).await }.in_current_span();
+            loops.push(tokio::spawn(detail));
             if let Some(r) = &this.readiness {
-                let key = ReadinessKey::new(region.as_str());
-                loops.push(tokio::spawn(Arc::clone(r).run(key)));
+                let key = this.store.readiness_key(region);
+                loops.push(tokio::spawn(Arc::clone(r).run(key).in_current_span()));
             }
             if this.instances.enabled {
-                let key = InventoryKey::new(region.as_str());
+                let key = this.store.inventory_key(region);
                 this.store.add_inventory_source(&key, this.filtered());
                 let (c, r3) = (Arc::clone(&this), region.clone());
-                loops.push(tokio::spawn(async move { c.inventory_loop(r3).await }));
+                let inventory = async move { c.inventory_loop(r3).await }.in_current_span();
+                loops.push(tokio::spawn(inventory));
             }
         }
         *lock(&this.loops) = loops;
@@ -283,7 +286,8 @@ impl Poller {
     /// Tracks the jobs worth tracking and records every row of a tracked job, as of `now`
     /// (when its page arrived).
     fn absorb(&self, region: &str, jobs: Vec<Job>, now: f64) {
-        let (filtered, inventory) = (self.filtered(), self.store.inventory(region));
+        let inventory = self.store.inventory(&self.store.inventory_key(region));
+        let filtered = self.filtered();
         for job in jobs {
             let key = JobKey::new(region, job.id);
             if self.store.get(&key).is_none() {

@@ -39,7 +39,7 @@ pub fn fetch_with(client: Arc<Client>) -> Fetch {
 /// The ids of the region's inventory, after `instances.filter`.
 pub fn inventory_ids(store: Arc<Store>) -> InstanceIds {
     Arc::new(move |region| {
-        let inventory = store.inventory(region)?;
+        let inventory = store.inventory(&store.inventory_key(region))?;
         Some(inventory.instances().map(|i| i.id.clone()).collect())
     })
 }

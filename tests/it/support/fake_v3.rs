@@ -176,53 +176,13 @@ async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let h = |n: &str| {
-        headers
-            .get(n)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_string()
-    };
-    let auth = h("authorization");
-    let secret_id = auth
-        .split("Credential=")
-        .nth(1)
-        .and_then(|c| c.split('/').next())
-        .unwrap_or("")
-        .to_string();
     let params: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let page =
-        (h("x-tc-action") == "DescribeTasks").then(|| params["Offset"].as_u64().unwrap_or(0));
+    let page = (header(&headers, "x-tc-action") == "DescribeTasks")
+        .then(|| params["Offset"].as_u64().unwrap_or(0));
     let (reply, delay) = {
         let mut s = state.lock().unwrap();
-        s.log.push(LoggedV3 {
-            at: Instant::now(),
-            action: h("x-tc-action"),
-            region: h("x-tc-region"),
-            secret_id: secret_id.clone(),
-            token: headers
-                .get("x-tc-token")
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_string),
-            body: params.clone(),
-        });
-        let keys = Keyring::default();
-        keys.insert(SECRET_ID, SECRET_KEY, None, None);
-        let signed = super::tc3_check::verify(&headers, &body, "cdb", &keys).is_ok();
-        let reply = if !signed || h("x-tc-version") != "2017-03-20" {
-            s.rejected_signatures += 1;
-            api_error("AuthFailure.SignatureFailure")
-        } else if let Some(fault) = s.region_faults.get(&h("x-tc-region")) {
-            fault.clone()
-        } else if let Some(fault) = s.action_faults.get(&h("x-tc-action")) {
-            fault.clone()
-        } else if let Some(fault) = s.faults.pop_front() {
-            fault
-        } else if let Some(fault) = page.and_then(|p| s.page_faults.get(&p)) {
-            fault.clone()
-        } else {
-            route(&s, &h("x-tc-action"), &h("x-tc-region"), &params)
-        };
+        s.log.push(logged(&headers, &params));
+        let reply = reply(&mut s, &headers, &body, &params, page);
         let delay = page.and_then(|p| s.page_delays.get(&p).copied());
         (reply, delay)
     };
@@ -236,6 +196,65 @@ async fn handle(
             tokio::time::sleep(d).await;
             (StatusCode::OK, "{}").into_response()
         }
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string()
+}
+
+/// What the log keeps of a request.
+fn logged(headers: &HeaderMap, params: &Value) -> LoggedV3 {
+    let auth = header(headers, "authorization");
+    let secret_id = auth
+        .split("Credential=")
+        .nth(1)
+        .and_then(|c| c.split('/').next())
+        .unwrap_or("")
+        .to_string();
+    LoggedV3 {
+        at: Instant::now(),
+        action: header(headers, "x-tc-action"),
+        region: header(headers, "x-tc-region"),
+        secret_id,
+        token: headers
+            .get("x-tc-token")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        body: params.clone(),
+    }
+}
+
+/// A bad signature first, then the faults (by region, by action, queued, by page), then
+/// the world's answer.
+fn reply(
+    s: &mut FakeV3State,
+    headers: &HeaderMap,
+    body: &[u8],
+    params: &Value,
+    page: Option<u64>,
+) -> Reply {
+    let h = |n: &str| header(headers, n);
+    let keys = Keyring::default();
+    keys.insert(SECRET_ID, SECRET_KEY, None, None);
+    let signed = super::tc3_check::verify(headers, body, "cdb", &keys).is_ok();
+    if !signed || h("x-tc-version") != "2017-03-20" {
+        s.rejected_signatures += 1;
+        api_error("AuthFailure.SignatureFailure")
+    } else if let Some(fault) = s.region_faults.get(&h("x-tc-region")) {
+        fault.clone()
+    } else if let Some(fault) = s.action_faults.get(&h("x-tc-action")) {
+        fault.clone()
+    } else if let Some(fault) = s.faults.pop_front() {
+        fault
+    } else if let Some(fault) = page.and_then(|p| s.page_faults.get(&p)) {
+        fault.clone()
+    } else {
+        route(s, &h("x-tc-action"), &h("x-tc-region"), params)
     }
 }
 
@@ -273,31 +292,7 @@ fn route(s: &FakeV3State, action: &str, region: &str, p: &Value) -> Reply {
     }
     match action {
         "DescribeTasks" => {
-            let statuses: Option<Vec<i64>> = p["TaskStatus"]
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_i64).collect());
-            let since = p["StartTimeBegin"].as_str().map(str::to_string);
-            let mut rows: Vec<Value> = jobs
-                .iter()
-                .filter(|j| {
-                    p["InstanceId"]
-                        .as_str()
-                        .is_none_or(|i| j.instances.contains(&i))
-                })
-                .filter(|j| {
-                    p["AsyncRequestId"]
-                        .as_str()
-                        .is_none_or(|a| a == j.async_id())
-                })
-                .filter(|j| {
-                    statuses
-                        .as_ref()
-                        .is_none_or(|s| s.contains(&status_number(j.status)))
-                })
-                // The same fixed-width format sorts as text in time order.
-                .filter(|j| since.as_ref().is_none_or(|t| cst(j.start) >= *t))
-                .map(FakeJob::row)
-                .collect();
+            let mut rows = task_rows(&jobs, p);
             if p["AsyncRequestId"].is_null() && p["InstanceId"].is_null() {
                 rows.extend(s.others.iter().cloned());
             }
@@ -305,30 +300,59 @@ fn route(s: &FakeV3State, action: &str, region: &str, p: &Value) -> Reply {
             let items: Vec<Value> = rows.into_iter().skip(offset).take(limit).collect();
             answer(json!({"TotalCount": total, "Items": items}))
         }
-        "DescribeRollbackTaskDetail" => {
-            let Some(instance) = p["InstanceId"].as_str() else {
-                return api_error("MissingParameter");
-            };
-            let items: Vec<Value> = jobs
-                .iter()
-                .filter(|j| j.instances.contains(&instance))
-                .filter(|j| {
-                    p["AsyncRequestId"]
-                        .as_str()
-                        .is_none_or(|a| a == j.async_id())
-                })
-                .map(|j| j.detail(instance))
-                .collect();
-            let total = items.len();
-            let items = if items.is_empty() {
-                Value::Null
-            } else {
-                Value::Array(items)
-            };
-            answer(json!({"TotalCount": total, "Items": items}))
-        }
+        "DescribeRollbackTaskDetail" => rollback_detail(&jobs, p),
         _ => api_error("InvalidAction"),
     }
+}
+
+/// The DescribeTasks rows of the world's jobs that match the request's filters.
+fn task_rows(jobs: &[FakeJob], p: &Value) -> Vec<Value> {
+    let statuses: Option<Vec<i64>> = p["TaskStatus"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect());
+    let since = p["StartTimeBegin"].as_str().map(str::to_string);
+    jobs.iter()
+        .filter(|j| {
+            p["InstanceId"]
+                .as_str()
+                .is_none_or(|i| j.instances.contains(&i))
+        })
+        .filter(|j| asked_for(p, j))
+        .filter(|j| {
+            statuses
+                .as_ref()
+                .is_none_or(|s| s.contains(&status_number(j.status)))
+        })
+        // The same fixed-width format sorts as text in time order.
+        .filter(|j| since.as_ref().is_none_or(|t| cst(j.start) >= *t))
+        .map(FakeJob::row)
+        .collect()
+}
+
+/// No `AsyncRequestId` in the request, or the job's.
+fn asked_for(p: &Value, j: &FakeJob) -> bool {
+    p["AsyncRequestId"]
+        .as_str()
+        .is_none_or(|a| a == j.async_id())
+}
+
+fn rollback_detail(jobs: &[FakeJob], p: &Value) -> Reply {
+    let Some(instance) = p["InstanceId"].as_str() else {
+        return api_error("MissingParameter");
+    };
+    let items: Vec<Value> = jobs
+        .iter()
+        .filter(|j| j.instances.contains(&instance))
+        .filter(|j| asked_for(p, j))
+        .map(|j| j.detail(instance))
+        .collect();
+    let total = items.len();
+    let items = if items.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(items)
+    };
+    answer(json!({"TotalCount": total, "Items": items}))
 }
 
 /// A DescribeDBInstances row, as the API writes it.

@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod exposition;
+pub mod fake_accounts;
 pub mod fake_cdb_v3_min;
 pub mod fake_metadata;
 pub mod fake_sts;
@@ -103,7 +104,7 @@ impl Daemon {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let creds = cdb_rollback_exporter::credentials::resolve(&config.credentials).await;
+        let creds = cdb_rollback_exporter::supervisor::resolve(&config).await;
         let options = cdb_rollback_exporter::app::Options {
             reload: options,
             ..Default::default()

@@ -1,5 +1,5 @@
 //! What the credential fakes share: a TC3-HMAC-SHA256 check written from Tencent's
-//! description, apart from the exporter's `api::v3::sign`, so that a bug there cannot
+//! description, apart from the exporter's `net::tc3`, so that a bug there cannot
 //! hide itself; the keyring of the credentials the fakes know; a loopback server.
 
 use std::collections::HashMap;

@@ -2,6 +2,9 @@
 //! registry. The rollback series are not here: they are written straight from the store
 //! by the renderer, so that a job or task that disappears leaves no stale series.
 
+mod account;
+
+pub use self::account::Account;
 use prometheus::core::Collector;
 use prometheus::{
     Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, Opts, Registry,
@@ -35,14 +38,14 @@ impl Kind {
 }
 
 /// One of the exporter's own families, declared once: registration reads its name, help
-/// and labels, and [`crate::render::contract`] writes the contract and README from it all.
+/// and labels, and [`crate::render::contract`] writes the contract and the metric tables (docs/metrics.md) from it all.
 pub struct Own {
     pub name: &'static str,
     pub help: &'static str,
     pub kind: Kind,
     pub labels: &'static [&'static str],
-    /// What the README's table says it means.
-    pub readme: &'static str,
+    /// What the metric table (docs/metrics.md) says it means.
+    pub meaning: &'static str,
     /// The demo (API 3.0) need not show it: the contract's `optional`.
     pub optional: bool,
 }
@@ -52,7 +55,7 @@ const API_REQUESTS: Own = Own {
     help: "Requests made to the CDB API, by action, region and result (success, throttled or the error kind).",
     kind: Kind::Counter,
     labels: &["action", "region", "result"],
-    readme: "requests by action, region and `result`: `success`, `throttled`, `transport`, `timeout`, `http_status`, `api_error`, `auth`, `decode`",
+    meaning: "requests by action, region and `result`: `success`, `throttled`, `transport`, `timeout`, `http_status`, `api_error`, `auth`, `decode`",
     optional: false,
 };
 
@@ -61,7 +64,7 @@ const API_DURATION: Own = Own {
     help: "Time taken by requests to the CDB API, by action.",
     kind: Kind::Histogram,
     labels: &["action"],
-    readme: "histogram of request latency",
+    meaning: "histogram of request latency",
     optional: false,
 };
 
@@ -70,7 +73,7 @@ const DEMAND: Own = Own {
     help: "Requests per second the poll intervals ask for (listings, task details, polls, discovery); above the budget, polls run late (finished jobs and task details first).",
     kind: Kind::Gauge,
     labels: &[],
-    readme: "requests per second the intervals ask for (listings, task details, polls, discovery)",
+    meaning: "requests per second the intervals ask for (listings, task details, polls, discovery)",
     optional: false,
 };
 
@@ -79,7 +82,7 @@ const BUDGET: Own = Own {
     help: "API requests per second the exporter allows itself now: api.max_requests_per_second, halved on throttling and won back gradually.",
     kind: Kind::Gauge,
     labels: &[],
-    readme: "the request rate allowed now: the configured budget, halved on throttling and won back gradually",
+    meaning: "the request rate allowed now: the configured budget, halved on throttling and won back gradually",
     optional: false,
 };
 
@@ -88,7 +91,7 @@ const BUILD_INFO: Own = Own {
     help: "The exporter's version and source revision; the value is always 1.",
     kind: Kind::Gauge,
     labels: &["version", "revision"],
-    readme: "1",
+    meaning: "1",
     optional: false,
 };
 
@@ -97,7 +100,7 @@ const CREDENTIALS_EXPIRY: Own = Own {
     help: "When the temporary credentials in use expire (Unix seconds), by source; absent for long-lived keys.",
     kind: Kind::Gauge,
     labels: &["source"],
-    readme: "Unix time the temporary credentials in use expire; absent for long-lived keys",
+    meaning: "Unix time the temporary credentials in use expire; absent for long-lived keys",
     // The demo has no temporary credentials.
     optional: true,
 };
@@ -107,7 +110,7 @@ const CREDENTIALS_REFRESHES: Own = Own {
     help: "Refreshes of the credentials (temporary ones renewed, key files changed), by source and result (success or failure).",
     kind: Kind::Counter,
     labels: &["source", "result"],
-    readme: "renewals of temporary credentials and changes of key files; `source` `static`, `env`, `profile`, `oidc`, `cvm_role` or `assume_role`, `result` `success` or `failure`",
+    meaning: "renewals of temporary credentials and changes of key files; `source` `static`, `env`, `profile`, `oidc`, `cvm_role` or `assume_role`, `result` `success` or `failure`",
     optional: false,
 };
 
@@ -116,7 +119,7 @@ const RELOAD_SUCCESSFUL: Own = Own {
     help: "Whether the last configuration reload attempt was successful (1) or not (0).",
     kind: Kind::Gauge,
     labels: &[],
-    readme: "1 if the latest configuration load (at start or by a reload) succeeded, else 0",
+    meaning: "1 if the latest configuration load (at start or by a reload) succeeded, else 0",
     optional: false,
 };
 
@@ -125,7 +128,7 @@ const RELOAD_SUCCESS_TIME: Own = Own {
     help: "Unix time of the last successful configuration load (at start or by a reload).",
     kind: Kind::Gauge,
     labels: &[],
-    readme: "Unix time of the latest successful configuration load",
+    meaning: "Unix time of the latest successful configuration load",
     optional: false,
 };
 
@@ -134,7 +137,7 @@ const JOBS_FINISHED: Own = Own {
     help: "Rollback jobs the exporter saw go from an unfinished state to a finished one, by region and state (success, failed, killed, removed); a job first seen finished is not counted.",
     kind: Kind::Counter,
     labels: &["region", "state"],
-    readme: "jobs seen going from an unfinished state to `state` (`success`, `failed`, `killed`, `removed`), counted once each; a job already finished when the exporter first sees it (after a restart, say) is not counted",
+    meaning: "jobs seen going from an unfinished state to `state` (`success`, `failed`, `killed`, `removed`), counted once each; a job already finished when the exporter first sees it (after a restart, say) is not counted",
     optional: false,
 };
 
@@ -143,7 +146,7 @@ const FINISHED_DURATION: Own = Own {
     help: "Duration (end - start, as the API gives them) of the rollback jobs counted in cdb_rollback_jobs_finished_total, by region and state.",
     kind: Kind::Histogram,
     labels: &["region", "state"],
-    readme: "histogram of the API's end − start of each counted job (jobs without both times are counted but not observed); buckets 1, 5, 10, 30 min, 1, 2, 4, 8, 12, 24 h",
+    meaning: "histogram of the API's end − start of each counted job (jobs without both times are counted but not observed); buckets 1, 5, 10, 30 min, 1, 2, 4, 8, 12, 24 h",
     optional: false,
 };
 
@@ -152,7 +155,7 @@ const JOBS_VANISHED: Own = Own {
     help: "Tracked unfinished rollback jobs that the API stopped listing and a lookup could not find, by region.",
     kind: Kind::Counter,
     labels: &["region"],
-    readme: "unfinished jobs the API stopped listing and a lookup by request id could not find (API 3.0)",
+    meaning: "unfinished jobs the API stopped listing and a lookup by request id could not find (API 3.0)",
     optional: false,
 };
 
@@ -166,7 +169,7 @@ pub const FINISHED_BUCKETS: [f64; 10] = [
 pub const FINISHED_STATES: [State; 4] =
     [State::Success, State::Failed, State::Killed, State::Removed];
 
-/// Every family the registry holds but the process collector's, in the README's order.
+/// Every family the registry holds but the process collector's, in the metric tables' order.
 pub const OWN: [Own; 12] = [
     API_REQUESTS,
     API_DURATION,
@@ -182,9 +185,9 @@ pub const OWN: [Own; 12] = [
     JOBS_VANISHED,
 ];
 
-/// The README's meaning of the process collector's `process_*` families (Linux only, and
+/// The metric table's meaning of the process collector's `process_*` families (Linux only, and
 /// not part of the contract).
-pub const PROCESS_README: &str = "CPU, memory, file descriptors, start time";
+pub const PROCESS_MEANING: &str = "CPU, memory, file descriptors, start time";
 
 /// The `result` label's values: `success` or the kind of error.
 pub fn results() -> impl Iterator<Item = &'static str> {
@@ -198,12 +201,14 @@ pub struct Metrics {
     /// What the tracked jobs' poll intervals and discovery ask for, in requests per second.
     pub demand: Gauge,
     /// The request rate the budget allows now: `api.max_requests_per_second`, halved on
-    /// throttling and won back gradually.
-    pub budget: Gauge,
+    /// throttling and won back gradually (per account with `accounts:`).
+    budget: GaugeVec,
     credentials_expiry: GaugeVec,
     credentials_refreshes: IntCounterVec,
     reload: ReloadGauges,
     history: History,
+    /// With `accounts:`, the account families carry an `account` label first.
+    accounts: bool,
 }
 
 /// The ends of jobs: how many finished, how long they took, how many vanished.
@@ -214,26 +219,15 @@ struct History {
 }
 
 impl History {
-    fn new(registry: &Registry) -> Self {
+    fn new(registry: &Registry, accounts: bool) -> Self {
         let buckets =
             HistogramOpts::from(opts(&FINISHED_DURATION)).buckets(FINISHED_BUCKETS.into());
+        let labels = labelled(&FINISHED_DURATION, accounts);
         Self {
-            finished: counters(registry, &JOBS_FINISHED),
-            durations: registered(
-                registry,
-                defined(HistogramVec::new(buckets, FINISHED_DURATION.labels)),
-            ),
-            vanished: counters(registry, &JOBS_VANISHED),
+            finished: counters(registry, &JOBS_FINISHED, accounts),
+            durations: registered(registry, defined(HistogramVec::new(buckets, &labels))),
+            vanished: counters(registry, &JOBS_VANISHED, accounts),
         }
-    }
-
-    /// Zeros for every finished state of `region`, so that increase() sees the first one.
-    fn prepare(&self, region: &str) {
-        for state in FINISHED_STATES {
-            self.finished.with_label_values(&[region, state.as_str()]);
-            self.durations.with_label_values(&[region, state.as_str()]);
-        }
-        self.vanished.with_label_values(&[region]);
     }
 }
 
@@ -264,8 +258,23 @@ fn gauge(registry: &Registry, f: &Own) -> Gauge {
     registered(registry, defined(Gauge::with_opts(opts(f))))
 }
 
-fn counters(registry: &Registry, f: &Own) -> IntCounterVec {
-    registered(registry, defined(IntCounterVec::new(opts(f), f.labels)))
+/// `f`'s labels, after `account` when the exporter has `accounts:`.
+fn labelled(f: &Own, accounts: bool) -> Vec<&'static str> {
+    let account = accounts.then_some("account");
+    account
+        .into_iter()
+        .chain(f.labels.iter().copied())
+        .collect()
+}
+
+fn counters(registry: &Registry, f: &Own, accounts: bool) -> IntCounterVec {
+    let labels = labelled(f, accounts);
+    registered(registry, defined(IntCounterVec::new(opts(f), &labels)))
+}
+
+fn gauges(registry: &Registry, f: &Own, accounts: bool) -> GaugeVec {
+    let labels = labelled(f, accounts);
+    registered(registry, defined(GaugeVec::new(opts(f), &labels)))
 }
 
 fn build_info(registry: &Registry) {
@@ -301,8 +310,13 @@ impl Default for Metrics {
 
 impl Metrics {
     pub fn new() -> Self {
+        Self::with_accounts(false)
+    }
+
+    /// With `accounts`, the families of an account carry its `account` label.
+    pub fn with_accounts(accounts: bool) -> Self {
         let registry = Registry::new();
-        let api_requests = counters(&registry, &API_REQUESTS);
+        let api_requests = counters(&registry, &API_REQUESTS, accounts);
         let durations = HistogramOpts::from(opts(&API_DURATION))
             .buckets(vec![0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]);
         let api_duration = registered(
@@ -311,17 +325,15 @@ impl Metrics {
         );
         build_info(&registry);
         let demand = gauge(&registry, &DEMAND);
-        let budget = gauge(&registry, &BUDGET);
-        let credentials_expiry = registered(
-            &registry,
-            defined(GaugeVec::new(
-                opts(&CREDENTIALS_EXPIRY),
-                CREDENTIALS_EXPIRY.labels,
-            )),
-        );
-        let credentials_refreshes = counters(&registry, &CREDENTIALS_REFRESHES);
+        let budget = gauges(&registry, &BUDGET, accounts);
+        if !accounts {
+            // One series from the start, as without accounts there is one budget.
+            budget.with_label_values::<&str>(&[]);
+        }
+        let credentials_expiry = gauges(&registry, &CREDENTIALS_EXPIRY, accounts);
+        let credentials_refreshes = counters(&registry, &CREDENTIALS_REFRESHES, accounts);
         let reload = ReloadGauges::new(&registry);
-        let history = History::new(&registry);
+        let history = History::new(&registry, accounts);
         #[cfg(target_os = "linux")]
         registry
             .register(Box::new(
@@ -338,7 +350,19 @@ impl Metrics {
             credentials_refreshes,
             reload,
             history,
+            accounts,
         }
+    }
+
+    /// Whether the account families carry an `account` label.
+    pub fn has_accounts(&self) -> bool {
+        self.accounts
+    }
+
+    /// `values`, after `account` when the families carry it.
+    fn values<'a>(&self, account: &'a str, values: &[&'a str]) -> Vec<&'a str> {
+        let account = self.accounts.then_some(account);
+        account.into_iter().chain(values.iter().copied()).collect()
     }
 
     /// The outcome of a configuration reload at Unix time `now`.
@@ -351,23 +375,40 @@ impl Metrics {
 
     /// Makes the refresh counters of the credentials source in use exist from the start.
     pub fn prepare_credentials(&self, source: &str) {
+        self.prepare_credentials_of("", source);
+    }
+
+    /// [`Metrics::prepare_credentials`] for one account.
+    pub fn prepare_credentials_of(&self, account: &str, source: &str) {
         for result in ["success", "failure"] {
-            self.credentials_refreshes
-                .with_label_values(&[source, result]);
+            let values = self.values(account, &[source, result]);
+            self.credentials_refreshes.with_label_values(&values);
         }
     }
 
     /// Makes the series of every action, region and result exist from the start, so
     /// that rate() works at once.
     pub fn prepare(&self, actions: &[&str], regions: &[String]) {
+        self.prepare_of("", actions, regions);
+    }
+
+    /// [`Metrics::prepare`] for one account.
+    pub fn prepare_of(&self, account: &str, actions: &[&str], regions: &[String]) {
+        // Zeros for every finished state, so that increase() sees the first one.
         for region in regions {
-            self.history.prepare(region);
+            for state in FINISHED_STATES {
+                let values = self.values(account, &[region.as_str(), state.as_str()]);
+                self.history.finished.with_label_values(&values);
+                self.history.durations.with_label_values(&values);
+            }
+            let values = self.values(account, &[region.as_str()]);
+            self.history.vanished.with_label_values(&values);
         }
         for action in actions {
             for region in regions {
                 for result in results() {
-                    self.api_requests
-                        .with_label_values(&[action, region.as_str(), result]);
+                    let values = self.values(account, &[action, region.as_str(), result]);
+                    self.api_requests.with_label_values(&values);
                 }
             }
             self.api_duration.with_label_values(&[action]);
@@ -385,44 +426,40 @@ impl Metrics {
 
 impl Recorder for Metrics {
     fn request(&self, action: &'static str, region: &str, result: &'static str, seconds: f64) {
-        self.api_requests
-            .with_label_values(&[action, region, result])
-            .inc();
-        self.api_duration
-            .with_label_values(&[action])
-            .observe(seconds);
+        Account::request_of(self, "", action, region, result, seconds);
     }
 
     fn budget(&self, requests_per_second: f64) {
-        self.budget.set(requests_per_second);
+        self.budget
+            .with_label_values(&self.values("", &[]))
+            .set(requests_per_second);
     }
 }
 
 impl Outcomes for Metrics {
-    fn finished(&self, region: &str, state: State, seconds: Option<f64>) {
-        let labels = [region, state.as_str()];
+    fn finished(&self, account: &str, region: &str, state: State, seconds: Option<f64>) {
+        let labels = self.values(account, &[region, state.as_str()]);
         self.history.finished.with_label_values(&labels).inc();
         if let Some(s) = seconds {
             self.history.durations.with_label_values(&labels).observe(s);
         }
     }
 
-    fn vanished(&self, region: &str) {
-        self.history.vanished.with_label_values(&[region]).inc();
+    fn vanished(&self, account: &str, region: &str) {
+        let labels = self.values(account, &[region]);
+        self.history.vanished.with_label_values(&labels).inc();
     }
 }
 
 impl refresh::Recorder for Metrics {
     fn refreshed(&self, source: &'static str, ok: bool) {
-        let result = if ok { "success" } else { "failure" };
-        self.credentials_refreshes
-            .with_label_values(&[source, result])
-            .inc();
+        Account::refreshed_of(self, "", source, ok);
     }
 
     fn expires(&self, source: &'static str, at: i64) {
+        let values = self.values("", &[source]);
         self.credentials_expiry
-            .with_label_values(&[source])
+            .with_label_values(&values)
             .set(at as f64);
     }
 }
