@@ -207,19 +207,7 @@ async fn measure(
     wait_ready(&http, &mut daemon, &base).await;
     // Scrape while the polls go on.
     let url = format!("{base}/metrics");
-    let mut bodies = Vec::new();
-    for encoding in ["identity", "gzip"] {
-        let (times, body) = latencies(&http, &url, encoding).await;
-        println!(
-            "scrape of {JOBS} jobs over HTTP, {encoding} ({:.1} MB): min {:.1} ms, median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
-            body.len() as f64 / 1e6,
-            times[0],
-            times[times.len() / 2],
-            times[times.len() * 9 / 10],
-            times[times.len() - 1]
-        );
-        bodies.push(body);
-    }
+    let bodies = scrape_latencies(&http, &url).await;
     let tracked = format!("\ncdb_rollback_tracked_jobs {JOBS}\n");
     assert!(
         String::from_utf8_lossy(&bodies[0]).contains(&tracked),
@@ -255,6 +243,24 @@ async fn measure(
         },
         bodies,
     )
+}
+
+/// One scrape at a time, plain then gzip: the latencies printed, the bodies returned.
+async fn scrape_latencies(http: &reqwest::Client, url: &str) -> Vec<bytes::Bytes> {
+    let mut bodies = Vec::new();
+    for encoding in ["identity", "gzip"] {
+        let (times, body) = latencies(http, url, encoding).await;
+        println!(
+            "scrape of {JOBS} jobs over HTTP, {encoding} ({:.1} MB): min {:.1} ms, median {:.1} ms, p90 {:.1} ms, max {:.1} ms",
+            body.len() as f64 / 1e6,
+            times[0],
+            times[times.len() / 2],
+            times[times.len() * 9 / 10],
+            times[times.len() - 1]
+        );
+        bodies.push(body);
+    }
+    bodies
 }
 
 /// Waits until the daemon at `base` says it is ready: every job polled once.
