@@ -22,6 +22,7 @@ use crate::rollback::Job;
 use crate::scheduler::{interval, is_current, jitter, with_backoff};
 use crate::store::{Entry, JobKey, PollError, Source, Store};
 use crate::time::unix_now;
+use rounds::{ROUND_JITTER, recent_due};
 
 /// `TaskStatus` numbers of jobs not finished: undefined, initial, running, paused.
 /// `WAITING` has no number; such a job is found by the recent listing and the lookup.
@@ -32,6 +33,7 @@ mod details;
 mod inventory;
 pub mod policy;
 pub mod readiness;
+mod rounds;
 
 use self::details::{DetailMark, kept_marks};
 pub use self::inventory::watched;
@@ -154,11 +156,17 @@ impl Poller {
         self.first_inventory(&region).await;
         let mut last_recent: Option<Instant> = None;
         loop {
-            let recent_due = last_recent.is_none_or(|t| t.elapsed() >= self.recent_interval());
-            if self.refresh(&region, recent_due).await {
-                last_recent = Some(Instant::now());
+            let started = Instant::now();
+            let due = recent_due(
+                last_recent,
+                started,
+                self.recent_interval(),
+                self.poll.interval,
+            );
+            if self.refresh(&region, due).await {
+                last_recent = Some(started);
             }
-            tokio::time::sleep(jitter(self.poll.interval, 0.1)).await;
+            tokio::time::sleep(jitter(self.poll.interval, ROUND_JITTER)).await;
         }
     }
 
