@@ -241,15 +241,8 @@ pub(super) fn inventory_config(
             "the instance inventory needs API 3.0 (api.version: 3); leave `instances:` out on v2",
         ));
     }
-    if let Some(Interval(d)) = raw.interval {
-        if d < Duration::from_secs(1) {
-            return Err(Invalid::value(
-                "instances.interval",
-                format!("{}ms", d.as_millis()),
-                "is too short: write 1s or more",
-            ));
-        }
-        c.interval = d;
+    if let Some(interval) = raw.interval {
+        c.interval = interval.a_second_or_more("instances.interval")?;
     }
     if let Some(tags) = raw.exported_tags {
         c.exported_tags = exported_tags(tags)?;

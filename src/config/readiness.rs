@@ -56,15 +56,8 @@ pub(super) fn readiness_config(
             "is true, but the instances it asks about come from the inventory, and instances.enabled is false",
         ));
     }
-    if let Some(Interval(d)) = raw.interval {
-        if d < Duration::from_secs(1) {
-            return Err(Invalid::value(
-                "readiness.interval",
-                format!("{}ms", d.as_millis()),
-                "is too short: write 1s or more",
-            ));
-        }
-        c.interval = d;
+    if let Some(interval) = raw.interval {
+        c.interval = interval.a_second_or_more("readiness.interval")?;
     }
     Ok(c)
 }

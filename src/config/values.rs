@@ -39,6 +39,20 @@ pub const RESERVED_LABELS: &[&str] = &[
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Interval(pub Duration);
 
+impl Interval {
+    /// The interval of a loop that asks the API each round (`key` names it): 1 s or more.
+    pub fn a_second_or_more(self, key: &str) -> Result<Duration, super::Invalid> {
+        if self.0 < Duration::from_secs(1) {
+            return Err(super::Invalid::value(
+                key,
+                format!("{}ms", self.0.as_millis()),
+                "is too short: write 1s or more",
+            ));
+        }
+        Ok(self.0)
+    }
+}
+
 impl FromStr for Interval {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, ParseError> {
