@@ -97,7 +97,7 @@ pub struct Inventory {
 impl Inventory {
     /// Narrows `listed` by the filter and renders each kept instance's labels.
     pub fn build(
-        key: &InventoryKey,
+        key: &RegionKey,
         listed: Vec<Instance>,
         config: &InventoryConfig,
         now: f64,
@@ -143,7 +143,7 @@ impl Inventory {
     }
 }
 
-fn info_labels(key: &InventoryKey, i: &Instance, config: &InventoryConfig) -> String {
+fn info_labels(key: &RegionKey, i: &Instance, config: &InventoryConfig) -> String {
     let mut l = key.labels();
     push_label(&mut l, "instance_id", &i.id);
     push_label(&mut l, "instance_name", &i.name);
@@ -159,15 +159,15 @@ fn info_labels(key: &InventoryKey, i: &Instance, config: &InventoryConfig) -> St
     l
 }
 
-/// Which inventory: an account's region. `account` is empty without `accounts:`; the same
-/// instance id in two accounts is two instances.
+/// An account's region: the key of its inventory and of its readiness. `account` is empty
+/// without `accounts:`; the same instance id in two accounts is two instances.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct InventoryKey {
+pub struct RegionKey {
     pub account: String,
     pub region: String,
 }
 
-impl InventoryKey {
+impl RegionKey {
     pub fn new(region: impl Into<String>) -> Self {
         Self::in_account("", region)
     }

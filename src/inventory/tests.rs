@@ -66,11 +66,11 @@ fn ids(inv: &Inventory) -> Vec<&str> {
 
 #[test]
 fn filters_are_and_across_keys_or_within_one_exact_case() {
-    let all = Inventory::build(&InventoryKey::new("r"), fleet(), &config(&[], &[]), 1.0);
+    let all = Inventory::build(&RegionKey::new("r"), fleet(), &config(&[], &[]), 1.0);
     assert_eq!(ids(&all), ["cdb-1", "cdb-2", "cdb-3", "cdb-4", "cdb-5"]);
     assert_eq!(all.listed, 5);
     let prod = Inventory::build(
-        &InventoryKey::new("r"),
+        &RegionKey::new("r"),
         fleet(),
         &config(&[("env", &["prod"])], &[]),
         1.0,
@@ -86,7 +86,7 @@ fn filters_are_and_across_keys_or_within_one_exact_case() {
     );
     assert_eq!(
         ids(&Inventory::build(
-            &InventoryKey::new("r"),
+            &RegionKey::new("r"),
             fleet(),
             &either,
             1.0
@@ -97,7 +97,7 @@ fn filters_are_and_across_keys_or_within_one_exact_case() {
         &[("env", &["prod"])],
         &[InstanceType::Master, InstanceType::Dr],
     );
-    let inv = Inventory::build(&InventoryKey::new("r"), fleet(), &masters, 1.0);
+    let inv = Inventory::build(&RegionKey::new("r"), fleet(), &masters, 1.0);
     assert_eq!(ids(&inv), ["cdb-1", "cdb-4"]);
     assert_eq!(inv.listed, 5);
     assert_eq!(inv.name("cdb-1"), Some("orders-prod-primary"));
@@ -109,7 +109,7 @@ fn info_labels_carry_the_exported_tags_empty_when_missing() {
     let mut list = fleet();
     list[1].tags.push(("负责人".into(), "张三".into()));
     let inv = Inventory::build(
-        &InventoryKey::new("ap-guangzhou"),
+        &RegionKey::new("ap-guangzhou"),
         list,
         &config(&[], &[]),
         1.0,
@@ -151,7 +151,7 @@ fn jobs_are_watched_when_they_touch_the_filtered_inventory() {
             .collect(),
     };
     let prod = Inventory::build(
-        &InventoryKey::new("r"),
+        &RegionKey::new("r"),
         fleet(),
         &config(&[("env", &["prod"])], &[]),
         1.0,

@@ -1,7 +1,7 @@
 //! The inventory in words, for the landing page: an instance by name, id and tags, and
 //! each region's inventory status. Plain text; the page escapes it.
 
-use super::{Inventory, InventoryKey, InventoryStatus};
+use super::{Inventory, InventoryStatus, RegionKey};
 use crate::rollback::Job;
 use crate::store::Source;
 use crate::time::format_utc;
@@ -50,7 +50,7 @@ pub fn place(account: &str, region: &str) -> String {
 }
 
 /// One line per region: how many instances, when listed, whether the last refresh worked.
-pub fn status(key: &InventoryKey, s: &InventoryStatus) -> String {
+pub fn status(key: &RegionKey, s: &InventoryStatus) -> String {
     let region = place(&key.account, &key.region);
     let what = match &s.inventory {
         Some(inv) if s.filtered => {
@@ -115,7 +115,7 @@ mod tests {
         assert_eq!(instance(Some(&inv), "cdb-4"), "cdb-4");
         assert_eq!(instance(Some(&inv), "cdb-9"), "cdb-9");
         assert_eq!(instance(None, "cdb-1"), "cdb-1");
-        let key = InventoryKey::new("ap-guangzhou");
+        let key = RegionKey::new("ap-guangzhou");
         let s = InventoryStatus {
             inventory: Some(std::sync::Arc::new(inv)),
             success: Some(false),

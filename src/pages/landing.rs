@@ -10,9 +10,8 @@ use axum::response::Html;
 
 use super::html::{esc, foot, head, percent, span, time};
 use super::{Standing, instances_html, job_path, messages};
-use crate::inventory::InventoryKey;
+use crate::inventory::RegionKey;
 use crate::metrics::{REVISION, VERSION};
-use crate::readiness::ReadinessKey;
 use crate::rollback::{self, State as JobState};
 use crate::store::Entry;
 use crate::time::unix_now;
@@ -273,9 +272,7 @@ fn inventory(h: &mut String, p: &Page<'_>) {
 /// What each inventoried instance can be rolled back to ([`crate::readiness::page`]).
 fn readiness(h: &mut String, p: &Page<'_>) {
     let store = &p.app.store;
-    let name = |k: &ReadinessKey, id: &str| {
-        store.instance_name(&InventoryKey::in_account(&k.account, &k.region), id)
-    };
+    let name = |k: &RegionKey, id: &str| store.instance_name(k, id);
     let table =
         crate::readiness::page::section(&store.readiness_snapshot(), &name, &esc, p.now as i64);
     if !table.is_empty() {

@@ -9,7 +9,8 @@ pub mod page;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use crate::render::exposition::{push_account, push_label};
+use crate::inventory::RegionKey;
+use crate::render::exposition::push_label;
 
 /// One range the API listed, Unix seconds, both ends included.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -87,7 +88,7 @@ pub struct InstanceReadiness {
 }
 
 impl InstanceReadiness {
-    pub fn new(key: &ReadinessKey, instance_id: &str, code: i64, message: String) -> Self {
+    pub fn new(key: &RegionKey, instance_id: &str, code: i64, message: String) -> Self {
         let mut labels = key.labels();
         push_label(&mut labels, "instance_id", instance_id);
         Self {
@@ -100,38 +101,10 @@ impl InstanceReadiness {
     }
 }
 
-/// Whose readiness: an account's region (`account` empty without `accounts:`).
-#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct ReadinessKey {
-    pub account: String,
-    pub region: String,
-}
-
-impl ReadinessKey {
-    pub fn new(region: impl Into<String>) -> Self {
-        Self::in_account("", region)
-    }
-
-    pub fn in_account(account: impl Into<String>, region: impl Into<String>) -> Self {
-        Self {
-            account: account.into(),
-            region: region.into(),
-        }
-    }
-
-    /// `account` (only with `accounts:`) and `region`, the labels of its series.
-    pub fn labels(&self) -> String {
-        let mut l = String::new();
-        push_account(&mut l, &self.account);
-        push_label(&mut l, "region", &self.region);
-        l
-    }
-}
-
 /// A region's instances, and how its latest round went.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct RegionReadiness {
-    pub key: ReadinessKey,
+    pub key: RegionKey,
     /// Whether every request of the latest round worked; `None` before the first.
     pub success: Option<bool>,
     pub last_success: Option<f64>,
@@ -142,7 +115,7 @@ pub struct RegionReadiness {
 }
 
 impl RegionReadiness {
-    pub fn new(key: &ReadinessKey) -> Self {
+    pub fn new(key: &RegionKey) -> Self {
         let labels = key.labels();
         Self {
             key: key.clone(),

@@ -2,7 +2,8 @@
 
 use std::fmt::Write as _;
 
-use super::{InstanceReadiness, ReadinessKey, RegionReadiness};
+use super::{InstanceReadiness, RegionReadiness};
+use crate::inventory::RegionKey;
 use crate::inventory::text::place;
 use crate::time::format_utc;
 
@@ -54,7 +55,7 @@ fn cells(i: &InstanceReadiness, now: i64) -> [String; 4] {
 /// `name` gives an instance's name from the inventory; `esc` escapes HTML.
 pub fn section(
     regions: &[std::sync::Arc<RegionReadiness>],
-    name: &dyn Fn(&ReadinessKey, &str) -> Option<String>,
+    name: &dyn Fn(&RegionKey, &str) -> Option<String>,
     esc: &dyn Fn(&str) -> String,
     now: i64,
 ) -> String {
@@ -111,7 +112,8 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::readiness::{Range, ReadinessKey, Window};
+    use crate::inventory::RegionKey;
+    use crate::readiness::{Range, Window};
 
     #[test]
     fn spans_read_as_people_write_them() {
@@ -124,7 +126,7 @@ mod tests {
 
     #[test]
     fn the_table_shows_window_gaps_lag_and_error() {
-        let key = ReadinessKey::new("ap-guangzhou");
+        let key = RegionKey::new("ap-guangzhou");
         let mut region = RegionReadiness::new(&key);
         let mut gap = InstanceReadiness::new(&key, "cdb-a", 0, "ok".into());
         let ranges = [
@@ -142,7 +144,7 @@ mod tests {
         region.instances.insert("cdb-a".into(), Arc::new(gap));
         region.instances.insert("cdb-b".into(), Arc::new(bad));
         region.success = Some(false);
-        let name = |_: &ReadinessKey, id: &str| (id == "cdb-a").then(|| "orders-db".to_string());
+        let name = |_: &RegionKey, id: &str| (id == "cdb-a").then(|| "orders-db".to_string());
         let esc = |s: &str| s.replace('<', "&lt;").replace('>', "&gt;");
         let h = section(&[Arc::new(region)], &name, &esc, 86_400 + 7200);
         assert!(h.contains("Rollback readiness (2 instances)"), "{h}");

@@ -29,7 +29,7 @@ use http_body::{Frame, SizeHint};
 use tokio::sync::{Notify, watch};
 use tokio::time::Instant;
 
-use crate::inventory::{InventoryKey, InventoryStatus};
+use crate::inventory::{InventoryStatus, RegionKey};
 use crate::metrics::Metrics;
 use crate::render::{Sources, render_sources};
 use crate::store::{DiscoveryStatus, Entry, Store};
@@ -60,7 +60,7 @@ pub struct Exposition {
     /// The snapshot rendered, by job id: readiness is judged on what is served.
     pub entries: Vec<Arc<Entry>>,
     pub discovery: Vec<DiscoveryStatus>,
-    pub inventories: Vec<(InventoryKey, InventoryStatus)>,
+    pub inventories: Vec<(RegionKey, InventoryStatus)>,
 }
 
 pub struct ExpositionCache {

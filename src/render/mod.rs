@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use self::exposition::{push_account, push_label};
 use self::families::{FAMILIES, Family, Num, Rows};
-use crate::inventory::{InventoryKey, InventoryStatus};
+use crate::inventory::{InventoryStatus, RegionKey};
 use crate::metrics::Metrics;
 use crate::readiness::RegionReadiness;
 use crate::rollback::{State, Task};
@@ -187,7 +187,7 @@ pub fn render_to(
 #[derive(Clone, Copy, Default)]
 pub struct Sources<'a> {
     pub discovery: &'a [DiscoveryStatus],
-    pub inventories: &'a [(InventoryKey, InventoryStatus)],
+    pub inventories: &'a [(RegionKey, InventoryStatus)],
     pub readiness: &'a [Arc<RegionReadiness>],
 }
 
@@ -307,7 +307,7 @@ fn jobs_of(counts: &Counts<'_>, d: &DiscoveryStatus) -> i64 {
 }
 
 /// The inventory families: one series per region, or one per inventoried instance.
-fn inventory_rows(o: &mut Out<'_>, f: &Family, inventories: &[(InventoryKey, InventoryStatus)]) {
+fn inventory_rows(o: &mut Out<'_>, f: &Family, inventories: &[(RegionKey, InventoryStatus)]) {
     match f.rows {
         Rows::Inventory(read) => {
             for (key, status) in inventories {

@@ -25,11 +25,12 @@ pub(super) fn rows(o: &mut Out<'_>, f: &Family, regions: &[Arc<RegionReadiness>]
 mod tests {
     use std::sync::Arc;
 
+    use crate::inventory::RegionKey;
     use crate::metrics::Metrics;
-    use crate::readiness::{InstanceReadiness, Range, ReadinessKey, RegionReadiness, Window};
+    use crate::readiness::{InstanceReadiness, Range, RegionReadiness, Window};
     use crate::render::{Sources, render_all};
 
-    fn instance(key: &ReadinessKey, id: &str, code: i64, ranges: &[Range]) -> InstanceReadiness {
+    fn instance(key: &RegionKey, id: &str, code: i64, ranges: &[Range]) -> InstanceReadiness {
         let mut i = InstanceReadiness::new(key, id, code, String::new());
         i.window = (code == 0).then(|| Window::of(ranges).window);
         i
@@ -37,7 +38,7 @@ mod tests {
 
     /// A region of three instances (a window, a window with a hole, an error) whose
     /// latest round failed.
-    fn region(key: &ReadinessKey) -> RegionReadiness {
+    fn region(key: &RegionKey) -> RegionReadiness {
         let mut region = RegionReadiness::new(key);
         let r = |begin, end| Range { begin, end };
         for i in [
@@ -72,7 +73,7 @@ mod tests {
 
     #[test]
     fn window_series_per_instance_and_none_for_an_error() {
-        let lines = rendered(vec![region(&ReadinessKey::new("ap-guangzhou"))]);
+        let lines = rendered(vec![region(&RegionKey::new("ap-guangzhou"))]);
         let at = |id: &str| format!("{{region=\"ap-guangzhou\",instance_id=\"{id}\"}}");
         let begin = "cdb_rollback_recoverable_begin_timestamp_seconds";
         let end = "cdb_rollback_recoverable_end_timestamp_seconds";
@@ -99,8 +100,8 @@ mod tests {
 
     #[test]
     fn with_accounts_each_series_names_its_account() {
-        let prod = region(&ReadinessKey::in_account("prod", "ap-guangzhou"));
-        let staging = region(&ReadinessKey::in_account("staging", "ap-guangzhou"));
+        let prod = region(&RegionKey::in_account("prod", "ap-guangzhou"));
+        let staging = region(&RegionKey::in_account("staging", "ap-guangzhou"));
         let lines = rendered(vec![prod, staging]);
         // Two accounts, the same ids: every line of one region twice, told apart.
         assert_eq!(lines.len(), 26);

@@ -11,8 +11,8 @@ use std::sync::{Arc, RwLock, RwLockWriteGuard};
 use self::labels::{job_data, job_labels};
 use crate::api::ErrorKind;
 use crate::config::Labels;
-use crate::inventory::{InventoryKey, InventoryStatus};
-use crate::readiness::{ReadinessKey, RegionReadiness};
+use crate::inventory::{InventoryStatus, RegionKey};
+use crate::readiness::RegionReadiness;
 use crate::rollback::{Job, State, Task, duration};
 
 mod trail;
@@ -33,8 +33,8 @@ impl JobKey {
     }
 
     /// The inventory the job's instances are named from: its account's, in its region.
-    pub fn inventory(&self) -> InventoryKey {
-        InventoryKey::in_account(&self.account, &self.region)
+    pub fn inventory(&self) -> RegionKey {
+        RegionKey::in_account(&self.account, &self.region)
     }
 
     pub fn in_account(account: impl Into<String>, region: impl Into<String>, id: u64) -> Self {
@@ -181,8 +181,8 @@ type DiscoveryKey = (String, String, Option<String>);
 struct Shared {
     jobs: RwLock<BTreeMap<JobKey, Arc<Entry>>>,
     discovery: RwLock<BTreeMap<DiscoveryKey, DiscoveryStatus>>,
-    readiness: RwLock<BTreeMap<ReadinessKey, Arc<RegionReadiness>>>,
-    inventories: RwLock<BTreeMap<InventoryKey, InventoryStatus>>,
+    readiness: RwLock<BTreeMap<RegionKey, Arc<RegionReadiness>>>,
+    inventories: RwLock<BTreeMap<RegionKey, InventoryStatus>>,
     /// Bumped after every change, so the exposition is rendered again only when needed.
     generation: tokio::sync::watch::Sender<u64>,
     outcomes: Option<Arc<dyn Outcomes>>,
@@ -283,6 +283,16 @@ impl Store {
     /// the key's own.
     fn account_of<'a>(&'a self, given: &'a str) -> &'a str {
         self.account.as_deref().unwrap_or(given)
+    }
+
+    /// The key of this view's `region` (its inventory and its readiness).
+    pub fn region_key(&self, region: &str) -> RegionKey {
+        RegionKey::in_account(self.account_of(""), region)
+    }
+
+    /// `key` in this view's account.
+    fn own_region(&self, key: &RegionKey) -> RegionKey {
+        RegionKey::in_account(self.account_of(&key.account), &key.region)
     }
 
     /// The generation now, and a receiver that wakes at each change after it.

@@ -4,42 +4,33 @@
 use std::sync::Arc;
 
 use super::{Store, changing};
-use crate::readiness::{ReadinessKey, RegionReadiness};
+use crate::inventory::RegionKey;
+use crate::readiness::RegionReadiness;
 
 impl Store {
-    /// The key of this view's readiness of `region`.
-    pub fn readiness_key(&self, region: &str) -> ReadinessKey {
-        ReadinessKey::in_account(self.account_of(""), region)
-    }
-
-    /// `key` in this view's account.
-    fn own_readiness(&self, key: &ReadinessKey) -> ReadinessKey {
-        ReadinessKey::in_account(self.account_of(&key.account), &key.region)
-    }
-
     /// Makes a region's readiness known before its first round, so that it shows at once.
-    pub fn add_readiness_source(&self, key: &ReadinessKey) {
-        let key = self.own_readiness(key);
+    pub fn add_readiness_source(&self, key: &RegionKey) {
+        let key = self.own_region(key);
         let mut all = changing(&self.shared.readiness, &self.shared.generation);
         all.entry(key)
             .or_insert_with_key(|k| Arc::new(RegionReadiness::new(k)));
     }
 
     /// Replaces a region's readiness with the outcome of a round.
-    pub fn record_readiness(&self, key: &ReadinessKey, next: RegionReadiness) {
-        let key = self.own_readiness(key);
+    pub fn record_readiness(&self, key: &RegionKey, next: RegionReadiness) {
+        let key = self.own_region(key);
         changing(&self.shared.readiness, &self.shared.generation).insert(key, Arc::new(next));
     }
 
-    pub fn readiness(&self, key: &ReadinessKey) -> Option<Arc<RegionReadiness>> {
+    pub fn readiness(&self, key: &RegionKey) -> Option<Arc<RegionReadiness>> {
         let all = self.shared.readiness.read();
         let all = all.unwrap_or_else(|p| p.into_inner());
-        all.get(&self.own_readiness(key)).cloned()
+        all.get(&self.own_region(key)).cloned()
     }
 
     /// Forgets this view's regions that `keep` refuses (no longer configured, or readiness
     /// turned off), so that their series go.
-    pub fn retain_readiness(&self, keep: impl Fn(&ReadinessKey) -> bool) {
+    pub fn retain_readiness(&self, keep: impl Fn(&RegionKey) -> bool) {
         let mut all = changing(&self.shared.readiness, &self.shared.generation);
         all.retain(|k, _| !self.sees(&k.account) || keep(k));
     }

@@ -199,8 +199,8 @@ fn an_accounts_view_puts_its_account_in_every_key_and_label() {
 
     // Inventories and readiness: one per account, each view seeing and clearing its own.
     for view in [&prod, &staging] {
-        view.add_inventory_source(&InventoryKey::new("ap-guangzhou"), false);
-        view.add_readiness_source(&view.readiness_key("ap-guangzhou"));
+        view.add_inventory_source(&RegionKey::new("ap-guangzhou"), false);
+        view.add_readiness_source(&view.region_key("ap-guangzhou"));
     }
     let accounts = |s: &Store| {
         let keys = s.inventory_snapshot().into_iter().map(|(k, _)| k.account);
@@ -212,7 +212,7 @@ fn an_accounts_view_puts_its_account_in_every_key_and_label() {
     };
     let both = vec!["prod".to_string(), "staging".to_string()];
     assert_eq!(accounts(&root), (both.clone(), both));
-    let readiness = root.readiness(&ReadinessKey::in_account("staging", "ap-guangzhou"));
+    let readiness = root.readiness(&RegionKey::in_account("staging", "ap-guangzhou"));
     assert_eq!(
         readiness.unwrap().labels,
         r#"account="staging",region="ap-guangzhou""#

@@ -10,11 +10,9 @@ use cdb_rollback_exporter::api::v3::decode::{rollback_detail, tasks_page};
 use cdb_rollback_exporter::api::v3::instances::instances_page;
 use cdb_rollback_exporter::config::InventoryConfig;
 use cdb_rollback_exporter::config::Labels;
-use cdb_rollback_exporter::inventory::{Inventory, InventoryKey};
+use cdb_rollback_exporter::inventory::{Inventory, RegionKey};
 use cdb_rollback_exporter::metrics::Metrics;
-use cdb_rollback_exporter::readiness::{
-    InstanceReadiness, Range, ReadinessKey, RegionReadiness, Window,
-};
+use cdb_rollback_exporter::readiness::{InstanceReadiness, Range, RegionReadiness, Window};
 use cdb_rollback_exporter::render::{Sources, contract, render_sources};
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
 use cdb_rollback_exporter::time::UtcOffset;
@@ -70,11 +68,11 @@ fn exposed() -> BTreeSet<String> {
     let listed = r#"{"Response":{"TotalCount":1,"Items":[{"InstanceId":"cdb-2","InstanceName":"n",
         "InstanceType":1}],"RequestId":"r"}}"#;
     let listed = instances_page(listed.as_bytes()).unwrap().instances;
-    let key = InventoryKey::new("ap-shanghai");
+    let key = RegionKey::new("ap-shanghai");
     let inventory = Inventory::build(&key, listed, &InventoryConfig::default(), 1.0);
     store.record_inventory(&key, inventory);
     // Its rollback readiness: a window, and a round that worked.
-    let key = ReadinessKey::new("ap-shanghai");
+    let key = RegionKey::new("ap-shanghai");
     let mut readiness = RegionReadiness::new(&key);
     let mut one = InstanceReadiness::new(&key, "cdb-2", 0, "ok".into());
     one.window = Some(Window::of(&[Range { begin: 0, end: 1 }]).window);

@@ -44,7 +44,7 @@ impl Poller {
         let mut changes = self.store.generation();
         while self
             .store
-            .inventory_status(&self.store.inventory_key(region))
+            .inventory_status(&self.store.region_key(region))
             .is_none_or(|s| s.success.is_none())
         {
             if changes.changed().await.is_err() {
@@ -54,7 +54,7 @@ impl Poller {
     }
 
     async fn refresh_inventory(&self, region: &str) {
-        let key = self.store.inventory_key(region);
+        let key = self.store.region_key(region);
         match self.list_instances(region).await {
             Ok((instances, pages)) => {
                 lock(&self.inventory_pages).insert(region.to_string(), pages);
@@ -115,7 +115,7 @@ impl Poller {
         if !self.filtered() {
             return;
         }
-        let inventory = self.store.inventory(&self.store.inventory_key(region));
+        let inventory = self.store.inventory(&self.store.region_key(region));
         for e in self.store.snapshot() {
             let Some(d) = e.data.as_ref().filter(|_| e.key.region == region) else {
                 continue;

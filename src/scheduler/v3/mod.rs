@@ -98,11 +98,11 @@ impl Poller {
             let detail = async move { b.detail_loop(r2).await }.in_current_span();
             loops.push(tokio::spawn(detail));
             if let Some(r) = &this.readiness {
-                let key = this.store.readiness_key(region);
+                let key = this.store.region_key(region);
                 loops.push(tokio::spawn(Arc::clone(r).run(key).in_current_span()));
             }
             if this.instances.enabled {
-                let key = this.store.inventory_key(region);
+                let key = this.store.region_key(region);
                 this.store.add_inventory_source(&key, this.filtered());
                 let (c, r3) = (Arc::clone(&this), region.clone());
                 let inventory = async move { c.inventory_loop(r3).await }.in_current_span();
@@ -294,7 +294,7 @@ impl Poller {
     /// Tracks the jobs worth tracking and records every row of a tracked job, as of `now`
     /// (when its page arrived).
     fn absorb(&self, region: &str, jobs: Vec<Job>, now: f64) {
-        let inventory = self.store.inventory(&self.store.inventory_key(region));
+        let inventory = self.store.inventory(&self.store.region_key(region));
         let filtered = self.filtered();
         for job in jobs {
             let key = JobKey::new(region, job.id);

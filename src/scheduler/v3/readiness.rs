@@ -13,7 +13,8 @@ use super::{jitter, lock, log_error, with_backoff};
 use crate::api::v3::ranges::{BATCH, RangeItem};
 use crate::api::v3::{Client, RangePage};
 use crate::api::{ApiError, Priority};
-use crate::readiness::{InstanceReadiness, ReadinessKey, RegionReadiness, Window};
+use crate::inventory::RegionKey;
+use crate::readiness::{InstanceReadiness, RegionReadiness, Window};
 use crate::store::Store;
 use crate::time::unix_now;
 
@@ -39,7 +40,7 @@ pub fn fetch_with(client: Arc<Client>) -> Fetch {
 /// The ids of the region's inventory, after `instances.filter`.
 pub fn inventory_ids(store: Arc<Store>) -> InstanceIds {
     Arc::new(move |region| {
-        let inventory = store.inventory(&store.inventory_key(region))?;
+        let inventory = store.inventory(&store.region_key(region))?;
         Some(inventory.instances().map(|i| i.id.clone()).collect())
     })
 }
@@ -54,7 +55,7 @@ pub struct Readiness {
     interval: Duration,
     retries: u32,
     /// Each region's batch, once an answer has made it smaller than [`BATCH`].
-    batches: Mutex<HashMap<ReadinessKey, usize>>,
+    batches: Mutex<HashMap<RegionKey, usize>>,
 }
 
 /// What one round learnt: answers, and the ids whose request failed.
@@ -83,17 +84,17 @@ impl Readiness {
     }
 
     /// The region's batch now.
-    pub fn batch(&self, key: &ReadinessKey) -> usize {
+    pub fn batch(&self, key: &RegionKey) -> usize {
         lock(&self.batches).get(key).copied().unwrap_or(BATCH)
     }
 
     /// Requests per second one region asks for, with `instances` in its inventory.
-    pub fn demand(&self, key: &ReadinessKey) -> f64 {
+    pub fn demand(&self, key: &RegionKey) -> f64 {
         let n = (self.ids)(&key.region).map_or(0, |ids| ids.len());
         n.div_ceil(self.batch(key)) as f64 / self.interval.as_secs_f64().max(0.001)
     }
 
-    pub async fn run(self: Arc<Self>, key: ReadinessKey) {
+    pub async fn run(self: Arc<Self>, key: RegionKey) {
         self.store.add_readiness_source(&key);
         loop {
             let wait = if self.round(&key).await {
@@ -107,7 +108,7 @@ impl Readiness {
 
     /// Asks about every instance of the region once and records the outcome. Without an
     /// inventory yet there is nothing to ask, nothing is recorded, and it says false.
-    pub async fn round(&self, key: &ReadinessKey) -> bool {
+    pub async fn round(&self, key: &RegionKey) -> bool {
         let Some(mut ids) = (self.ids)(&key.region) else {
             tracing::debug!(region = key.region, "no inventory yet; readiness waits");
             return false;
@@ -150,7 +151,7 @@ impl Readiness {
     /// After an `InvalidParameter*` answer to `size` ids: halves the region's batch and says
     /// true (ask again). A single id refused is that id's problem, not the batch size's: the
     /// batch goes back to what it was when the round began (`start`), and it says false.
-    fn halve(&self, key: &ReadinessKey, size: usize, start: usize) -> bool {
+    fn halve(&self, key: &RegionKey, size: usize, start: usize) -> bool {
         let next = if size > 1 { size / 2 } else { start };
         lock(&self.batches).insert(key.clone(), next);
         if size > 1 {
@@ -164,7 +165,7 @@ impl Readiness {
         size > 1
     }
 
-    async fn ask(&self, key: &ReadinessKey, chunk: &[String]) -> Result<RangePage, ApiError> {
+    async fn ask(&self, key: &RegionKey, chunk: &[String]) -> Result<RangePage, ApiError> {
         let cap = (self.interval / 2).max(Duration::from_secs(1));
         with_backoff(self.retries, cap, || {
             (self.fetch)(key.region.clone(), chunk.to_vec())
@@ -174,7 +175,7 @@ impl Readiness {
 
     /// The region's next state: answers replace, failed ids keep their last answer, and
     /// instances no longer inventoried (or not answered for) go.
-    fn record(&self, key: &ReadinessKey, ids: &[String], mut round: Round) {
+    fn record(&self, key: &RegionKey, ids: &[String], mut round: Round) {
         let now = unix_now();
         let before = self.store.readiness(key);
         let mut next = RegionReadiness::new(key);
@@ -217,7 +218,7 @@ fn refuses_batch(e: &ApiError) -> bool {
 }
 
 /// One item as the metrics show it; ranges that cannot be are logged.
-fn judge(key: &ReadinessKey, item: RangeItem) -> InstanceReadiness {
+fn judge(key: &RegionKey, item: RangeItem) -> InstanceReadiness {
     let mut r = InstanceReadiness::new(key, &item.instance_id, item.code, item.message);
     if item.code != 0 {
         return r;

@@ -81,7 +81,7 @@ fn ids(n: usize) -> Arc<Mutex<Vec<String>>> {
 #[tokio::test]
 async fn batches_of_100_halved_until_the_api_takes_them() {
     let (fake, r, store) = setup(30, ids(250));
-    let key = ReadinessKey::new("ap-guangzhou");
+    let key = RegionKey::new("ap-guangzhou");
     r.round(&key).await;
     // 100 refused, 50 refused, then 25 at a time: 250 = 10 × 25.
     assert_eq!(
@@ -97,7 +97,7 @@ async fn batches_of_100_halved_until_the_api_takes_them() {
     assert_eq!(lock(&fake.asked).len(), 10, "the next round starts at 25");
     assert!((r.demand(&key) - 10.0 / 60.0).abs() < 1e-9);
     // Another region starts at 100 again.
-    assert_eq!(r.batch(&ReadinessKey::new("ap-beijing")), 100);
+    assert_eq!(r.batch(&RegionKey::new("ap-beijing")), 100);
 }
 
 #[tokio::test]
@@ -105,7 +105,7 @@ async fn an_id_refused_alone_fails_that_instance_only_and_leaves_the_batch() {
     let list = ids(250);
     lock(&list).push("cdb-bad".into());
     let (fake, r, store) = setup(100, list);
-    let key = ReadinessKey::new("ap-guangzhou");
+    let key = RegionKey::new("ap-guangzhou");
     r.round(&key).await;
     // Sorted, cdb-bad comes last: 100, 100, then the 51 left refused, 25 and 25 answered,
     // and cdb-bad refused alone.
@@ -129,7 +129,7 @@ async fn a_failed_round_keeps_the_last_answers_and_a_left_instance_goes() {
     let list = ids(3);
     lock(&list).push("cdb-errx".into());
     let (fake, r, store) = setup(100, Arc::clone(&list));
-    let key = ReadinessKey::new("ap-guangzhou");
+    let key = RegionKey::new("ap-guangzhou");
     r.round(&key).await;
     let first = store.readiness(&key).unwrap();
     assert_eq!(first.success, Some(true));
@@ -181,7 +181,7 @@ async fn no_inventory_no_round() {
         Duration::from_secs(1),
         0,
     );
-    let key = ReadinessKey::new("ap-guangzhou");
+    let key = RegionKey::new("ap-guangzhou");
     r.round(&key).await;
     assert_eq!(*lock(&fake), 0);
     assert_eq!(store.readiness(&key), None);
