@@ -171,10 +171,13 @@ impl PlainText {
 struct Blocks {
     pending: Vec<u8>,
     done: Vec<Bytes>,
+    /// The length of the text pushed.
+    len: u64,
 }
 
 impl Blocks {
     fn push(&mut self, mut text: &[u8]) {
+        self.len += text.len() as u64;
         while !text.is_empty() {
             let take = text.len().min(PLAIN_CHUNK - self.pending.len());
             self.pending.extend_from_slice(&text[..take]);
@@ -191,11 +194,12 @@ impl Blocks {
         self.pending.clear();
     }
 
-    fn finish(mut self) -> Arc<[Bytes]> {
+    /// The blocks and the length of the text they hold.
+    fn finish(mut self) -> (Arc<[Bytes]>, u64) {
         if !self.pending.is_empty() {
             self.seal();
         }
-        self.done.into()
+        (self.done.into(), self.len)
     }
 }
 
@@ -203,7 +207,7 @@ impl http_body::Body for PlainText {
     type Data = Bytes;
     type Error = std::io::Error;
 
-    /// Inflates the next chunk. Hyper asks only when its write buffer has room, so a
+    /// Decompresses the next block. Hyper asks only when its write buffer has room, so a
     /// reader that does not read stops the decompressing.
     fn poll_frame(
         self: Pin<&mut Self>,
@@ -235,7 +239,7 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
     let readiness = store.readiness_snapshot();
     let inventories = store.inventory_snapshot();
     let work = move || {
-        let (mut plain_len, mut plain) = (0, Blocks::default());
+        let mut plain = Blocks::default();
         let mut gzip = GzEncoder::new(Vec::with_capacity(size + size / 16), GZIP_LEVEL);
         let sources = Sources {
             discovery: &discovery,
@@ -245,16 +249,16 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
         render_sources(&entries, &sources, &metrics, unix_now(), &mut |chunk| {
             // Writing to a Vec cannot fail.
             let _ = gzip.write_all(&chunk);
-            plain_len += chunk.len() as u64;
             plain.push(&chunk);
         });
         let gzip = gzip.finish().unwrap_or_default();
+        let (plain, plain_len) = plain.finish();
         Exposition {
             generation,
             rendered_at,
             plain_len,
             gzip: Bytes::from(gzip),
-            plain: plain.finish(),
+            plain,
             entries,
             discovery,
             inventories,
@@ -298,12 +302,13 @@ mod tests {
         // Pieces of another size than the blocks', as the renderer's chunks are.
         let mut plain = Blocks::default();
         text.chunks(1000).for_each(|piece| plain.push(piece));
+        let (plain, plain_len) = plain.finish();
         Exposition {
             generation: 0,
             rendered_at: Instant::now(),
-            plain_len: text.len() as u64,
+            plain_len,
             gzip: Bytes::from(gz.finish().unwrap()),
-            plain: plain.finish(),
+            plain,
             entries: Vec::new(),
             discovery: Vec::new(),
             inventories: Vec::new(),
