@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use cdb_rollback_exporter::api::v2::decode::job_detail;
 use cdb_rollback_exporter::config::Labels;
 use cdb_rollback_exporter::metrics::Metrics;
-use cdb_rollback_exporter::render::{render, render_to};
+use cdb_rollback_exporter::render::{Sources, render, render_to};
 use cdb_rollback_exporter::rollback::{Job, Status};
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
 use cdb_rollback_exporter::time::UtcOffset;
@@ -70,8 +70,8 @@ fn scrape_10k_jobs_while_polling(bencher: Bencher) {
             }
         })
     };
-    let bytes = render(&store.snapshot(), &[], &metrics, 1.9e9).len();
-    let text = render(&store.snapshot(), &[], &metrics, 1.9e9);
+    let bytes = render(&store.snapshot(), &Sources::default(), &metrics, 1.9e9).len();
+    let text = render(&store.snapshot(), &Sources::default(), &metrics, 1.9e9);
     let lines = text.iter().filter(|b| **b == b'\n').count();
     eprintln!("exposition of {JOBS} jobs: {bytes} bytes, {lines} lines");
     drop(text);
@@ -80,7 +80,10 @@ fn scrape_10k_jobs_while_polling(bencher: Bencher) {
         let mut bytes = 0;
         render_to(
             &store.snapshot(),
-            &store.discovery_snapshot(),
+            &Sources {
+                discovery: &store.discovery_snapshot(),
+                ..Sources::default()
+            },
             &metrics,
             1.9e9,
             &mut |c| bytes += c.len(),

@@ -31,7 +31,7 @@ use tokio::time::Instant;
 
 use crate::inventory::{InventoryStatus, RegionKey};
 use crate::metrics::Metrics;
-use crate::render::{Sources, render_sources};
+use crate::render::{Sources, render_to};
 use crate::store::{DiscoveryStatus, Entry, Store};
 use crate::time::unix_now;
 
@@ -246,7 +246,7 @@ async fn render(store: Arc<Store>, metrics: Arc<Metrics>, size: usize) -> Exposi
             readiness: &readiness,
             inventories: &inventories,
         };
-        render_sources(&entries, &sources, &metrics, unix_now(), &mut |chunk| {
+        render_to(&entries, &sources, &metrics, unix_now(), &mut |chunk| {
             // Writing to a Vec cannot fail.
             let _ = gzip.write_all(&chunk);
             plain.push(&chunk);

@@ -451,7 +451,8 @@ mod tests {
         store.track(key.clone(), Source::Configured, Labels::default());
         store.record_success(&key, job_detail(seed, UtcOffset::CST, 12782).unwrap(), 1.0);
 
-        let text = super::super::render(&store.snapshot(), &[], &Metrics::new(), 1.0);
+        let text =
+            super::super::render(&store.snapshot(), &Default::default(), &Metrics::new(), 1.0);
         let text = String::from_utf8(text).unwrap();
         let lines: Vec<_> = text
             .lines()

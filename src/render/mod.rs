@@ -138,50 +138,6 @@ fn tasks(entries: &[Arc<Entry>]) -> impl Iterator<Item = (&str, &str, &Task)> + 
     })
 }
 
-/// Renders the whole exposition into one buffer (for tests and small outputs).
-pub fn render(
-    entries: &[Arc<Entry>],
-    discovery: &[DiscoveryStatus],
-    metrics: &Metrics,
-    now: f64,
-) -> Vec<u8> {
-    let sources = Sources {
-        discovery,
-        ..Sources::default()
-    };
-    render_all(entries, &sources, metrics, now)
-}
-
-/// [`render`] with every source.
-pub fn render_all(
-    entries: &[Arc<Entry>],
-    sources: &Sources<'_>,
-    metrics: &Metrics,
-    now: f64,
-) -> Vec<u8> {
-    let mut all = Vec::new();
-    render_sources(entries, sources, metrics, now, &mut |chunk| {
-        all.extend_from_slice(&chunk);
-    });
-    all
-}
-
-/// Renders the whole exposition, handing `sink` chunks of about [`CHUNK`] bytes. `now` is
-/// Unix seconds, for running durations.
-pub fn render_to(
-    entries: &[Arc<Entry>],
-    discovery: &[DiscoveryStatus],
-    metrics: &Metrics,
-    now: f64,
-    sink: &mut dyn FnMut(Vec<u8>),
-) {
-    let sources = Sources {
-        discovery,
-        ..Sources::default()
-    };
-    render_sources(entries, &sources, metrics, now, sink);
-}
-
 /// What the store holds besides the jobs: discovery sources, instance inventories and
 /// rollback readiness.
 #[derive(Clone, Copy, Default)]
@@ -191,8 +147,23 @@ pub struct Sources<'a> {
     pub readiness: &'a [Arc<RegionReadiness>],
 }
 
-/// [`render_to`] with every source.
-pub fn render_sources(
+/// Renders the whole exposition into one buffer (for tests and small outputs).
+pub fn render(
+    entries: &[Arc<Entry>],
+    sources: &Sources<'_>,
+    metrics: &Metrics,
+    now: f64,
+) -> Vec<u8> {
+    let mut all = Vec::new();
+    render_to(entries, sources, metrics, now, &mut |chunk| {
+        all.extend_from_slice(&chunk);
+    });
+    all
+}
+
+/// Renders the whole exposition, handing `sink` chunks of about [`CHUNK`] bytes. `now` is
+/// Unix seconds, for running durations.
+pub fn render_to(
     entries: &[Arc<Entry>],
     sources: &Sources<'_>,
     metrics: &Metrics,

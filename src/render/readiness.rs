@@ -28,7 +28,7 @@ mod tests {
     use crate::inventory::RegionKey;
     use crate::metrics::Metrics;
     use crate::readiness::{InstanceReadiness, Range, RegionReadiness, Window};
-    use crate::render::{Sources, render_all};
+    use crate::render::{Sources, render};
 
     fn instance(key: &RegionKey, id: &str, code: i64, ranges: &[Range]) -> InstanceReadiness {
         let mut i = InstanceReadiness::new(key, id, code, String::new());
@@ -61,7 +61,7 @@ mod tests {
             readiness: &regions,
             ..Sources::default()
         };
-        let text = render_all(&[], &sources, &Metrics::new(), 10_000.0);
+        let text = render(&[], &sources, &Metrics::new(), 10_000.0);
         let text = String::from_utf8(text).unwrap();
         assert!(
             !text.contains("cdb_rollback_discovery_"),

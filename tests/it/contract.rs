@@ -13,7 +13,7 @@ use cdb_rollback_exporter::config::Labels;
 use cdb_rollback_exporter::inventory::{Inventory, RegionKey};
 use cdb_rollback_exporter::metrics::Metrics;
 use cdb_rollback_exporter::readiness::{InstanceReadiness, Range, RegionReadiness, Window};
-use cdb_rollback_exporter::render::{Sources, contract, render_sources};
+use cdb_rollback_exporter::render::{Sources, contract, render_to};
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
 use cdb_rollback_exporter::time::UtcOffset;
 
@@ -85,7 +85,7 @@ fn exposed() -> BTreeSet<String> {
         readiness: &store.readiness_snapshot(),
     };
     let mut text = Vec::new();
-    render_sources(&store.snapshot(), &sources, &metrics, 2.0, &mut |c| {
+    render_to(&store.snapshot(), &sources, &metrics, 2.0, &mut |c| {
         text.extend(c)
     });
     let text = String::from_utf8(text).unwrap();

@@ -13,7 +13,7 @@ use cdb_rollback_exporter::demo::story::{REGION, jobs_at};
 use cdb_rollback_exporter::demo::v3;
 use cdb_rollback_exporter::metrics::Metrics;
 use cdb_rollback_exporter::render::families::FAMILIES;
-use cdb_rollback_exporter::render::render;
+use cdb_rollback_exporter::render::{Sources, render};
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
 use cdb_rollback_exporter::time::UtcOffset;
 use serde_json::json;
@@ -27,7 +27,10 @@ const T0: i64 = 1_795_831_200;
 fn rollback_text(store: &Store, now: f64) -> String {
     let text = String::from_utf8(render(
         &store.snapshot(),
-        &store.discovery_snapshot(),
+        &Sources {
+            discovery: &store.discovery_snapshot(),
+            ..Sources::default()
+        },
         &Metrics::new(),
         now,
     ))

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use cdb_rollback_exporter::config::Labels;
 use cdb_rollback_exporter::metrics::Metrics;
-use cdb_rollback_exporter::render::render;
+use cdb_rollback_exporter::render::{Sources, render};
 use cdb_rollback_exporter::rollback::{Job, State, Status};
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
 
@@ -45,7 +45,7 @@ fn exporter() -> (Arc<Metrics>, Store) {
 }
 
 fn scrape(metrics: &Metrics, store: &Store, now: i64) -> Exposition {
-    let text = render(&store.snapshot(), &[], metrics, now as f64);
+    let text = render(&store.snapshot(), &Sources::default(), metrics, now as f64);
     Exposition::parse(&String::from_utf8(text).unwrap())
 }
 

@@ -13,7 +13,7 @@ use cdb_rollback_exporter::api::v3::ranges::ranges_page;
 use cdb_rollback_exporter::api::{ApiError, ErrorKind};
 use cdb_rollback_exporter::config::{Config, Labels};
 use cdb_rollback_exporter::metrics::Metrics;
-use cdb_rollback_exporter::render::render;
+use cdb_rollback_exporter::render::{Sources, render};
 use cdb_rollback_exporter::rollback::{Job, State, duration};
 use cdb_rollback_exporter::store::{JobKey, Source, Store};
 use cdb_rollback_exporter::time::UtcOffset;
@@ -247,7 +247,12 @@ fn rendered(job: Job) -> Exposition {
     let key = JobKey::new("ap-guangzhou", job.id);
     store.track(key.clone(), Source::Configured, Labels::default());
     store.record_success(&key, job, 2_000_000_000.0);
-    let text = render(&store.snapshot(), &[], &Metrics::new(), 2_000_000_000.0);
+    let text = render(
+        &store.snapshot(),
+        &Sources::default(),
+        &Metrics::new(),
+        2_000_000_000.0,
+    );
     Exposition::parse(&String::from_utf8_lossy(&text))
 }
 
