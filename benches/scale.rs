@@ -404,7 +404,9 @@ async fn main() {
     let dir = std::env::temp_dir().join(format!("cdb-scale-{}", std::process::id()));
     let mut builds = Vec::new();
     let baselines = std::env::var_os("SCALE_BASELINE").unwrap_or_default();
-    for (i, path) in std::env::split_paths(&baselines).enumerate() {
+    // An unset SCALE_BASELINE splits into one empty path: no baseline, not a missing one.
+    let paths = std::env::split_paths(&baselines).filter(|p| !p.as_os_str().is_empty());
+    for (i, path) in paths.enumerate() {
         println!("baseline: {}", path.display());
         let (f, _) = measure(
             &path,
