@@ -32,18 +32,21 @@ impl Recorder for NoRecorder {
     fn expires(&self, _: &'static str, _: i64) {}
 }
 
-/// Seconds until the next refresh of credentials that expire at `expires`: at two thirds
-/// of their remaining lifetime or 5 minutes before they expire, whichever is earlier.
-pub fn refresh_in(now: i64, expires: i64) -> Duration {
-    let left = expires - now;
-    let two_thirds = left * 2 / 3;
-    let before_window = left - CLOCK_WINDOW;
-    let at = if before_window > 0 {
+/// The wait until the next refresh of credentials that expire at `expires`: at two thirds
+/// of their remaining lifetime or 5 minutes before they expire, whichever is earlier, and
+/// at least a second. `now` keeps its fraction: counted from the whole second, credentials
+/// fetched late in a second were refreshed up to a second late, all the margin of
+/// seconds-long ones.
+pub fn refresh_in(now: f64, expires: i64) -> Duration {
+    let left = expires as f64 - now;
+    let two_thirds = left * 2.0 / 3.0;
+    let before_window = left - CLOCK_WINDOW as f64;
+    let at = if before_window > 0.0 {
         two_thirds.min(before_window)
     } else {
         two_thirds
     };
-    Duration::from_secs(u64::try_from(at.max(1)).unwrap_or(1))
+    Duration::try_from_secs_f64(at.max(1.0)).unwrap_or(Duration::from_secs(1))
 }
 
 /// The wait after `failures` failed refreshes in a row: doubling from 1 s to 60 s, with
@@ -86,10 +89,10 @@ async fn temporary(
     let label = p.label();
     let mut failures = 0u32;
     loop {
-        let now = unix_now() as i64;
+        let now = unix_now();
         let wait = match failures {
             0 => refresh_in(now, expires),
-            n => retry_in(n, expires - now),
+            n => retry_in(n, expires - now as i64),
         };
         tokio::time::sleep(wait).await;
         match p.fetch().await {
@@ -152,14 +155,22 @@ mod tests {
     fn refreshes_well_before_expiry() {
         let secs = |d: Duration| d.as_secs();
         // An hour: two thirds (40 min) is earlier than 5 minutes before.
-        assert_eq!(secs(refresh_in(0, 3600)), 2400);
+        assert_eq!(secs(refresh_in(0.0, 3600)), 2400);
         // Two hours of STS credentials: two thirds (80 min) is earlier than 115 min.
-        assert_eq!(secs(refresh_in(0, 7200)), 4800);
+        assert_eq!(secs(refresh_in(0.0, 7200)), 4800);
         // Twelve hours: never later than 5 minutes before.
-        assert!(secs(refresh_in(0, 43_200)) <= 43_200 - 300);
+        assert!(secs(refresh_in(0.0, 43_200)) <= 43_200 - 300);
         // Seconds-long credentials (tests): two thirds, at least a second.
-        assert_eq!(secs(refresh_in(100, 106)), 4);
-        assert_eq!(secs(refresh_in(100, 90)), 1);
+        assert_eq!(secs(refresh_in(100.0, 106)), 4);
+        assert_eq!(secs(refresh_in(100.0, 90)), 1);
+    }
+
+    #[test]
+    fn the_fraction_of_the_second_counts() {
+        // 2.1 s left, not 3: refreshed after 1.4 s, 0.7 s before they expire (counted
+        // from the whole second: after 2 s, 0.1 s before).
+        let wait = refresh_in(100.9, 103).as_secs_f64();
+        assert!((wait - 1.4).abs() < 1e-9, "{wait}");
     }
 
     #[test]
