@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use cdb_rollback_exporter::config::Config;
 use cdb_rollback_exporter::credentials;
 
-use crate::support::Daemon;
 use crate::support::fake_cdb_v3_min::FakeCdb;
 use crate::support::fake_metadata::FakeMetadata;
 use crate::support::fake_sts::{FakeSts, PROVIDER_ID, ROLE_ARN};
 use crate::support::tc3_check::Keyring;
+use crate::support::{Daemon, SLACK};
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = temp_root().join(name);
@@ -52,7 +52,22 @@ fn silent_port() -> (std::net::TcpListener, u16) {
     (l, port)
 }
 
+/// Seconds the temporary credentials of the refresh tests live. Refreshed at two thirds of
+/// that, they leave 2 s for a busy machine to be late by before a poll is refused: with
+/// 3 s (a second to spare), CI on a loaded host saw such refusals.
+const LIFETIME: i64 = 6;
+
+/// Writes `path` at once, as the kubelet updates a projected token (a rename): a refresh
+/// reading it meanwhile sees the old token or the new one, never an empty file.
+fn replace_file(path: &Path, text: &str) {
+    let tmp = path.with_extension("new");
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+/// Waits until `check` holds, or fails after `within` times [`SLACK`].
 async fn wait_for(within: Duration, what: &str, check: impl Fn() -> bool) {
+    let within = within * SLACK;
     let deadline = Instant::now() + within;
     while !check() {
         assert!(
@@ -71,7 +86,7 @@ fn refused(cdb: &FakeCdb) -> Vec<String> {
 async fn cvm_role_credentials_are_refreshed_before_expiry_without_a_failed_poll() {
     let issued = Keyring::default();
     let cdb = FakeCdb::start(issued.clone()).await;
-    let meta = FakeMetadata::start(issued, 3).await;
+    let meta = FakeMetadata::start(issued, LIFETIME).await;
     let yaml = daemon_yaml(&cdb, &meta.endpoint, "http://127.0.0.1:1/", "");
     let d = Daemon::start(config(&yaml, &[])).await;
     wait_for(
@@ -122,8 +137,8 @@ async fn cvm_role_credentials_are_refreshed_before_expiry_without_a_failed_poll(
 async fn a_failed_refresh_is_retried_and_the_old_credentials_serve_until_they_expire() {
     let issued = Keyring::default();
     let cdb = FakeCdb::start(issued.clone()).await;
-    // 9 s credentials: the refresh at ~6 s fails, the retry ~1 s later succeeds.
-    let meta = FakeMetadata::start(issued, 9).await;
+    // 12 s credentials: the refresh at ~8 s fails, the retry ~1 s later succeeds.
+    let meta = FakeMetadata::start(issued, 2 * LIFETIME).await;
     meta.state.lock().unwrap().fail = vec![2];
     let yaml = daemon_yaml(&cdb, &meta.endpoint, "http://127.0.0.1:1/", "");
     let d = Daemon::start(config(&yaml, &[])).await;
@@ -173,7 +188,7 @@ async fn pod_identity_assumes_a_role_and_rereads_its_token_file() {
     let issued = Keyring::default();
     let cdb = FakeCdb::start(issued.clone()).await;
     // Web identity credentials are issued into the keyring AssumeRole is checked with.
-    let sts = FakeSts::start(issued.clone(), issued, 3).await;
+    let sts = FakeSts::start(issued.clone(), issued, LIFETIME).await;
     sts.state.lock().unwrap().web_tokens = vec!["web-token-1".into()];
     let dir = temp_dir("oidc");
     let token_file = dir.join("token");
@@ -235,7 +250,7 @@ async fn a_rotated_token_is_sent_and_used(sts: &FakeSts, cdb: &FakeCdb, token_fi
         .unwrap()
         .web_tokens
         .push("web-token-2".into());
-    std::fs::write(token_file, "web-token-2\n").unwrap();
+    replace_file(token_file, "web-token-2\n");
     wait_for(
         Duration::from_secs(10),
         "the rotated web identity token sent",
