@@ -95,6 +95,8 @@ pub struct LoggedV3 {
     pub secret_id: String,
     pub token: Option<String>,
     pub body: Value,
+    /// Answered with a fault from [`FakeV3State::faults`].
+    pub queued_fault: bool,
 }
 
 #[derive(Default)]
@@ -226,6 +228,7 @@ fn logged(headers: &HeaderMap, params: &Value) -> LoggedV3 {
             .and_then(|v| v.to_str().ok())
             .map(str::to_string),
         body: params.clone(),
+        queued_fault: false,
     }
 }
 
@@ -250,6 +253,9 @@ fn reply(
     } else if let Some(fault) = s.action_faults.get(&h("x-tc-action")) {
         fault.clone()
     } else if let Some(fault) = s.faults.pop_front() {
+        if let Some(l) = s.log.last_mut() {
+            l.queued_fault = true;
+        }
         fault
     } else if let Some(fault) = page.and_then(|p| s.page_faults.get(&p)) {
         fault.clone()

@@ -1,6 +1,9 @@
 //! The daemon on API 3.0 against a fake that checks TC3 signatures: every region's
 //! rollback jobs from DescribeTasks pages, each instance's part from
-//! DescribeRollbackTaskDetail, and what happens when the API misbehaves.
+//! DescribeRollbackTaskDetail, and what happens when the API misbehaves; `retries` has
+//! throttling and the errors retried at once or never.
+
+mod retries;
 
 use std::time::Duration;
 
@@ -377,121 +380,4 @@ async fn v3_errors_keep_the_last_good_values() {
             .await;
     }
     daemon.stop().await;
-}
-
-/// The daemon with a budget of 40 requests/s, once it has polled job 8000.
-async fn one_job_polled() -> (FakeV3, Daemon) {
-    let api = FakeV3::start().await;
-    api.add(GZ, FakeJob::new(8000, "RUNNING", now() - 60, "cdb-t"));
-    let cfg = yaml(&api.endpoint, "").replace(
-        "max_requests_per_second: 500",
-        "max_requests_per_second: 40",
-    );
-    let daemon = Daemon::start(config(&cfg)).await;
-    daemon
-        .scrape_until(Duration::from_secs(10), "first poll", |m| {
-            m.value("cdb_rollback_job_poll_success", &gz("8000")) == Some(1.0)
-        })
-        .await;
-    (api, daemon)
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v3_throttling_halves_the_budget_and_quiet_wins_it_back() {
-    let (api, daemon) = one_job_polled().await;
-    api.with(|s| {
-        s.faults.extend([
-            api_error("RequestLimitExceeded"),
-            api_error("RequestLimitExceeded.UinLimitExceeded"),
-        ])
-    });
-    let m = daemon
-        .scrape_until(Duration::from_secs(10), "the budget backs off", |m| {
-            // Halved (once for the burst: the unit test of the budget checks that).
-            m.value("cdb_rollback_api_budget_requests_per_second", &[])
-                .is_some_and(|r| r < 40.0)
-        })
-        .await;
-    let throttled = m.find(
-        "cdb_rollback_api_requests_total",
-        &[("result", "throttled")],
-    );
-    assert!(throttled.iter().map(|s| s.value).sum::<f64>() >= 2.0);
-    // Quiet seconds win the rate back.
-    daemon
-        .scrape_until(Duration::from_secs(10), "the budget recovers", |m| {
-            m.value("cdb_rollback_api_budget_requests_per_second", &[])
-                .is_some_and(|r| r == 40.0)
-        })
-        .await;
-    daemon.stop().await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn v3_a_clock_problem_is_retried_at_once_and_an_auth_failure_never() {
-    let (api, daemon) = one_job_polled().await;
-    let before = api.log().len();
-    api.with(|s| s.faults.push_back(api_error("AuthFailure.SignatureExpire")));
-    daemon
-        .scrape_until(
-            Duration::from_secs(5),
-            "the retry after SignatureExpire",
-            |_| api.log().len() >= before + 2,
-        )
-        .await;
-    let log = api.log();
-    let gap = log[before + 1].at - log[before].at;
-    assert!(
-        gap < Duration::from_millis(250),
-        "retried at once, not after back-off: {gap:?}"
-    );
-    auth_failures_are_not_retried(&api, &daemon).await;
-    daemon.stop().await;
-}
-
-/// Shanghai refuses the key: each round makes one listing request, neither retried at
-/// once nor after a back-off, so the requests come one poll interval (300 ms ± 10 %) apart.
-async fn auth_failures_are_not_retried(api: &FakeV3, daemon: &Daemon) {
-    let from = api.log().len();
-    api.with(|s| {
-        s.region_faults
-            .insert(SH.into(), api_error("AuthFailure.SecretIdNotFound"))
-    });
-    let m = daemon
-        .scrape_until(Duration::from_secs(10), "Shanghai failing", |m| {
-            m.value("cdb_rollback_discovery_success", &[("region", SH)]) == Some(0.0)
-        })
-        .await;
-    assert!(
-        m.value(
-            "cdb_rollback_api_requests_total",
-            &[
-                ("action", "DescribeTasks"),
-                ("region", SH),
-                ("result", "auth")
-            ]
-        )
-        .unwrap()
-            > 0.0
-    );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let sh: Vec<_> = api
-        .log()
-        .into_iter()
-        .skip(from)
-        .filter(|l| l.region == SH)
-        .collect();
-    assert!(sh.len() >= 4, "{}", sh.len());
-    for pair in sh[1..].windows(2) {
-        let gap = pair[1].at - pair[0].at;
-        assert!(
-            gap > Duration::from_millis(200) && gap < Duration::from_millis(450),
-            "an auth failure was retried: {gap:?} between two requests"
-        );
-    }
-    assert_eq!(
-        m.value("cdb_rollback_discovery_success", &[("region", GZ)]),
-        Some(1.0),
-        "Guangzhou is fine"
-    );
 }
