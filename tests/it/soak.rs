@@ -3,7 +3,7 @@
 //! seed, while jobs change state. Throughout, the exporter keeps serving, never exceeds
 //! its request budget in any one-second window, and shows for each job the values of
 //! the latest answer it got; once the faults stop, every job is fresh within two of its
-//! poll intervals.
+//! poll intervals (plus what a busy machine delayed it by: `Daemon::scrape_within`).
 
 use std::time::{Duration, Instant};
 
