@@ -197,6 +197,7 @@ fn bad_label_names_are_named() {
     for (name, why) in [
         ("1team", "not a valid"),
         ("job_id", "sets it itself"),
+        ("account", "sets it itself"),
         ("__x", "reserved"),
         ("team-a", "not a valid"),
     ] {

@@ -16,6 +16,9 @@ use crate::parse_error::ParseError;
 /// Labels the exporter writes itself; a configured label may not take their names.
 pub const RESERVED_LABELS: &[&str] = &[
     "job_id",
+    // With accounts:, every series of an account carries it: a configured one would be
+    // written twice, and Prometheus refuses the whole scrape.
+    "account",
     "region",
     "task_id",
     "async_request_id",
