@@ -53,7 +53,7 @@ pub struct Cli {
         global = true
     )]
     pub config_file: Option<PathBuf>,
-    /// Address to serve /metrics on.
+    /// Address to serve HTTP on: the metrics, the landing and job pages, health and readiness.
     #[arg(
         long = "web.listen-address",
         env = "CDB_ROLLBACK_EXPORTER_WEB_LISTEN_ADDRESS",
