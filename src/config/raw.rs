@@ -141,6 +141,33 @@ pub(super) struct RawInstance {
 mod tests {
     use crate::config::tests::parse;
 
+    /// A value that does not parse is named by its full key and its own line (the last one
+    /// here), not by its section and the section's first line, as it once was.
+    #[test]
+    fn a_bad_value_names_its_key_and_line() {
+        for (text, key) in [
+            ("poll:\n  retries: 1\n  interval: 10\n", "poll.interval"),
+            ("api:\n  region: x\n  timeout: 5\n", "api.timeout"),
+            ("api:\n  region: x\n  version: 4\n", "api.version"),
+            (
+                "credentials:\n  profile: p\n  source: x\n",
+                "credentials.source",
+            ),
+            (
+                "discovery:\n  instances:\n  - id: c\n    labels: {a: 1,\n      job: 2}\n",
+                "discovery.instances[0].labels",
+            ),
+        ] {
+            let text = format!("jobs:\n  - id: 2\n{text}");
+            let (err, line) = (parse(&text).unwrap_err(), text.lines().count());
+            let at = format!("{key}: `");
+            assert!(
+                err.contains(&at) && err.contains(&format!("line {line} ")),
+                "{err}"
+            );
+        }
+    }
+
     /// A section or entry of the wrong shape is named in the file's words, not by the
     /// parser's type names (it read `expected struct RawJob`).
     #[test]
