@@ -488,4 +488,4 @@ mod inventory;
 mod labels;
 mod readiness;
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -1,7 +1,8 @@
 use super::*;
 use crate::rollback::{Instance, Status};
 
-fn job(id: u64) -> Job {
+/// A running job at 50 %, on no instance; other modules' tests build theirs from it.
+pub(crate) fn job(id: u64) -> Job {
     Job {
         id,
         job_type: 10,

@@ -25,6 +25,9 @@ pub(super) struct DetailMark {
     at: Instant,
     state: State,
     progress: Option<f64>,
+    /// The last round of the region's detail loop that found the job in the store: a
+    /// mark not seen in a round is of a job no longer tracked, and goes.
+    seen: u32,
 }
 
 impl DetailMark {
@@ -56,6 +59,7 @@ pub(super) fn kept_marks(store: &Store) -> HashMap<JobKey, DetailMark> {
                     at,
                     state,
                     progress,
+                    seen: 0,
                 },
             ))
         })
@@ -64,8 +68,10 @@ pub(super) fn kept_marks(store: &Store) -> HashMap<JobKey, DetailMark> {
 
 impl Poller {
     pub(super) async fn detail_loop(self: Arc<Self>, region: String) {
+        let mut round = 0u32;
         loop {
-            let due = self.details_due(&region);
+            round = round.wrapping_add(1);
+            let due = self.details_due(&region, round);
             let mut set = JoinSet::new();
             for (e, instance_id) in due {
                 if set.len() >= self.poll.concurrency.max(1) {
@@ -79,32 +85,17 @@ impl Poller {
         }
     }
 
-    /// (job, instance) pairs whose task is due (see [`DetailMark::due`]); marks them asked.
-    fn details_due(&self, region: &str) -> Vec<(Arc<Entry>, String)> {
+    /// The region's (job, instance) pairs whose task is due; see [`due_in`].
+    fn details_due(&self, region: &str, round: u32) -> Vec<(Arc<Entry>, String)> {
+        // Locked before the snapshot: a job dropped meanwhile has its mark removed after.
         let mut marks = lock(&self.details);
-        let mut due = Vec::new();
-        for e in self.store.snapshot() {
-            let Some(d) = e.data.as_ref().filter(|_| e.key.region == region) else {
-                continue;
-            };
-            let (state, progress) = (d.job.status.state(), d.job.progress);
-            if marks
-                .get(&e.key)
-                .is_some_and(|m| !m.due(state, progress, &self.poll))
-            {
-                continue;
-            }
-            let mark = DetailMark {
-                at: Instant::now(),
-                state,
-                progress,
-            };
-            marks.insert(e.key.clone(), mark);
-            for inst in &d.job.instances {
-                due.push((Arc::clone(&e), inst.instance_id.clone()));
-            }
-        }
-        due
+        due_in(
+            &mut marks,
+            &self.store.snapshot(),
+            region,
+            round,
+            &self.poll,
+        )
     }
 
     async fn detail(&self, e: &Entry, instance_id: &str) {
@@ -145,9 +136,95 @@ impl Poller {
     }
 }
 
+/// The region's (job, instance) pairs whose task is due (see [`DetailMark::due`]), marked
+/// asked. The marks of the region's jobs not in `snapshot` go, however the job went
+/// (listing, retention, filter, reload): the walk visits every job anyway, so forgetting
+/// costs one pass over the marks, not another walk of the store.
+fn due_in(
+    marks: &mut HashMap<JobKey, DetailMark>,
+    snapshot: &[Arc<Entry>],
+    region: &str,
+    round: u32,
+    poll: &PollConfig,
+) -> Vec<(Arc<Entry>, String)> {
+    let mut due = Vec::new();
+    for e in snapshot {
+        let Some(d) = e.data.as_ref().filter(|_| e.key.region == region) else {
+            continue;
+        };
+        let (state, progress) = (d.job.status.state(), d.job.progress);
+        if let Some(m) = marks.get_mut(&e.key) {
+            m.seen = round;
+            if !m.due(state, progress, poll) {
+                continue;
+            }
+        }
+        let mark = DetailMark {
+            at: Instant::now(),
+            state,
+            progress,
+            seen: round,
+        };
+        marks.insert(e.key.clone(), mark);
+        let instances = d.job.instances.iter();
+        due.extend(instances.map(|i| (Arc::clone(e), i.instance_id.clone())));
+    }
+    // Other regions' marks are their own loops' to judge.
+    marks.retain(|k, m| m.seen == round || k.region != region);
+    due
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::config::Labels;
+    use crate::rollback::{Instance, Job};
+    use crate::store::Source;
+
+    /// A running job listed in `region`, on one instance.
+    fn listed(store: &Store, region: &str, id: u64) -> JobKey {
+        let key = JobKey::new(region, id);
+        let source = Source::Listed { instance_id: None };
+        store.track(key.clone(), source, Labels::default());
+        let instance = Instance {
+            instance_id: format!("cdb-{id}"),
+            ..Instance::default()
+        };
+        let job = Job {
+            instances: vec![instance],
+            ..crate::store::tests::job(id)
+        };
+        store.record_row(&key, job, 100.0);
+        key
+    }
+
+    #[test]
+    fn marks_of_jobs_no_longer_tracked_go() {
+        let (store, poll) = (Store::new(), PollConfig::default());
+        let gone = listed(&store, "ap-a", 1);
+        let kept = listed(&store, "ap-a", 2);
+        let elsewhere = listed(&store, "ap-b", 3);
+        let mut marks = HashMap::new();
+        let due = due_in(&mut marks, &store.snapshot(), "ap-a", 1, &poll);
+        assert_eq!(due.len(), 2, "each of the region's jobs asked for once");
+        due_in(&mut marks, &store.snapshot(), "ap-b", 1, &poll);
+        assert_eq!(marks.len(), 3);
+        // Untracked behind the detail loop's back, as any path that drops jobs may.
+        store.untrack(&gone);
+        let due = due_in(&mut marks, &store.snapshot(), "ap-a", 2, &poll);
+        assert!(due.is_empty(), "nothing moved: nothing asked again");
+        assert!(
+            !marks.contains_key(&gone),
+            "the untracked job's mark is gone"
+        );
+        assert!(marks.contains_key(&kept), "a tracked job keeps its mark");
+        assert!(
+            marks.contains_key(&elsewhere),
+            "another region's marks are its own loop's"
+        );
+        let due = due_in(&mut marks, &store.snapshot(), "ap-b", 2, &poll);
+        assert!(due.is_empty() && marks.len() == 2, "kept across rounds");
+    }
 
     #[test]
     fn task_details_are_asked_for_when_the_row_moves() {
@@ -160,6 +237,7 @@ mod tests {
             at: Instant::now(),
             state: State::Running,
             progress: Some(0.4),
+            seen: 0,
         };
         assert!(!now.due(State::Running, Some(0.4), &poll), "nothing moved");
         assert!(
