@@ -167,12 +167,29 @@ impl PlainText {
 }
 
 /// The plain text cut into [`PLAIN_CHUNK`]s, each LZ4-compressed on its own.
-#[derive(Default)]
 struct Blocks {
     pending: Vec<u8>,
+    /// Each block is compressed here, then copied out at its size: a block compressed
+    /// into its own worst-case-sized allocation and shrunk leaves a hole after it, and
+    /// the holes of every render piled up in the resident memory (69.7 to 85.3 MiB in
+    /// four minutes of scrapes at 10,000 jobs).
+    scratch: Vec<u8>,
+    table: lz4_flex::block::CompressTable,
     done: Vec<Bytes>,
     /// The length of the text pushed.
     len: u64,
+}
+
+impl Default for Blocks {
+    fn default() -> Self {
+        Self {
+            pending: Vec::with_capacity(PLAIN_CHUNK),
+            scratch: vec![0; lz4_flex::block::get_maximum_output_size(PLAIN_CHUNK)],
+            table: lz4_flex::block::CompressTable::large(),
+            done: Vec::new(),
+            len: 0,
+        }
+    }
 }
 
 impl Blocks {
@@ -189,8 +206,14 @@ impl Blocks {
     }
 
     fn seal(&mut self) {
-        let block = lz4_flex::block::compress(&self.pending);
-        self.done.push(Bytes::from(block));
+        let (text, out) = (&self.pending, &mut self.scratch);
+        let block = match lz4_flex::block::compress_into_with_table(text, out, &mut self.table) {
+            Ok(n) => Bytes::copy_from_slice(&out[..n]),
+            // Cannot happen (the scratch fits the worst case); compressing on its own is
+            // as good, only with the hole.
+            Err(_) => Bytes::from(lz4_flex::block::compress(text)),
+        };
+        self.done.push(block);
         self.pending.clear();
     }
 
