@@ -4,7 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::builder::BoolishValueParser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, Subcommand, ValueEnum};
 use reqwest::Url;
 
 use crate::config::{Config, Overrides};
@@ -51,7 +53,7 @@ pub struct Cli {
         global = true
     )]
     pub config_file: Option<PathBuf>,
-    /// Address to serve /metrics on.
+    /// Address to serve HTTP on: the metrics, the landing and job pages, health and readiness.
     #[arg(
         long = "web.listen-address",
         env = "CDB_ROLLBACK_EXPORTER_WEB_LISTEN_ADDRESS",
@@ -124,13 +126,14 @@ pub struct Cli {
     #[arg(
         long,
         env = "CDB_ROLLBACK_EXPORTER_DEMO",
-        conflicts_with = "config_file"
+        value_parser = BoolishValueParser::new()
     )]
     pub demo: bool,
     /// Enable POST /-/reload (reload the config file, as SIGHUP does).
     #[arg(
         long = "web.enable-lifecycle",
-        env = "CDB_ROLLBACK_EXPORTER_WEB_ENABLE_LIFECYCLE"
+        env = "CDB_ROLLBACK_EXPORTER_WEB_ENABLE_LIFECYCLE",
+        value_parser = BoolishValueParser::new()
     )]
     pub enable_lifecycle: bool,
     #[command(subcommand)]
@@ -290,6 +293,13 @@ fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
 
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Not clap's conflicts_with: it counts CDB_ROLLBACK_EXPORTER_DEMO=false as --demo given.
+    if cli.demo && cli.config_file.is_some() {
+        let why = "--demo cannot be used with --config.file: the demo brings its own configuration";
+        Cli::command()
+            .error(ErrorKind::ArgumentConflict, why)
+            .exit();
+    }
     init_logging(&cli);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -116,10 +116,11 @@ pub(super) fn jobs(
     for (i, j) in raw.into_iter().enumerate() {
         if let Some(name) = &j.account {
             if !accounts.iter().any(|a| &a.name == name) {
+                let names: Vec<&str> = accounts.iter().map(|a| a.name.as_str()).collect();
                 let why = if accounts.is_empty() {
-                    "names an account, but there is no accounts: section"
+                    "names an account, but there is no accounts: section".to_string()
                 } else {
-                    "is not the name of one of accounts:"
+                    format!("is not one of the accounts ({})", names.join(", "))
                 };
                 return Err(Invalid::value(format!("jobs[{i}].account"), name, why));
             }
@@ -236,7 +237,7 @@ mod tests {
             ),
             (
                 format!("{TWO}jobs:\n  - id: 1\n    account: dev\n"),
-                "jobs[0].account: `dev` is not the name",
+                "jobs[0].account: `dev` is not one of the accounts (prod, staging)",
             ),
             (
                 "jobs:\n  - id: 1\n    account: dev\n".into(),

@@ -22,7 +22,11 @@ pub const INFO_LABELS: &[&str] = &[
 ];
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "the instances: section, a mapping (enabled, interval, exported_tags, filter)"
+)]
 pub(super) struct RawInstances {
     pub(super) enabled: Option<bool>,
     #[serde(deserialize_with = "parsed")]
@@ -32,7 +36,11 @@ pub(super) struct RawInstances {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "instances.filter, a mapping (tags, instance_types)"
+)]
 pub(super) struct RawFilter {
     pub(super) tags: Option<serde_yaml_ng::Mapping>,
     pub(super) instance_types: Option<Vec<String>>,

@@ -393,10 +393,13 @@ fn discovery_config(raw: Option<RawDiscovery>) -> Result<DiscoveryConfig, Invali
         discovery.max_age = a.0;
     }
     for (i, inst) in d.instances.into_iter().enumerate() {
-        if inst.id.trim().is_empty() {
-            return Err(Invalid::rule(
+        // An id with a space or a stray character never matches an instance: say so now.
+        let plain = (inst.id.bytes()).all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        if inst.id.is_empty() || !plain {
+            return Err(Invalid::value(
                 format!("discovery.instances[{i}].id"),
-                "must not be empty",
+                &inst.id,
+                "is not an instance id (e.g. cdb-c1nl9rpv)",
             ));
         }
         if discovery.instances.iter().any(|k| k.id == inst.id) {

@@ -9,7 +9,11 @@ use super::Invalid;
 use super::values::{Interval, parsed};
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "the readiness: section, a mapping (enabled, interval)"
+)]
 pub(super) struct RawReadiness {
     pub(super) enabled: Option<bool>,
     #[serde(deserialize_with = "parsed")]

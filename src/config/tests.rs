@@ -197,12 +197,16 @@ fn bad_label_names_are_named() {
     for (name, why) in [
         ("1team", "not a valid"),
         ("job_id", "sets it itself"),
+        ("account", "sets it itself"),
         ("__x", "reserved"),
         ("team-a", "not a valid"),
     ] {
         let err = parse(&format!("jobs:\n  - id: 1\n    labels: {{ {name}: x }}\n")).unwrap_err();
         assert!(err.contains(name) && err.contains(why), "{name}: {err}");
-        assert!(err.contains("jobs[0]") && err.contains("line 2"), "{err}");
+        assert!(
+            err.contains("jobs[0].labels") && err.contains("line 3"),
+            "{err}"
+        );
     }
 }
 
@@ -219,6 +223,8 @@ fn bad_values_are_named() {
         ),
         ("api:\n  endpoint: ftp://x/y\n", "ftp://x/y"),
         ("poll:\n  concurrency: 0\n", "poll.concurrency"),
+        ("discovery: {instances: [{id: a b}]}\n", "`a b` is not an"),
+        ("discovery: {instances: [{id: ''}]}\n", "`` is not an"),
         ("  - id: 2\n", "listed twice"),
     ];
     for (extra, expected) in cases {

@@ -96,6 +96,11 @@ fn bad_exported_tags_name_their_key() {
             "label name",
         ),
         (
+            "instances:\n  exported_tags:\n    owner: account\n",
+            "instances.exported_tags.owner",
+            "sets it itself",
+        ),
+        (
             "instances:\n  exported_tags:\n    owner: zone\n",
             "instances.exported_tags.owner",
             "sets itself",

@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::marker::PhantomData;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer};
 
 use crate::parse_error::ParseError;
@@ -14,6 +16,9 @@ use crate::parse_error::ParseError;
 /// Labels the exporter writes itself; a configured label may not take their names.
 pub const RESERVED_LABELS: &[&str] = &[
     "job_id",
+    // With accounts:, every series of an account carries it: a configured one would be
+    // written twice, and Prometheus refuses the whole scrape.
+    "account",
     "region",
     "task_id",
     "async_request_id",
@@ -148,13 +153,29 @@ pub fn check_label_name(name: &str) -> Result<(), ParseError> {
     Err(ParseError::new(name, expected))
 }
 
+/// A label name of the file, checked as its key is read (so that the error has its line).
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct LabelName(String);
+
+impl FromStr for LabelName {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, ParseError> {
+        check_label_name(s).map(|()| LabelName(s.to_string()))
+    }
+}
+
+impl<'de> Deserialize<'de> for LabelName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        parsed(d)?.ok_or_else(|| de::Error::custom("a label name may not be empty"))
+    }
+}
+
 impl<'de> Deserialize<'de> for Labels {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let map = BTreeMap::<String, String>::deserialize(d)?;
-        for name in map.keys() {
-            check_label_name(name).map_err(serde::de::Error::custom)?;
-        }
-        Ok(Labels(Arc::new(map)))
+        let map = BTreeMap::<LabelName, String>::deserialize(d)?;
+        Ok(Labels(Arc::new(
+            map.into_iter().map(|(k, v)| (k.0, v)).collect(),
+        )))
     }
 }
 
@@ -164,9 +185,7 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    Option::<String>::deserialize(d)?
-        .map(|s| s.parse::<T>().map_err(serde::de::Error::custom))
-        .transpose()
+    d.deserialize_option(Parsed::<T>(PhantomData, false))
 }
 
 /// Like [`parsed`], for a value YAML may write as a number (`version: 3`).
@@ -176,16 +195,49 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    let v = Option::<serde_yaml_ng::Value>::deserialize(d)?;
-    let text = match v {
-        None | Some(serde_yaml_ng::Value::Null) => return Ok(None),
-        Some(serde_yaml_ng::Value::Number(n)) => n.to_string(),
-        Some(serde_yaml_ng::Value::String(s)) => s,
-        Some(other) => format!("{other:?}"),
-    };
-    text.parse::<T>()
-        .map(Some)
-        .map_err(serde::de::Error::custom)
+    d.deserialize_option(Parsed::<T>(PhantomData, true))
+}
+
+/// Parses the text of a value inside the value's own deserializer, so that YAML's error
+/// names the key and the value's line (an error raised after it names the enclosing section
+/// and its first line). The flag takes numbers too.
+struct Parsed<T>(PhantomData<T>, bool);
+
+impl<'de, T> Visitor<'de> for Parsed<T>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    type Value = Option<T>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a text value")
+    }
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        if self.1 {
+            d.deserialize_any(self)
+        } else {
+            d.deserialize_str(self)
+        }
+    }
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        v.parse::<T>().map(Some).map_err(E::custom)
+    }
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Self::Value, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Self::Value, E> {
+        self.visit_str(&v.to_string())
+    }
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Self::Value, E> {
+        self.visit_str(&v.to_string())
+    }
 }
 
 impl fmt::Display for Labels {

@@ -12,7 +12,7 @@ use crate::rollback::State;
 
 /// What starts and ends the generated part of docs/metrics.md.
 const BEGIN: &str = "<!-- metrics:begin";
-const BEGIN_NOTE: &str = " (generated from src/render/families.rs and src/metrics.rs by `UPDATE_GOLDEN=1 cargo test --test it`) -->";
+const BEGIN_NOTE: &str = " (generated from src/render/families.rs and src/metrics/mod.rs by `UPDATE_GOLDEN=1 cargo test --test it`) -->";
 const END: &str = "<!-- metrics:end -->";
 
 /// One family as the contract and the metric tables see it.
@@ -61,7 +61,7 @@ pub fn contract() -> String {
     let actions: Vec<_> = v2::ACTIONS.into_iter().chain(v3::ACTIONS).collect();
     let mut out = String::from(
         "# Metric families the exporter promises (name, type, required labels).\n\
-         # Generated from src/render/families.rs and src/metrics.rs: do not edit, run\n\
+         # Generated from src/render/families.rs and src/metrics/mod.rs: do not edit, run\n\
          # `UPDATE_GOLDEN=1 cargo test --test it` instead.\n\
          # v2 tasks also carry task_id, and v2 discovery instance_id; v3 has neither.\n\
          # `@values LABEL v1,v2,...` lists the values a label may take (State, ErrorKind,\n\

@@ -19,7 +19,11 @@ const ALLOWED_HEADERS: &[(&str, &[&str])] = &[
 ];
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "a mapping of tls_server_config, http_server_config, basic_auth_users"
+)]
 struct RawWebConfig {
     tls_server_config: RawTls,
     http_server_config: RawHttp,
@@ -27,7 +31,11 @@ struct RawWebConfig {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "tls_server_config, a mapping (cert_file, key_file, client_auth_type, …)"
+)]
 struct RawTls {
     cert_file: Option<PathBuf>,
     key_file: Option<PathBuf>,
@@ -38,7 +46,11 @@ struct RawTls {
 }
 
 #[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields, default)]
+#[serde(
+    deny_unknown_fields,
+    default,
+    expecting = "http_server_config, a mapping (headers, http2)"
+)]
 struct RawHttp {
     headers: BTreeMap<String, String>,
     /// Accepted for compatibility; this server speaks HTTP/1.1 only.
@@ -309,5 +321,11 @@ mod tests {
             assert!(!e.contains("not-a-secret-hash"), "{e}");
         }
         assert!(err("tls_server_config:\n  cert_fil: x\n").contains("line 2"));
+        // A section of the wrong shape says what it should be, not the parser's type name.
+        let e = err("tls_server_config: tls.crt\n");
+        assert!(
+            e.contains("expected tls_server_config, a mapping") && !e.contains("Raw"),
+            "{e}"
+        );
     }
 }

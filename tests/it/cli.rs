@@ -126,3 +126,50 @@ fn bad_flags_are_refused_when_the_flags_are_read() {
         assert!(err.contains(flag) && err.contains(value), "{err}");
     }
 }
+
+/// `--demo` and `--web.enable-lifecycle` read their variables as booleans written the usual
+/// ways, and a false one is not a `--demo` given (it once clashed with `--config.file`).
+#[test]
+fn boolean_environment_variables_take_1_yes_and_false() {
+    let run = |var: &str, value: &str| {
+        let out = Command::new(BIN)
+            .env(var, value)
+            .arg("--config.file=/nonexistent/cdb-cli.yml")
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (demo, lifecycle) = (
+        "CDB_ROLLBACK_EXPORTER_DEMO",
+        "CDB_ROLLBACK_EXPORTER_WEB_ENABLE_LIFECYCLE",
+    );
+    for value in ["1", "yes", "true"] {
+        let (code, err) = run(demo, value);
+        assert_eq!(code, Some(2), "{value}: {err}");
+        assert!(
+            err.contains("--demo cannot be used with --config.file"),
+            "{err}"
+        );
+    }
+    for (var, value) in [
+        (demo, "0"),
+        (demo, "off"),
+        (demo, "false"),
+        (lifecycle, "1"),
+    ] {
+        let (code, err) = run(var, value);
+        assert_eq!(code, Some(1), "{var}={value}: {err}");
+        assert!(
+            err.contains("cannot read config file"),
+            "{var}={value}: {err}"
+        );
+    }
+    for var in [demo, lifecycle] {
+        let (code, err) = run(var, "maybe");
+        assert_eq!(code, Some(2), "{err}");
+        assert!(err.contains("'maybe'"), "{err}");
+    }
+}

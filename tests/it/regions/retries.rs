@@ -1,6 +1,7 @@
 //! Throttling and the errors retried at once or never, on API 3.0: what the budget does,
 //! and which refused requests are sent again. Retries are told from the next round by
-//! when they come: rounds are slow here, so that no load makes a round come sooner.
+//! when they come: rounds are slow here, so that a loaded machine, which delays a
+//! round's request, does not bring the next one near a retry's time.
 
 use std::time::Duration;
 
@@ -67,13 +68,14 @@ fn throttled(m: &Exposition) -> f64 {
     throttled.iter().map(|s| s.value).sum()
 }
 
-/// A request sent again sooner than this is a retry: the next round comes no sooner
-/// than 2 s (the interval of [`slow_rounds`]) less its jitter (10 %). Back-off waits
-/// 1 s at most.
-const NEXT_ROUND: Duration = Duration::from_millis(1800);
+/// A request sent again sooner than this is a retry: a back-off waits 1 s at most, and
+/// rounds start 4 s apart (the interval of [`slow_rounds`]) less their jitter (10 %),
+/// from start to start, so a request of the next round comes 3.6 s after the last one
+/// less however late that one left: up to 1.6 s late is told apart.
+const NEXT_ROUND: Duration = Duration::from_secs(2);
 
 fn slow_rounds(cfg: String) -> String {
-    cfg.replace("interval: 300ms", "interval: 2s")
+    cfg.replace("interval: 300ms", "interval: 4s")
 }
 
 /// Without back-off retries (`retries: 0`), a request sent again within the round can
@@ -107,7 +109,7 @@ async fn v3_a_clock_problem_is_retried_at_once() {
 }
 
 /// Shanghai refuses the key: each round makes one listing request, retried neither at
-/// once nor after a back-off (`retries: 1`), so no two come sooner than a round apart.
+/// once nor after a back-off (`retries: 1`), so no two come as close as a retry.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn v3_an_auth_failure_is_never_retried() {
     let (api, daemon) = one_job_polled(slow_rounds).await;
