@@ -5,6 +5,7 @@ pub mod budget;
 pub mod error;
 pub mod json;
 pub mod retry;
+mod slot;
 pub mod transport;
 pub mod v2;
 pub mod v3;

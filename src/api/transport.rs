@@ -10,6 +10,7 @@ use reqwest::Url;
 
 use super::budget::{Priority, RequestBudget};
 use super::error::{self, ApiError, BuildError, ErrorKind, Retry};
+use super::slot;
 use crate::credentials::{Credentials, CredentialsHandle};
 use crate::net::{USER_AGENT, host_header, with_causes};
 
@@ -113,23 +114,6 @@ impl Transport {
         &self.host
     }
 
-    /// A budget slot, then a concurrency slot. A request that had to wait for the second
-    /// takes a fresh budget slot: its first one has passed, and requests released together
-    /// by a freed slot must not leave together.
-    async fn slot(&self, priority: Priority) -> tokio::sync::SemaphorePermit<'_> {
-        self.budget.acquire(priority).await;
-        if let Ok(p) = self.in_flight.try_acquire() {
-            return p;
-        }
-        let permit = self
-            .in_flight
-            .acquire()
-            .await
-            .unwrap_or_else(|_| unreachable!("the semaphore is never closed"));
-        self.budget.acquire(priority).await;
-        permit
-    }
-
     /// One call, with the single immediate retry that a replay (v2 4500) or an expired
     /// signature (v3) allows. Back-off retries belong to the caller, which knows its
     /// schedule. `build` makes the signed request from the credentials and a timestamp.
@@ -141,7 +125,7 @@ impl Transport {
     ) -> Result<T, ApiError> {
         let mut immediate_left = true;
         loop {
-            let _permit = self.slot(call.priority).await;
+            let _permit = slot::take(&self.budget, &self.in_flight, call.priority).await;
             let started = Instant::now();
             let creds = self.creds.current();
             let timestamp = crate::time::unix_now() as u64;

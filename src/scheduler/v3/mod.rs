@@ -22,7 +22,7 @@ use crate::rollback::Job;
 use crate::scheduler::{interval, is_current, jitter, with_backoff};
 use crate::store::{Entry, JobKey, PollError, Source, Store};
 use crate::time::unix_now;
-use rounds::{ROUND_JITTER, recent_due};
+use rounds::{next_round, recent_due};
 
 /// `TaskStatus` numbers of jobs not finished: undefined, initial, running, paused.
 /// `WAITING` has no number; such a job is found by the recent listing and the lookup.
@@ -166,7 +166,7 @@ impl Poller {
             if self.refresh(&region, due).await {
                 last_recent = Some(started);
             }
-            tokio::time::sleep(jitter(self.poll.interval, ROUND_JITTER)).await;
+            tokio::time::sleep_until(next_round(started, self.poll.interval).into()).await;
         }
     }
 

@@ -2,6 +2,8 @@
 
 use std::time::{Duration, Instant};
 
+use crate::time::jitter;
+
 /// Rounds of listings start a poll interval apart, give or take this share.
 pub const ROUND_JITTER: f64 = 0.1;
 
@@ -11,6 +13,15 @@ pub const ROUND_JITTER: f64 = 0.1;
 /// other round (finished jobs went twice as long without a fresh answer).
 pub fn recent_due(last: Option<Instant>, now: Instant, recent: Duration, poll: Duration) -> bool {
     last.is_none_or(|t| now.duration_since(t) + poll.mul_f64(ROUND_JITTER) >= recent)
+}
+
+/// When the round that started at `started` is followed by the next: a poll interval
+/// later, give or take the jitter, however long the round took (one that ran over is
+/// followed at once). Counted from the round's end, a round that retried a failed page
+/// pushed the next back by as long: the jobs of its first pages went a poll interval
+/// plus the retries' back-off without a fresh answer (the soak, after the faults stop).
+pub fn next_round(started: Instant, poll: Duration) -> Instant {
+    started + jitter(poll, ROUND_JITTER)
 }
 
 #[cfg(test)]
@@ -37,5 +48,15 @@ mod tests {
             s(60),
             s(15)
         ));
+    }
+
+    #[test]
+    fn rounds_follow_each_other_from_their_starts() {
+        let (t0, poll) = (Instant::now(), Duration::from_secs(3));
+        for _ in 0..100 {
+            let next = next_round(t0, poll);
+            assert!(next >= t0 + Duration::from_millis(2700), "{:?}", next - t0);
+            assert!(next <= t0 + Duration::from_millis(3300), "{:?}", next - t0);
+        }
     }
 }

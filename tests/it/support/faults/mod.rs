@@ -10,9 +10,11 @@
 //!   for a few seconds and then succeed or fail. **Signatures are not checked** here:
 //!   `fake_v2.rs` and the client tests cover them.
 //! - v3 (`POST /`): the built-in simulator's answers ([`cdb_rollback_exporter::demo::v3::answer`]),
-//!   whose signature check does run (the exporter uses the demo key pair).
+//!   whose signature check does run (the exporter uses the demo key pair): the job
+//!   actions, and DescribeDBInstances and DescribeRollbackRangeTime, under the same
+//!   faults; of these the log keeps each instance's name and window as served whole.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -27,9 +29,12 @@ use self::wire::{Request, read_request};
 use super::exposition::Exposition;
 
 mod check;
+pub mod report;
 mod wire;
 
 pub use self::check::check_jobs;
+use self::report::Report;
+pub use self::report::Window;
 
 /// What one request got.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -186,12 +191,37 @@ pub struct Log {
     pub latest: HashMap<u64, Served>,
     /// Per job, every answer served whole, oldest first.
     pub history: HashMap<u64, Vec<Served>>,
+    /// Every inventory page served whole (instance id to name), oldest first.
+    pub names: Vec<(f64, BTreeMap<String, String>)>,
+    /// Per instance, every window served whole, oldest first.
+    pub windows: BTreeMap<String, Vec<Window>>,
 }
 
 impl Log {
-    fn record(&mut self, id: u64, s: Served) {
-        self.latest.insert(id, s.clone());
-        self.history.entry(id).or_default().push(s);
+    fn record(&mut self, report: Report, at: f64) {
+        for (id, mut s) in report.jobs {
+            s.at = at;
+            self.latest.insert(id, s.clone());
+            self.history.entry(id).or_default().push(s);
+        }
+        if !report.names.is_empty() {
+            self.names.push((at, report.names));
+        }
+        for (id, mut w) in report.windows {
+            w.at = at;
+            self.windows.entry(id).or_default().push(w);
+        }
+    }
+
+    /// The longest time between two arrivals of any of `actions` (their first and
+    /// last arrivals bounding it), and how many arrived.
+    pub fn longest_gap(&self, actions: &[&str]) -> (Duration, usize) {
+        let at: Vec<Instant> = (self.arrivals.iter())
+            .filter(|a| actions.contains(&a.action.as_str()))
+            .map(|a| a.at)
+            .collect();
+        let gap = at.windows(2).map(|w| w[1] - w[0]).max();
+        (gap.unwrap_or_default(), at.len())
     }
 
     /// The answer for `id` served last at or before `t` (Unix seconds).
@@ -319,11 +349,7 @@ async fn connection(shared: Arc<Shared>, stream: TcpStream) {
             return;
         }
         if fault.served() {
-            let mut log = shared.log.lock().unwrap();
-            for (id, mut s) in served {
-                s.at = sent_at;
-                log.record(id, s);
-            }
+            shared.log.lock().unwrap().record(served, sent_at);
         }
     }
 }
@@ -384,8 +410,8 @@ fn v3_error(code: &str, message: &str) -> String {
 }
 
 impl Shared {
-    /// The good answer to a request: the action, the body, and the jobs it reports.
-    fn good_answer(&self, req: &Request) -> (String, String, Vec<(u64, Served)>) {
+    /// The good answer to a request: the action, the body, and what it reports.
+    fn good_answer(&self, req: &Request) -> (String, String, Report) {
         if req.target.starts_with("/v2/") {
             self.good_v2_answer(req)
         } else {
@@ -393,7 +419,7 @@ impl Shared {
         }
     }
 
-    fn good_v2_answer(&self, req: &Request) -> (String, String, Vec<(u64, Served)>) {
+    fn good_v2_answer(&self, req: &Request) -> (String, String, Report) {
         let now = unix_now();
         let query = req.target.split_once('?').map_or("", |(_, q)| q);
         let form = if req.method == "POST" {
@@ -408,16 +434,27 @@ impl Shared {
         let job = params.get("jobId").and_then(|j| j.parse::<u64>().ok());
         let found = job.and_then(|id| Some((id, self.world.as_ref()?.job(id, now)?)));
         match (found, &self.world) {
-            (Some((id, s)), Some(w)) => (action, w.answer(id, &s).to_string(), vec![(id, s)]),
+            (Some((id, s)), Some(w)) => {
+                let body = w.answer(id, &s).to_string();
+                let jobs = vec![(id, s)];
+                (
+                    action,
+                    body,
+                    Report {
+                        jobs,
+                        ..Report::default()
+                    },
+                )
+            }
             _ => (
                 action,
                 json!({"code": 9003, "message": "no such job"}).to_string(),
-                Vec::new(),
+                Report::default(),
             ),
         }
     }
 
-    fn good_v3_answer(&self, req: &Request) -> (String, String, Vec<(u64, Served)>) {
+    fn good_v3_answer(&self, req: &Request) -> (String, String, Report) {
         let now = unix_now();
         let mut headers = HeaderMap::new();
         for (k, v) in &req.headers {
@@ -435,43 +472,7 @@ impl Shared {
             .to_string();
         let answer =
             cdb_rollback_exporter::demo::v3::answer(self.v3_t0, &headers, &req.body, now as i64);
-        let served = if action == "DescribeTasks" {
-            served_items(&answer, now)
-        } else {
-            Vec::new()
-        };
+        let served = report::report(&action, &answer, now);
         (action, answer.to_string(), served)
     }
-}
-
-/// The jobs a DescribeTasks answer reports, as served at `now`.
-fn served_items(answer: &Value, now: f64) -> Vec<(u64, Served)> {
-    let mut served = Vec::new();
-    let items = answer["Response"]["Items"].as_array().cloned();
-    for item in items.unwrap_or_default() {
-        let Some(id) = item["JobId"].as_u64() else {
-            continue;
-        };
-        let time = |name: &str| {
-            item[name].as_str().and_then(|t| {
-                cdb_rollback_exporter::time::parse_local(t, UtcOffset::CST)
-                    .ok()
-                    .flatten()
-            })
-        };
-        let status = cdb_rollback_exporter::rollback::Status::from_name(
-            item["TaskStatus"].as_str().unwrap_or(""),
-        );
-        served.push((
-            id,
-            Served {
-                at: now,
-                status: status.0,
-                progress: item["Progress"].as_f64(),
-                start: time("StartTime"),
-                end: time("EndTime"),
-            },
-        ));
-    }
-    served
 }
