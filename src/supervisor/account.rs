@@ -29,7 +29,7 @@ pub(super) struct Account {
 /// metrics' `source` label.
 fn found(account: &str, creds: &Resolved, metrics: &Metrics) {
     tracing::info!(
-        account,
+        account = named(account),
         source = creds.provider.label(),
         detail = %creds.provider.describe(),
         secret_id = %creds.first.creds.secret_id,
@@ -37,6 +37,11 @@ fn found(account: &str, creds: &Resolved, metrics: &Metrics) {
         "credentials found"
     );
     metrics.prepare_credentials_of(account, creds.provider.label());
+}
+
+/// An account's name for a log line: none without `accounts:` (not `account=""`).
+fn named(account: &str) -> Option<&str> {
+    (!account.is_empty()).then_some(account)
 }
 
 /// The span an account's poller logs in: none without `accounts:`, so that the logs of a
@@ -147,7 +152,7 @@ impl Account {
                 let store = Arc::clone(&self.store);
                 match span.in_scope(|| start(&self.config, store)) {
                     Ok(poller) => self.poller = poller,
-                    Err(e2) => tracing::error!(account = self.name(), error = %e2,
+                    Err(e2) => tracing::error!(account = named(self.name()), error = %e2,
                         "cannot start the previous poller again; nothing polls until a reload succeeds"),
                 }
                 Err(e)
