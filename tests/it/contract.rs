@@ -23,6 +23,40 @@ const SEED: &str = include_str!("../../test-data/seed-answer.json");
 
 /// Every family the exporter writes, with the histogram's series suffixes.
 fn exposed() -> BTreeSet<String> {
+    let (store, metrics) = (seeded(), Metrics::new());
+    metrics.prepare(ApiVersion::V3.actions(), &["ap-shanghai".to_string()]);
+    // Temporary credentials: their expiry and refresh counters show.
+    metrics.prepare_credentials("cvm_role");
+    cdb_rollback_exporter::credentials::refresh::Recorder::expires(&metrics, "cvm_role", 1);
+    let sources = Sources {
+        discovery: &store.discovery_snapshot(),
+        inventories: &store.inventory_snapshot(),
+        readiness: &store.readiness_snapshot(),
+    };
+    let mut text = Vec::new();
+    render_to(&store.snapshot(), &sources, &metrics, 2.0, &mut |c| {
+        text.extend(c)
+    });
+    let text = String::from_utf8(text).unwrap();
+    let mut names = BTreeSet::new();
+    for line in text.lines() {
+        if let Some(rest) = line.strip_prefix("# TYPE ") {
+            let mut parts = rest.split(' ');
+            let (name, kind) = (parts.next().unwrap(), parts.next().unwrap());
+            names.insert(name.to_string());
+            if kind == "histogram" || kind == "summary" {
+                for suffix in ["_bucket", "_sum", "_count"] {
+                    names.insert(format!("{name}{suffix}"));
+                }
+            }
+        }
+    }
+    names
+}
+
+/// A store holding one of everything a family is written from: a v2 job, a v3 job with
+/// its task, discoveries, an inventory and a readiness round.
+fn seeded() -> Store {
     let store = Store::new();
     let key = JobKey::new("ap-guangzhou", 12782);
     store.track(
@@ -59,11 +93,6 @@ fn exposed() -> BTreeSet<String> {
         .task;
     store.record_task(&v3, "cdb-2", task, 1.0);
     store.record_discovery("ap-shanghai", None, true, 1.0);
-    let metrics = Metrics::new();
-    metrics.prepare(ApiVersion::V3.actions(), &["ap-shanghai".to_string()]);
-    // Temporary credentials: their expiry and refresh counters show.
-    metrics.prepare_credentials("cvm_role");
-    cdb_rollback_exporter::credentials::refresh::Recorder::expires(&metrics, "cvm_role", 1);
     // An inventory of one instance (API 3.0).
     let listed = r#"{"Response":{"TotalCount":1,"Items":[{"InstanceId":"cdb-2","InstanceName":"n",
         "InstanceType":1}],"RequestId":"r"}}"#;
@@ -79,30 +108,7 @@ fn exposed() -> BTreeSet<String> {
     readiness.instances.insert("cdb-2".into(), one.into());
     (readiness.success, readiness.last_success) = (Some(true), Some(1.0));
     store.record_readiness(&key, readiness);
-    let sources = Sources {
-        discovery: &store.discovery_snapshot(),
-        inventories: &store.inventory_snapshot(),
-        readiness: &store.readiness_snapshot(),
-    };
-    let mut text = Vec::new();
-    render_to(&store.snapshot(), &sources, &metrics, 2.0, &mut |c| {
-        text.extend(c)
-    });
-    let text = String::from_utf8(text).unwrap();
-    let mut names = BTreeSet::new();
-    for line in text.lines() {
-        if let Some(rest) = line.strip_prefix("# TYPE ") {
-            let mut parts = rest.split(' ');
-            let (name, kind) = (parts.next().unwrap(), parts.next().unwrap());
-            names.insert(name.to_string());
-            if kind == "histogram" || kind == "summary" {
-                for suffix in ["_bucket", "_sum", "_count"] {
-                    names.insert(format!("{name}{suffix}"));
-                }
-            }
-        }
-    }
-    names
+    store
 }
 
 /// `cdb_rollback_*` metric names in a file; recording rules (`cdb_rollback:…`) are not metrics.
