@@ -394,7 +394,10 @@ fn discovery_config(raw: Option<RawDiscovery>) -> Result<DiscoveryConfig, Invali
     }
     for (i, inst) in d.instances.into_iter().enumerate() {
         // An id with a space or a stray character never matches an instance: say so now.
-        let plain = (inst.id.bytes()).all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        let plain = inst
+            .id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
         if inst.id.is_empty() || !plain {
             return Err(Invalid::value(
                 format!("discovery.instances[{i}].id"),

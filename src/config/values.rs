@@ -185,7 +185,10 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    d.deserialize_option(Parsed::<T>(PhantomData, false))
+    d.deserialize_option(Parsed::<T> {
+        numbers: false,
+        parsed: PhantomData,
+    })
 }
 
 /// Like [`parsed`], for a value YAML may write as a number (`version: 3`).
@@ -195,13 +198,20 @@ where
     T: FromStr,
     T::Err: fmt::Display,
 {
-    d.deserialize_option(Parsed::<T>(PhantomData, true))
+    d.deserialize_option(Parsed::<T> {
+        numbers: true,
+        parsed: PhantomData,
+    })
 }
 
 /// Parses the text of a value inside the value's own deserializer, so that YAML's error
 /// names the key and the value's line (an error raised after it names the enclosing section
-/// and its first line). The flag takes numbers too.
-struct Parsed<T>(PhantomData<T>, bool);
+/// and its first line).
+struct Parsed<T> {
+    /// Numbers are taken too (`version: 3`), as their text.
+    numbers: bool,
+    parsed: PhantomData<T>,
+}
 
 impl<'de, T> Visitor<'de> for Parsed<T>
 where
@@ -220,7 +230,7 @@ where
         Ok(None)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
-        if self.1 {
+        if self.numbers {
             d.deserialize_any(self)
         } else {
             d.deserialize_str(self)
